@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-3.0-only
+pragma solidity 0.8.30;
+
+/// @title IRequestContract: escrow for one request for one Evidence Contract's footage
+/// @notice A Request Contract (REQC) is an EIP-1167 clone made by the RequestFactory. It holds the
+///         requester's reward (and later the owner's deposit) and moves through:
+///
+///         Open --respond (owner, deposit >= minDeposit, before respondBy)--> Responded
+///         Open --decline (owner)--> Declined                       requester is owed the reward
+///         Open --cancel (requester, after respondBy)--> Cancelled  requester is owed the reward
+///         Responded --confirm (requester)--> Completed             owner is owed reward + deposit
+///         Responded --dispute (requester, until confirmBy)--> Disputed
+///         Responded --claim (owner, after confirmBy)--> Claimed    owner is owed reward + deposit
+///         Disputed --resolve(true) (verifier)--> ResolvedForOwner          owner: reward + deposit
+///         Disputed --resolve(false) (verifier)--> ResolvedForRequester     requester: reward + deposit
+///         Disputed --expireDispute (anyone, after resolveBy)--> DisputeExpired
+///                                              requester is owed the reward, owner the deposit
+///
+///         Transitions never send ETH; the parties pull what they are owed with `withdraw`.
+///         Every transition emits an event from the REQC's address.
+interface IRequestContract {
+    /// @notice Request status. Declined, Cancelled, Completed, Claimed, ResolvedForOwner,
+    ///         ResolvedForRequester and DisputeExpired are final.
+    enum Status {
+        Open,
+        Responded,
+        Declined,
+        Cancelled,
+        Completed,
+        Disputed,
+        Claimed,
+        ResolvedForOwner,
+        ResolvedForRequester,
+        DisputeExpired
+    }
+
+    /// @notice Everything about the request in one call.
+    struct RequestInfo {
+        address ec;
+        address requester;
+        address owner;
+        uint256 reward;
+        uint256 deposit;
+        uint64 respondBy;
+        uint64 deadline;
+        Status status;
+    }
+
+    /// @notice The owner responded: the requester can now re-encrypt and recover the session key.
+    /// @param owner The EC's owner.
+    /// @param deposit The owner's deposit (wei).
+    /// @param confirmBy Until this time (unix seconds) the requester may dispute.
+    /// @param kfrag The Umbral key fragment re-encrypting from the owner's key to the requester's.
+    /// @param ownerUmbralKey The owner's Umbral verifying key (33 bytes) that signed the kfrag.
+    /// @param downloadLink Where the sealed file can be downloaded.
+    event RequestResponded(
+        address indexed owner,
+        uint256 deposit,
+        uint64 confirmBy,
+        bytes kfrag,
+        bytes ownerUmbralKey,
+        string downloadLink
+    );
+
+    /// @notice The owner declined; the requester may withdraw the reward.
+    /// @param owner The EC's owner.
+    event RequestDeclined(address indexed owner);
+
+    /// @notice The requester cancelled after the response deadline; the reward is theirs again.
+    /// @param requester The requester.
+    event RequestCancelled(address indexed requester);
+
+    /// @notice The requester confirmed that the recovered key matches; the owner is paid.
+    /// @param requester The requester.
+    event RequestConfirmed(address indexed requester);
+
+    /// @notice The requester disputed the response within the confirm window.
+    /// @param requester The requester.
+    /// @param resolveBy Until this time the verifier may resolve; afterwards anyone may expire it.
+    event RequestDisputed(address indexed requester, uint64 resolveBy);
+
+    /// @notice The owner claimed after the requester stayed silent past the confirm window.
+    /// @param owner The EC's owner.
+    event RequestClaimed(address indexed owner);
+
+    /// @notice The verifier resolved the dispute.
+    /// @param verifier The verifier.
+    /// @param kfragValid True: the owner is owed reward + deposit; false: the requester is.
+    event DisputeResolved(address indexed verifier, bool kfragValid);
+
+    /// @notice The verifier did not resolve in time: the requester is owed the reward, the owner the
+    ///         deposit.
+    /// @param caller Who expired the dispute.
+    event DisputeExpired(address indexed caller);
+
+    /// @notice A party withdrew what it was owed.
+    /// @param payee The party (owner or requester).
+    /// @param to Where the ETH went.
+    /// @param amount Wei sent.
+    event PaymentWithdrawn(address indexed payee, address indexed to, uint256 amount);
+
+    /// @notice A state-changing function was called on the implementation instead of a clone.
+    error ImplementationLocked();
+
+    /// @notice This REQC was not made by the RequestFactory; it accepts no deposit.
+    /// @param reqc This contract.
+    error NotFactoryRequest(address reqc);
+
+    /// @notice Only the EC's owner may do this.
+    /// @param caller The caller.
+    /// @param owner The EC's owner.
+    error NotOwner(address caller, address owner);
+
+    /// @notice Only the requester may do this.
+    /// @param caller The caller.
+    /// @param requester The requester.
+    error NotRequester(address caller, address requester);
+
+    /// @notice Only the verifier may do this.
+    /// @param caller The caller.
+    error NotVerifier(address caller);
+
+    /// @notice The request is not in the status this transition starts from.
+    /// @param current The current status.
+    /// @param expected The status the transition needs.
+    error InvalidStatus(Status current, Status expected);
+
+    /// @notice Too late to respond: the response deadline has passed.
+    /// @param respondBy The response deadline.
+    /// @param timestamp The current block timestamp.
+    error ResponseDeadlinePassed(uint64 respondBy, uint256 timestamp);
+
+    /// @notice Too early to cancel: the owner may still respond.
+    /// @param respondBy The response deadline.
+    /// @param timestamp The current block timestamp.
+    error ResponseWindowOpen(uint64 respondBy, uint256 timestamp);
+
+    /// @notice Too late to dispute: the confirm window has closed.
+    /// @param confirmBy End of the confirm window.
+    /// @param timestamp The current block timestamp.
+    error ConfirmWindowClosed(uint64 confirmBy, uint256 timestamp);
+
+    /// @notice Too early to claim: the requester may still confirm or dispute.
+    /// @param confirmBy End of the confirm window.
+    /// @param timestamp The current block timestamp.
+    error ConfirmWindowOpen(uint64 confirmBy, uint256 timestamp);
+
+    /// @notice Too early to expire the dispute: the verifier may still resolve it.
+    /// @param resolveBy End of the resolve window.
+    /// @param timestamp The current block timestamp.
+    error ResolveWindowOpen(uint64 resolveBy, uint256 timestamp);
+
+    /// @notice The deposit is below the minimum fixed at deployment.
+    /// @param deposit The deposit sent.
+    /// @param minDeposit The minimum.
+    error DepositTooLow(uint256 deposit, uint256 minDeposit);
+
+    /// @notice The deposit does not fit in 96 bits.
+    /// @param deposit The deposit sent.
+    error DepositTooLarge(uint256 deposit);
+
+    /// @notice The kfrag length is outside 128..=2048 bytes.
+    /// @param length The given length.
+    error InvalidKfragLength(uint256 length);
+
+    /// @notice The Umbral public key is not a 33-byte compressed point (prefix 0x02 or 0x03).
+    /// @param length The given length.
+    /// @param prefix The first byte (0 if empty).
+    error InvalidUmbralKey(uint256 length, uint8 prefix);
+
+    /// @notice The download link length is outside 1..=1024 bytes.
+    /// @param length The given length.
+    error InvalidDownloadLink(uint256 length);
+
+    /// @notice The caller is owed nothing (not a party, not final yet, or already withdrawn).
+    /// @param account The caller.
+    error NothingToWithdraw(address account);
+
+    /// @notice `withdraw` to the zero address.
+    error InvalidRecipient(address to);
+
+    /// @notice Sending ETH to the recipient failed.
+    /// @param to The recipient.
+    /// @param amount The amount.
+    error TransferFailed(address to, uint256 amount);
+
+    /// @notice Owner: accept the request, post the kfrag, the verifying key and the download link,
+    ///         and pay a deposit of at least `minDeposit()`.
+    /// @dev Only while Open and until `respondBy()`. Emits `RequestResponded`.
+    /// @param kfrag Umbral key fragment (128..=2048 bytes).
+    /// @param ownerUmbralKey The owner's Umbral verifying key (33 bytes, 0x02/0x03 prefix).
+    /// @param downloadLink Where the sealed file can be fetched (1..=1024 bytes).
+    function respond(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink
+    ) external payable;
+
+    /// @notice Owner: decline the request (while Open). Emits `RequestDeclined`.
+    function decline() external;
+
+    /// @notice Requester: take the reward back after `respondBy()` without a response.
+    /// @dev Only while Open. Emits `RequestCancelled`.
+    function cancel() external;
+
+    /// @notice Requester: the recovered session key matches the EC's keyCommitment; pay the owner.
+    /// @dev Only while Responded (also after confirmBy, as long as the owner has not claimed).
+    ///      Emits `RequestConfirmed`.
+    function confirm() external;
+
+    /// @notice Requester: the key is wrong; ask the verifier to resolve.
+    /// @dev Only while Responded and until `deadline()` (confirmBy). Emits `RequestDisputed`.
+    function dispute() external;
+
+    /// @notice Verifier: resolve a dispute.
+    /// @dev Only while Disputed (also after resolveBy, until someone expires it). Emits
+    ///      `DisputeResolved`.
+    /// @param kfragValid True if the kfrag re-encrypts to the committed key (owner wins).
+    function resolve(bool kfragValid) external;
+
+    /// @notice Owner: collect after the requester stayed silent past the confirm window.
+    /// @dev Only while Responded and after `deadline()` (confirmBy). Emits `RequestClaimed`.
+    function claim() external;
+
+    /// @notice Anyone: end a dispute the verifier did not resolve by `deadline()` (resolveBy).
+    ///         Each party gets its own stake back. Emits `DisputeExpired`.
+    function expireDispute() external;
+
+    /// @notice Pull payment: send everything the caller is owed to `to`.
+    /// @dev Emits `PaymentWithdrawn`. Reverts with `NothingToWithdraw` if nothing is owed.
+    /// @param to Recipient of the ETH.
+    function withdraw(address payable to) external;
+
+    /// @notice Shortest accepted kfrag (128 bytes).
+    function KFRAG_MIN() external view returns (uint256);
+
+    /// @notice Longest accepted kfrag (2048 bytes).
+    function KFRAG_MAX() external view returns (uint256);
+
+    /// @notice Longest accepted download link (1024 bytes).
+    function LINK_MAX() external view returns (uint256);
+
+    /// @notice Wei `account` can withdraw now (0 until a final status; 0 after withdrawing).
+    /// @param account Any address.
+    function owed(address account) external view returns (uint256);
+
+    /// @notice The request status.
+    function status() external view returns (Status);
+
+    /// @notice All fields at once.
+    function info() external view returns (RequestInfo memory);
+
+    /// @notice The Evidence Contract requested.
+    function ec() external view returns (address);
+
+    /// @notice The requester.
+    function requester() external view returns (address);
+
+    /// @notice The EC's owner (copied from the EC at creation).
+    function owner() external view returns (address);
+
+    /// @notice The reward in wei (the value sent at creation).
+    function reward() external view returns (uint256);
+
+    /// @notice The owner's deposit in wei (0 until Responded).
+    function deposit() external view returns (uint256);
+
+    /// @notice The response deadline (unix seconds).
+    function respondBy() external view returns (uint64);
+
+    /// @notice confirmBy while Responded (and after), resolveBy once Disputed; 0 before Responded.
+    function deadline() external view returns (uint64);
+
+    /// @notice The previous REQC for the same owner (0 for the first): the ResponseContract's
+    ///         per-owner list is linked through this.
+    function previousForOwner() external view returns (address);
+
+    /// @notice The RequestFactory that made this REQC.
+    function factory() external view returns (address);
+
+    /// @notice The verifier address (the cloud).
+    function verifier() external view returns (address);
+
+    /// @notice Minimum owner deposit (wei).
+    function minDeposit() external view returns (uint256);
+
+    /// @notice Seconds the requester has to confirm or dispute after the response.
+    function confirmWindow() external view returns (uint64);
+
+    /// @notice Seconds the verifier has to resolve a dispute.
+    function resolveWindow() external view returns (uint64);
+}
