@@ -1,0 +1,401 @@
+"""Trains the sound classifier: MFCC of 1-s windows -> small 1-D CNN (numpy, manual backprop)
+-> ONNX (onnx.helper).
+
+    python models/train/audio_model.py
+
+Label cleaning: crash recordings are labelled per file, and many of their windows hold no impact
+(silence, music, talk before the crash). A crash-file window is kept as "accident" only when
+  * it is not near-silent (RMS above SILENCE_DBFS) and its RMS level is within CRASH_REL_DB of the
+    loudest window of the same file, and
+  * for long recordings (> SHORT_FILE_S: the compilations), its onset strength (the largest rise
+    of 10-ms frame energy over the mean of the previous 100 ms) is at least ONSET_DB. The short
+    pre-cut 2.5-s segments are cut around the event and carry strong broadband noise (spectral
+    flatness ~0.44, as do the normal vehicle segments) that masks onsets, so for them the level
+    rule alone applies.
+Other crash-file windows are dropped (not used as negatives: they are ambiguous). Normal files
+keep all windows. Validation holds out whole files (20 % per source folder, fixed seed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+import features as F  # noqa: E402
+from common import CACHE, DATASETS, MODELS, log  # noqa: E402
+
+NAME = "accident-audio-mfcc-cnn"
+CRASH_REL_DB = 10.0
+ONSET_DB = 6.0
+SHORT_FILE_S = 3.0
+SILENCE_DBFS = -45.0
+TRAIN_HOP = 8000  # 0.5 s overlap for training windows; validation uses the agent's 1-s steps
+MIN_REAL = 8000  # a padded tail window needs at least 0.5 s of real audio
+SOURCES = {
+    "crash/segments": 1, "crash/compilations": 1, "crash/game_sfx": 1,
+    "normal/vehicle_segments": 0, "normal/long": 0, "normal/passby": 0, "normal/game_sfx": 0,
+}
+
+
+def load(path: Path) -> np.ndarray:
+    import soundfile as sf
+
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    if sr != F.SAMPLE_RATE:
+        raise SystemExit(f"{path}: {sr} Hz, expected {F.SAMPLE_RATE}")
+    return x.mean(1)
+
+
+def windows(x: np.ndarray, hop: int) -> list[np.ndarray]:
+    out = []
+    for start in range(0, max(len(x), 1), hop):
+        chunk = x[start:start + F.WINDOW]
+        if len(chunk) < MIN_REAL and start > 0:
+            break
+        w = np.zeros(F.WINDOW, np.float32)
+        w[:len(chunk)] = chunk
+        out.append(w)
+        if start + F.WINDOW >= len(x):
+            break
+    return out
+
+
+def rms_db(w: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(w.astype(np.float64) ** 2) + 1e-10))
+
+
+def onset_db(w: np.ndarray) -> float:
+    idx = np.arange(F.N_FRAMES)[:, None] * F.HOP + np.arange(F.WIN_LENGTH)[None, :]
+    e = 10 * np.log10((w.astype(np.float64)[idx] ** 2).mean(1) + 1e-10)
+    rise = [e[t] - e[t - 10:t].mean() for t in range(10, len(e))]
+    return float(max(rise))
+
+
+def split_files(seed: int) -> dict[str, list[tuple[Path, int]]]:
+    rng = np.random.default_rng(seed)
+    out = {"train": [], "val": []}
+    for src, label in SOURCES.items():
+        files = sorted((DATASETS / "audio" / src).glob("*.flac"))
+        order = rng.permutation(len(files))
+        n_val = max(1, round(0.2 * len(files)))
+        for rank, i in enumerate(order):
+            out["val" if rank < n_val else "train"].append((files[i], label))
+    return out
+
+
+def prepare(items, hop: int):
+    """Per kept window: waveform, label, file index, plus cleaning statistics."""
+    wins, labels, groups, kept, dropped = [], [], [], 0, 0
+    for fi, (path, label) in enumerate(items):
+        x = load(path)
+        ws = windows(x, hop)
+        if label == 1:
+            levels = [rms_db(w) for w in ws]
+            top = max(levels)
+            long_file = len(x) > SHORT_FILE_S * F.SAMPLE_RATE
+            for w, lv in zip(ws, levels):
+                loud = lv >= top - CRASH_REL_DB and lv > SILENCE_DBFS
+                if loud and (not long_file or onset_db(w) >= ONSET_DB):
+                    wins.append(w); labels.append(1); groups.append(fi); kept += 1
+                else:
+                    dropped += 1
+        else:
+            for w in ws:
+                wins.append(w); labels.append(0); groups.append(fi)
+    return np.stack(wins), np.array(labels), np.array(groups), kept, dropped
+
+
+def mfcc_all(wins: np.ndarray) -> np.ndarray:
+    return np.stack([F.mfcc_window(w) for w in wins])
+
+
+# ---------------------------------------------------------------- a tiny 1-D CNN in numpy
+
+
+class Conv1d:
+    def __init__(self, c_in, c_out, k, stride, pad, rng):
+        self.k, self.s, self.p = k, stride, pad
+        self.W = (rng.standard_normal((c_in * k, c_out)) * np.sqrt(2.0 / (c_in * k))).astype(np.float64)
+        self.b = np.zeros(c_out)
+
+    def forward(self, x):
+        n, c, t = x.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (self.p, self.p)))
+        t_out = (t + 2 * self.p - self.k) // self.s + 1
+        self.idx = np.arange(t_out)[:, None] * self.s + np.arange(self.k)[None, :]
+        cols = xp[:, :, self.idx].transpose(0, 2, 1, 3).reshape(n * t_out, c * self.k)
+        self.cache = (x.shape, xp.shape, cols, t_out)
+        out = cols @ self.W + self.b
+        return out.reshape(n, t_out, -1).transpose(0, 2, 1)
+
+    def backward(self, dout):
+        (n, c, t), xp_shape, cols, t_out = self.cache
+        d2 = dout.transpose(0, 2, 1).reshape(n * t_out, -1)
+        self.dW = cols.T @ d2
+        self.db = d2.sum(0)
+        dcols = (d2 @ self.W.T).reshape(n, t_out, c, self.k)
+        dxp = np.zeros(xp_shape)
+        for kk in range(self.k):
+            dxp[:, :, self.idx[:, kk]] += dcols[:, :, :, kk].transpose(0, 2, 1)
+        return dxp[:, :, self.p:self.p + t]
+
+    def onnx_weight(self):
+        c_out = self.W.shape[1]
+        return self.W.reshape(-1, self.k, c_out).transpose(2, 0, 1)
+
+
+class Net:
+    def __init__(self, rng, width=32):
+        self.c1 = Conv1d(F.N_MFCC, width, 5, 1, 2, rng)
+        self.c2 = Conv1d(width, width, 5, 2, 2, rng)
+        self.w = rng.standard_normal(2 * width) * np.sqrt(1.0 / (2 * width))
+        self.b = 0.0
+
+    def forward(self, x):
+        self.h1 = np.maximum(self.c1.forward(x), 0)
+        self.h2 = np.maximum(self.c2.forward(self.h1), 0)
+        self.am = self.h2.argmax(2)
+        self.g = np.concatenate([self.h2.mean(2), self.h2.max(2)], 1)
+        return self.g @ self.w + self.b
+
+    def backward(self, dlogit):
+        n, c, t = self.h2.shape
+        self.dw = self.g.T @ dlogit
+        self.dbias = dlogit.sum()
+        dg = np.outer(dlogit, self.w)
+        dh2 = np.repeat(dg[:, :c, None] / t, t, axis=2)
+        np.add.at(dh2, (np.arange(n)[:, None], np.arange(c)[None, :], self.am), dg[:, c:])
+        dh2 *= self.h2 > 0
+        dh1 = self.c2.backward(dh2) * (self.h1 > 0)
+        self.c1.backward(dh1)
+
+    def params(self):
+        return [(self.c1, "W", "dW"), (self.c1, "b", "db"), (self.c2, "W", "dW"), (self.c2, "b", "db"),
+                (self, "w", "dw"), (self, "b", "dbias")]
+
+
+def train_net(x, y, rng, epochs=30, batch=64, lr=2e-3, wd=1e-4):
+    net = Net(rng)
+    pos_w = (y == 0).sum() / max((y == 1).sum(), 1)
+    m = {(id(o), a): 0.0 for o, a, _ in net.params()}
+    v = dict(m)
+    step = 0
+    for ep in range(epochs):
+        order = rng.permutation(len(x))
+        total = 0.0
+        for i in range(0, len(x), batch):
+            bi = order[i:i + batch]
+            logit = net.forward(x[bi])
+            p = 1 / (1 + np.exp(-logit))
+            wt = np.where(y[bi] == 1, pos_w, 1.0)
+            total += float(-(wt * (y[bi] * np.log(p + 1e-9) + (1 - y[bi]) * np.log(1 - p + 1e-9))).sum())
+            net.backward(wt * (p - y[bi]) / len(bi))
+            step += 1
+            lr_t = lr * (0.5 * (1 + np.cos(np.pi * ep / epochs)))
+            for obj, a, ga in net.params():
+                key = (id(obj), a)
+                g = getattr(obj, ga) + wd * getattr(obj, a)
+                m[key] = 0.9 * m[key] + 0.1 * g
+                v[key] = 0.999 * v[key] + 0.001 * g * g
+                mh, vh = m[key] / (1 - 0.9**step), v[key] / (1 - 0.999**step)
+                setattr(obj, a, getattr(obj, a) - lr_t * mh / (np.sqrt(vh) + 1e-8))
+        if ep % 5 == 4 or ep == epochs - 1:
+            log(f"  epoch {ep + 1}/{epochs}: weighted BCE {total / len(x):.4f}")
+    return net
+
+
+def predict(net, x, batch=512):
+    return np.concatenate([1 / (1 + np.exp(-net.forward(x[i:i + batch]))) for i in range(0, len(x), batch)])
+
+
+def export(net, mu, sd, path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+    inits = [
+        numpy_helper.from_array(f32(mu).reshape(1, -1, 1), "mu"),
+        numpy_helper.from_array(f32(sd).reshape(1, -1, 1), "sd"),
+        numpy_helper.from_array(f32(net.c1.onnx_weight()), "c1_w"),
+        numpy_helper.from_array(f32(net.c1.b), "c1_b"),
+        numpy_helper.from_array(f32(net.c2.onnx_weight()), "c2_w"),
+        numpy_helper.from_array(f32(net.c2.b), "c2_b"),
+        numpy_helper.from_array(f32(net.w).reshape(-1, 1), "fc_w"),
+        numpy_helper.from_array(f32([net.b]), "fc_b"),
+    ]
+    nodes = [
+        helper.make_node("Sub", ["mfcc", "mu"], ["x0"]),
+        helper.make_node("Div", ["x0", "sd"], ["x1"]),
+        helper.make_node("Conv", ["x1", "c1_w", "c1_b"], ["h1"], kernel_shape=[5], pads=[2, 2], strides=[1]),
+        helper.make_node("Relu", ["h1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "c2_w", "c2_b"], ["h2"], kernel_shape=[5], pads=[2, 2], strides=[2]),
+        helper.make_node("Relu", ["h2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["gavg"]),
+        helper.make_node("GlobalMaxPool", ["r2"], ["gmax"]),
+        helper.make_node("Concat", ["gavg", "gmax"], ["g"], axis=1),
+        helper.make_node("Flatten", ["g"], ["gf"], axis=1),
+        helper.make_node("Gemm", ["gf", "fc_w", "fc_b"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["p_accident"]),
+    ]
+    graph = helper.make_graph(
+        nodes, NAME,
+        [helper.make_tensor_value_info("mfcc", TensorProto.FLOAT, ["N", F.N_MFCC, F.N_FRAMES])],
+        [helper.make_tensor_value_info("p_accident", TensorProto.FLOAT, ["N", 1])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="dashledger")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString(deterministic=True))
+
+
+def mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> np.ndarray:
+    pa, pb = np.mean(a**2) + 1e-10, np.mean(b**2) + 1e-10
+    return a + b * np.sqrt(pa / (pb * 10 ** (snr_db / 10)))
+
+
+def main() -> None:
+    rng = np.random.default_rng(common.SEED)
+    split = split_files(common.SEED)
+    log(f"files: train {len(split['train'])}, val {len(split['val'])} (held out by file)")
+    wtr, ytr, gtr, kept_tr, drop_tr = prepare(split["train"], TRAIN_HOP)
+    wva, yva, gva, kept_va, drop_va = prepare(split["val"], F.WINDOW)
+    log(f"train windows {len(wtr)} (crash kept {kept_tr}, dropped {drop_tr}); "
+        f"val windows {len(wva)} (crash kept {kept_va}, dropped {drop_va})")
+
+    # Augmentation: crash windows over road noise and at lower gain; normal + normal mixes.
+    normals = wtr[ytr == 0]
+    aug, yaug = [], []
+    for w, lab in zip(wtr, ytr):
+        copies = 2 if lab == 1 else 1
+        for _ in range(copies):
+            other = normals[rng.integers(len(normals))]
+            snr = rng.uniform(0, 15) if lab == 1 else rng.uniform(-5, 5)
+            a = mix(w, other, snr) * rng.uniform(0.05, 1.0)
+            aug.append(np.clip(a, -1, 1).astype(np.float32)); yaug.append(lab)
+    key = f"audio-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}"
+    cache = CACHE / "features" / f"{key}.npz"
+    if cache.exists():
+        d = np.load(cache)
+        xtr, xaug, xva = d["xtr"], d["xaug"], d["xva"]
+    else:
+        log("computing MFCC (numpy twin of the detect crate)")
+        xtr, xaug, xva = mfcc_all(wtr), mfcc_all(np.stack(aug)), mfcc_all(wva)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
+    x = np.concatenate([xtr, xaug]).astype(np.float64)
+    y = np.concatenate([ytr, np.array(yaug)]).astype(np.float64)
+    mu = x.mean((0, 2))
+    sd = x.std((0, 2)) + 1e-6
+    norm = lambda a: (a - mu[None, :, None]) / sd[None, :, None]  # noqa: E731
+    log(f"training CNN on {len(x)} windows ({int(y.sum())} accident)")
+    net = train_net(norm(x), y, rng)
+
+    p = predict(net, norm(xva.astype(np.float64)))
+    t_f1 = common.best_f1_threshold(yva, p)
+    t_cost, exp_cost = common.cost_threshold(yva, p)
+    m_cost, m_f1, m_half = (common.metrics(yva, p, t) for t in (t_cost, t_f1, 0.5))
+    log(f"val @cost {t_cost:.3f}: {m_cost}")
+    log(f"val @bestF1 {t_f1:.3f}: {m_f1}")
+    train_m = common.metrics(ytr, predict(net, norm(xtr.astype(np.float64))), t_cost)
+
+    # File level on held-out files: every 1-s window, no cleaning; a file is "accident" if any
+    # window reaches the threshold.
+    file_y, file_p, per_source = [], [], {}
+    for path, label in split["val"]:
+        ws = windows(load(path), F.WINDOW)
+        pf = float(predict(net, norm(mfcc_all(np.stack(ws)).astype(np.float64))).max())
+        file_y.append(label); file_p.append(pf)
+        src = path.parent.relative_to(DATASETS / "audio").as_posix()
+        s = per_source.setdefault(src, {"files": 0, "flagged": 0})
+        s["files"] += 1
+        s["flagged"] += int(pf >= t_cost)
+    file_m = common.metrics(np.array(file_y), np.array(file_p), t_cost)
+    log(f"val files @cost: {file_m}")
+
+    # Robustness: the held-out clean windows at lower gain and under road noise.
+    robust = {}
+    for label_, fn in {
+        "gain_-20dB": lambda w: w * 0.1,
+        "noise_snr_10dB": lambda w: mix(w, normals[rng.integers(len(normals))], 10),
+        "noise_snr_0dB": lambda w: mix(w, normals[rng.integers(len(normals))], 0),
+    }.items():
+        xr = mfcc_all(np.stack([np.clip(fn(w), -1, 1).astype(np.float32) for w in wva]))
+        robust[label_] = common.metrics(yva, predict(net, norm(xr.astype(np.float64))), t_cost)
+        log(f"  robustness {label_}: acc {robust[label_]['accuracy']} f1 {robust[label_]['f1']}")
+
+    out = MODELS / f"{NAME}.onnx"
+    export(net, mu, sd, out)
+
+    # Clip level: the shared videos' soundtracks (ffmpeg -> 16 kHz mono), every 1-s window.
+    import subprocess
+
+    clips = {}
+    for video in sorted((DATASETS / "videos").glob("*.mp4")):
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vn", "-ac", "1", "-ar", "16000",
+                              "-f", "f32le", "-"], capture_output=True).stdout
+        samples = np.frombuffer(raw, dtype=np.float32)
+        if len(samples) == 0:
+            clips[video.name] = {"windows": 0, "decision": "no audio track"}
+            continue
+        ws = F.split_windows(samples)
+        probs = predict(net, norm(mfcc_all(np.stack(ws)).astype(np.float64)))
+        clips[video.name] = {
+            "windows": len(ws),
+            "p_accident": [round(float(v), 3) for v in probs],
+            "decision": "accident" if (probs >= t_cost).any() else "normal",
+        }
+        log(f"clip {video.name}: {clips[video.name]}")
+
+    card = {
+        "schema_version": 1,
+        "name": NAME,
+        "kind": "audio",
+        "file": f"{NAME}.onnx",
+        "sha256": common.sha256(out),
+        "input": {"name": "mfcc", "layout": "NCT", "shape": [1, F.N_MFCC, F.N_FRAMES]},
+        "output": {"name": "p_accident", "shape": [1, 1]},
+        "labels": ["normal", "accident"],
+        "positive_label": "accident",
+        "thresholds": {"cost_model": round(t_cost, 4), "best_f1": round(t_f1, 4), "use": "cost_model"},
+        "audio": {
+            "sample_rate": F.SAMPLE_RATE, "window_samples": F.WINDOW, "n_fft": F.N_FFT,
+            "win_length": F.WIN_LENGTH, "hop_length": F.HOP, "n_mels": F.N_MELS, "n_mfcc": F.N_MFCC,
+            "f_min": F.F_MIN, "f_max": F.F_MAX, "log_offset": F.LOG_OFFSET,
+        },
+        "cost_model": {**common.COST, "expected_cost_usd_per_unit": round(exp_cost, 4)},
+        "cleaning": {
+            "crash_rel_db": CRASH_REL_DB, "onset_db": ONSET_DB, "silence_dbfs": SILENCE_DBFS,
+            "onset_rule_for_files_longer_than_s": SHORT_FILE_S,
+            "train": {"crash_windows_kept": kept_tr, "crash_windows_dropped": drop_tr},
+            "val": {"crash_windows_kept": kept_va, "crash_windows_dropped": drop_va},
+        },
+        "training": {
+            "files": len(split["train"]), "windows": int(len(wtr)), "augmented_windows": len(aug),
+            "architecture": "Conv1d(13->32,k5) ReLU, Conv1d(32->32,k5,s2) ReLU, global avg+max pool, dense->sigmoid",
+            "optimiser": "Adam, 30 epochs, batch 64, cosine lr 2e-3, weight decay 1e-4, class-weighted BCE",
+            "seed": common.SEED,
+        },
+        "metrics": {
+            "validation_windows_at_cost_threshold": m_cost,
+            "validation_windows_at_best_f1_threshold": m_f1,
+            "validation_windows_at_0.5": m_half,
+            "validation_files_at_cost_threshold": file_m,
+            "validation_files_by_source": per_source,
+            "train_windows_at_cost_threshold": train_m,
+            "robustness_at_cost_threshold": robust,
+            "clips": clips,
+        },
+        "validation_files": [p.relative_to(DATASETS / "audio").as_posix() for p, _ in split["val"]],
+    }
+    common.write_card(NAME, card)
+    log(f"wrote {out} and its card")
+
+
+if __name__ == "__main__":
+    main()
