@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the dashledger agent on a Raspberry Pi (Debian/Raspberry Pi OS, arm64).
+#
+#   sudo agent/dist/install.sh path/to/dashledger-agent [models-dir]
+#
+# Installs runtime packages (GStreamer plugins), the binary, the models, a config skeleton, the
+# systemd unit and a system user; creates the keystore on first install (prints the addresses to
+# register with the operator). Safe to re-run: an existing config or keystore is never replaced.
+set -euo pipefail
+bin="${1:?usage: install.sh path/to/dashledger-agent [models-dir]}"
+models="${2:-$(dirname "$0")/../../models}"
+here="$(cd "$(dirname "$0")" && pwd)"
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
+
+apt-get install -y --no-install-recommends \
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+
+id dashledger >/dev/null 2>&1 || useradd --system --home /var/lib/dashledger --shell /usr/sbin/nologin dashledger
+install -d -o dashledger -g dashledger -m 0750 /var/lib/dashledger /var/lib/dashledger/state
+install -d -m 0755 /etc/dashledger /usr/local/share/dashledger/models
+install -m 0755 "$bin" /usr/local/bin/dashledger-agent
+if [ -d "$models" ]; then
+  install -m 0644 "$models"/*.onnx "$models"/*.card.json /usr/local/share/dashledger/models/ 2>/dev/null || true
+fi
+
+if [ ! -f /etc/dashledger/agent.toml ]; then
+  cat > /etc/dashledger/agent.toml <<'TOML'
+# dashledger agent configuration; `dashledger-agent print-config` shows every key and its value.
+watch_dir = "/media/dashcam/segments"
+state_dir = "/var/lib/dashledger/state"
+keystore = "/var/lib/dashledger/keystore.json"
+keystore_password_file = "/etc/dashledger/keystore.password"
+
+[cloud]
+url = "https://cloud.example.invalid"
+
+[chain]
+rpc_url = "https://rpc.example.invalid"
+ec_via = "relayer"
+
+[detect]
+models_dir = "/usr/local/share/dashledger/models"
+backbone = "effnet-lite0"
+
+[location]
+source = "gpsd:127.0.0.1:2947"
+TOML
+  echo "install.sh: wrote /etc/dashledger/agent.toml; set watch_dir and cloud.url"
+fi
+if [ ! -f /etc/dashledger/keystore.password ]; then
+  umask 077
+  head -c 32 /dev/urandom | base64 > /etc/dashledger/keystore.password
+  chown root:dashledger /etc/dashledger/keystore.password
+  chmod 0640 /etc/dashledger/keystore.password
+fi
+if [ ! -f /var/lib/dashledger/keystore.json ]; then
+  sudo -u dashledger DASHLEDGER_AGENT_CONFIG=/etc/dashledger/agent.toml /usr/local/bin/dashledger-agent init
+  echo "install.sh: keystore created; register device_address with the cloud operator"
+fi
+
+install -m 0644 "$here/dashledger-agent.service" /etc/systemd/system/dashledger-agent.service
+systemctl daemon-reload
+systemctl enable --now dashledger-agent.service
+systemctl --no-pager status dashledger-agent.service || true

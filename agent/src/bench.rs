@@ -1,0 +1,75 @@
+//! `dashledger-agent bench SEGMENT`: per-stage timing of one segment on this machine (hash,
+//! decode, image inference, audio features + inference, seal), the real-time factor and the
+//! peak resident memory (VmHWM). Used for `docs/benchmarks.md` ("Agent") and to check that a
+//! device keeps up with its camera before trusting it on the road.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::decode::{AUDIO_RATE, DecodeOptions, decode_each};
+use crate::detection::Detector;
+use crate::error::AgentError;
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Times every stage on `segment` with the detector `config` selects; returns one JSON object.
+pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentError> {
+    let t = Instant::now();
+    dashledger_protocol::hash::keccak256_file(segment)?;
+    let hash_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let summary = decode_each(segment, &DecodeOptions::default(), |_| Ok(()))?;
+    let decode_s = t.elapsed().as_secs_f64();
+    let audio_secs = summary
+        .audio
+        .as_ref()
+        .map_or(0, |a| a.len() / AUDIO_RATE as usize);
+    let duration_s = summary.frames.max(audio_secs) as f64;
+
+    let t = Instant::now();
+    let detector = Detector::load(config)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let analysis = detector.analyse(segment)?;
+
+    let t = Instant::now();
+    let key = dashledger_protocol::seal::SessionKey::generate();
+    let file =
+        std::fs::File::open(segment).map_err(|e| AgentError::io("cannot open", segment, e))?;
+    let stats =
+        dashledger_protocol::seal::seal(std::io::BufReader::new(file), std::io::sink(), &key)?;
+    let seal_s = t.elapsed().as_secs_f64();
+
+    let image_s = analysis.timings.image.as_secs_f64();
+    let audio_s = analysis.timings.audio.as_secs_f64();
+    let total = hash_s + decode_s + image_s + audio_s + seal_s;
+    Ok(serde_json::json!({
+        "segment": segment.display().to_string(),
+        "image_card": config.image_card_path().display().to_string(),
+        "audio_card": config.audio_card_path().map(|p| p.display().to_string()),
+        "bytes": stats.plaintext_len,
+        "duration_s": duration_s,
+        "frames": analysis.p_image.len(),
+        "audio_windows": analysis.p_audio.len(),
+        "model_load_s": load_s,
+        "hash_s": hash_s,
+        "decode_s": decode_s,
+        "image_inference_s": image_s,
+        "audio_features_inference_s": audio_s,
+        "seal_s": seal_s,
+        "analyse_wall_s": analysis.timings.total.as_secs_f64(),
+        "sum_of_stages_s": total,
+        "realtime_factor": duration_s / total,
+        "peak_rss_mib": peak_rss_mib(),
+        "accident": analysis.accident,
+    }))
+}

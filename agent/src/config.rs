@@ -1,0 +1,549 @@
+//! Typed configuration: built-in defaults, then a TOML file, then `DASHLEDGER_AGENT_*` environment
+//! variables, then command-line flags (each layer overrides the previous one).
+//!
+//! Environment variables name a key by its path with `__` between table levels, e.g.
+//! `DASHLEDGER_AGENT_WATCH_DIR=/media/cam` or `DASHLEDGER_AGENT_CLOUD__URL=http://cloud:8080`.
+//! Secrets never come from here: keys live in the keystore, whose password comes from
+//! `keystore_password_file` or the `DASHLEDGER_AGENT_KEYSTORE_PASSWORD` variable.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AgentError;
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "DASHLEDGER_AGENT_";
+/// Environment variable holding the keystore password (read only when no password file is set).
+pub const PASSWORD_ENV: &str = "DASHLEDGER_AGENT_KEYSTORE_PASSWORD";
+/// Environment variable naming the configuration file (same as `--config`).
+pub const CONFIG_ENV: &str = "DASHLEDGER_AGENT_CONFIG";
+/// Environment variable with the log filter (same as `--log`).
+pub const LOG_ENV: &str = "DASHLEDGER_AGENT_LOG";
+
+/// Whole agent configuration. Every field has a default; see `print-config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory the camera writes its 1-minute segments into.
+    pub watch_dir: PathBuf,
+    /// File extensions (lower case, without dot) that count as segments.
+    pub segment_extensions: Vec<String>,
+    /// A segment counts as finished once its size and mtime have not changed for this long.
+    pub settle_secs: u64,
+    /// How often the watch directory is scanned.
+    pub poll_interval_ms: u64,
+    /// Directory for the outbox database and sealed clips.
+    pub state_dir: PathBuf,
+    /// Keystore file (created by `init`).
+    pub keystore: PathBuf,
+    /// File holding the keystore password (first line). Empty: use the environment variable.
+    pub keystore_password_file: PathBuf,
+    /// Manual event trigger: when this file appears, the current segment is marked as an accident
+    /// and the file is removed. Empty path: `<watch_dir>/EVENT`.
+    pub event_file: PathBuf,
+    /// Cloud service.
+    pub cloud: CloudConfig,
+    /// Chain access for evidence contracts.
+    pub chain: ChainConfig,
+    /// Accident detection.
+    pub detect: DetectConfig,
+    /// Location source (NMEA 0183).
+    pub location: LocationConfig,
+    /// Retry policy for the cloud, the chain and uploads.
+    pub retry: RetryConfig,
+    /// Owner-side policy.
+    pub owner: OwnerConfig,
+}
+
+/// Cloud service settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudConfig {
+    /// Base URL of the cloud API, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    /// Per-request timeout.
+    pub timeout_secs: u64,
+    /// Upload chunk size for sealed clips.
+    pub upload_chunk_bytes: u64,
+}
+
+/// How evidence contracts are created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EcVia {
+    /// The device signs an EIP-712 request; the cloud relayer submits it.
+    Relayer,
+}
+
+/// Chain settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// JSON-RPC URL.
+    pub rpc_url: String,
+    /// Deployment file (`deployments/<chainId>.json`) with the factory address.
+    pub deployments: PathBuf,
+    /// Direct transactions or the cloud relayer.
+    pub ec_via: EcVia,
+}
+
+/// Detection settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Run detection at all (records are made either way).
+    pub enabled: bool,
+    /// Directory with the ONNX models and their cards.
+    pub models_dir: PathBuf,
+    /// Image backbone: `effnet-lite0` (light, for the Pi) or `vgg16` (the paper's); selects the
+    /// card `<models_dir>/accident-image-<backbone>.card.json` unless `image_card` is set.
+    pub backbone: String,
+    /// Image model card (empty: derived from `backbone`).
+    pub image_card: PathBuf,
+    /// Audio model card (empty: the first `<models_dir>/accident-audio*.card.json`; none found:
+    /// the agent runs image-only and says so).
+    pub audio_card: PathBuf,
+    /// How image and audio probabilities are fused (the detect crate's rules): `max`, `mean`,
+    /// `image-only`, `audio-only` or `weighted:<image weight>`.
+    pub fusion: String,
+    /// Override of the card's threshold (negative: use the card's).
+    pub threshold_override: f32,
+    /// Seconds whose fused score reaches the threshold needed to call the segment an accident.
+    pub min_positive_seconds: u32,
+}
+
+/// Location source settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationConfig {
+    /// `none`, `file:/path/to/nmea.log`, `serial:/dev/ttyUSB0` or `gpsd:127.0.0.1:2947`.
+    pub source: String,
+    /// A fix older than this is not used.
+    pub max_fix_age_secs: u64,
+}
+
+/// Exponential backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// First delay.
+    pub base_ms: u64,
+    /// Largest delay.
+    pub max_ms: u64,
+}
+
+/// Owner-side policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnerConfig {
+    /// Approve every pending request automatically (off by default).
+    pub auto_approve: bool,
+    /// Auto-approve only requests offering at least this reward (wei, decimal string).
+    pub auto_approve_min_reward_wei: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            watch_dir: PathBuf::from("/var/lib/dashledger/segments"),
+            segment_extensions: vec!["mp4".into(), "mkv".into(), "mov".into(), "ts".into()],
+            settle_secs: 5,
+            poll_interval_ms: 1000,
+            state_dir: PathBuf::from("/var/lib/dashledger/state"),
+            keystore: PathBuf::from("/var/lib/dashledger/keystore.json"),
+            keystore_password_file: PathBuf::new(),
+            event_file: PathBuf::new(),
+            cloud: CloudConfig::default(),
+            chain: ChainConfig::default(),
+            detect: DetectConfig::default(),
+            location: LocationConfig::default(),
+            retry: RetryConfig::default(),
+            owner: OwnerConfig::default(),
+        }
+    }
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8080".into(),
+            timeout_secs: 30,
+            upload_chunk_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            rpc_url: "http://127.0.0.1:8545".into(),
+            deployments: PathBuf::from("deployments/31337.json"),
+            ec_via: EcVia::Relayer,
+        }
+    }
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            models_dir: PathBuf::from("models"),
+            backbone: "effnet-lite0".into(),
+            image_card: PathBuf::new(),
+            audio_card: PathBuf::new(),
+            fusion: "max".into(),
+            threshold_override: -1.0,
+            min_positive_seconds: 1,
+        }
+    }
+}
+
+impl Default for LocationConfig {
+    fn default() -> Self {
+        Self {
+            source: "none".into(),
+            max_fix_age_secs: 30,
+        }
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            base_ms: 500,
+            max_ms: 60_000,
+        }
+    }
+}
+
+impl Default for OwnerConfig {
+    fn default() -> Self {
+        Self {
+            auto_approve: false,
+            auto_approve_min_reward_wei: "0".into(),
+        }
+    }
+}
+
+/// Flag-level overrides (the last layer). `None` leaves the value from the lower layers.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--watch-dir`.
+    pub watch_dir: Option<PathBuf>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// `--keystore`.
+    pub keystore: Option<PathBuf>,
+    /// `--cloud-url`.
+    pub cloud_url: Option<String>,
+    /// `--rpc-url`.
+    pub rpc_url: Option<String>,
+    /// `--backbone`.
+    pub backbone: Option<String>,
+}
+
+impl Config {
+    /// Loads the layered configuration. `file` may be `None` (defaults + env + flags only); a
+    /// named file that does not exist is an error.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        flags: &Overrides,
+    ) -> Result<Self, AgentError> {
+        let mut value = toml::Value::try_from(Config::default())
+            .map_err(|e| AgentError::Config(format!("cannot serialise defaults: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                AgentError::Config(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let file_value: toml::Value = toml::from_str(&text).map_err(|e| {
+                AgentError::Config(format!(
+                    "config file {} is not valid TOML: {e}",
+                    path.display()
+                ))
+            })?;
+            merge(&mut value, file_value);
+        }
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if [PASSWORD_ENV, CONFIG_ENV, LOG_ENV].contains(&name.as_str()) || key.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut value, &path, raw)
+                .map_err(|e| AgentError::Config(format!("environment variable {name}: {e}")))?;
+        }
+        let mut config: Config = value.try_into().map_err(|e: toml::de::Error| {
+            AgentError::Config(format!("invalid configuration: {}", e.message()))
+        })?;
+        if let Some(v) = &flags.watch_dir {
+            config.watch_dir = v.clone();
+        }
+        if let Some(v) = &flags.state_dir {
+            config.state_dir = v.clone();
+        }
+        if let Some(v) = &flags.keystore {
+            config.keystore = v.clone();
+        }
+        if let Some(v) = &flags.cloud_url {
+            config.cloud.url = v.clone();
+        }
+        if let Some(v) = &flags.rpc_url {
+            config.chain.rpc_url = v.clone();
+        }
+        if let Some(v) = &flags.backbone {
+            config.detect.backbone = v.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), AgentError> {
+        let bad = |m: String| Err(AgentError::Config(m));
+        if self.poll_interval_ms == 0 {
+            return bad("poll_interval_ms must be > 0".into());
+        }
+        if self.segment_extensions.is_empty() {
+            return bad("segment_extensions must name at least one extension".into());
+        }
+        if let Err(e) = self.detect.fusion.parse::<dashledger_detect::Fusion>() {
+            return bad(format!("detect.fusion: {e}"));
+        }
+        if self.detect.min_positive_seconds == 0 {
+            return bad("detect.min_positive_seconds must be at least 1".into());
+        }
+        if self.detect.threshold_override > 1.0 {
+            return bad(format!(
+                "detect.threshold_override must be <= 1 (negative = use the card), got {}",
+                self.detect.threshold_override
+            ));
+        }
+        if self.cloud.upload_chunk_bytes < 1024 {
+            return bad("cloud.upload_chunk_bytes must be at least 1024".into());
+        }
+        if self.retry.base_ms == 0 || self.retry.max_ms < self.retry.base_ms {
+            return bad("retry.base_ms must be > 0 and retry.max_ms >= retry.base_ms".into());
+        }
+        crate::location::LocationSource::parse(&self.location.source)?;
+        Ok(())
+    }
+
+    /// The manual event trigger file.
+    pub fn event_path(&self) -> PathBuf {
+        if self.event_file.as_os_str().is_empty() {
+            self.watch_dir.join("EVENT")
+        } else {
+            self.event_file.clone()
+        }
+    }
+
+    /// The image model card for the configured backbone.
+    pub fn image_card_path(&self) -> PathBuf {
+        if self.detect.image_card.as_os_str().is_empty() {
+            self.detect
+                .models_dir
+                .join(format!("accident-image-{}.card.json", self.detect.backbone))
+        } else {
+            self.detect.image_card.clone()
+        }
+    }
+
+    /// The audio model card: the configured one, else the first `accident-audio*.card.json` in
+    /// `models_dir` (none: image-only detection).
+    pub fn audio_card_path(&self) -> Option<PathBuf> {
+        if !self.detect.audio_card.as_os_str().is_empty() {
+            return Some(self.detect.audio_card.clone());
+        }
+        let mut cards: Vec<PathBuf> = std::fs::read_dir(&self.detect.models_dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("accident-audio") && n.ends_with(".card.json"))
+            })
+            .collect();
+        cards.sort();
+        cards.into_iter().next()
+    }
+
+    /// The outbox database file.
+    pub fn outbox_path(&self) -> PathBuf {
+        self.state_dir.join("outbox.sqlite")
+    }
+
+    /// Renders the effective configuration as TOML.
+    pub fn to_toml(&self) -> Result<String, AgentError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| AgentError::Config(format!("cannot render config: {e}")))
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Sets `path` in `root` from an environment string, typed like the value already there.
+fn set_path(root: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut node = root;
+    for p in parents {
+        node = node
+            .as_table_mut()
+            .and_then(|t| t.get_mut(p))
+            .ok_or_else(|| format!("unknown configuration table `{p}`"))?;
+    }
+    let table = node.as_table_mut().ok_or("not a table")?;
+    let typed = match table.get(last) {
+        None => return Err(format!("unknown configuration key `{}`", path.join("."))),
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected an integer, got `{raw}`"))?,
+        ),
+        Some(toml::Value::Float(_)) => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected a number, got `{raw}`"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected true or false, got `{raw}`"))?,
+        ),
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        Some(toml::Value::Table(_)) => {
+            return Err(format!(
+                "`{}` is a table; name one of its keys",
+                path.join(".")
+            ));
+        }
+        Some(_) => toml::Value::String(raw.to_string()),
+    };
+    table.insert(last.clone(), typed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.toml");
+        std::fs::write(
+            &file,
+            "watch_dir = \"/from/file\"\nsettle_secs = 9\n[cloud]\nurl = \"http://file\"\n[detect]\nfusion = \"mean\"\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("DASHLEDGER_AGENT_SETTLE_SECS", "3"),
+            ("DASHLEDGER_AGENT_CLOUD__URL", "http://env"),
+            ("DASHLEDGER_AGENT_DETECT__THRESHOLD_OVERRIDE", "0.25"),
+            ("OTHER", "x"),
+        ]);
+        let flags = Overrides {
+            cloud_url: Some("http://flag".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &e, &flags).unwrap();
+        assert_eq!(c.watch_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.settle_secs, 3);
+        assert_eq!(c.cloud.url, "http://flag");
+        assert_eq!(c.detect.fusion, "mean");
+        assert_eq!(c.detect.threshold_override, 0.25);
+        assert_eq!(c.poll_interval_ms, Config::default().poll_interval_ms);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.toml");
+        std::fs::write(&file, "watch_dri = \"/x\"\n").unwrap();
+        let err = Config::load(Some(&file), &BTreeMap::new(), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("watch_dri"), "{err}");
+
+        let err = Config::load(
+            None,
+            &env(&[("DASHLEDGER_AGENT_SETTLE_SECS", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("DASHLEDGER_AGENT_SETTLE_SECS"),
+            "{err}"
+        );
+
+        let err = Config::load(
+            None,
+            &env(&[("DASHLEDGER_AGENT_NOPE", "1")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+
+        let err = Config::load(
+            None,
+            &env(&[("DASHLEDGER_AGENT_DETECT__FUSION", "weighted:2")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("detect.fusion"), "{err}");
+    }
+
+    #[test]
+    fn rendered_config_round_trips() {
+        let c = Config::default();
+        let text = c.to_toml().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.toml");
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(
+            Config::load(Some(&file), &BTreeMap::new(), &Overrides::default()).unwrap(),
+            c
+        );
+    }
+
+    #[test]
+    fn password_variable_is_not_a_config_key() {
+        let c = Config::load(
+            None,
+            &env(&[(PASSWORD_ENV, "hunter2")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(!c.to_toml().unwrap().contains("hunter2"));
+    }
+}

@@ -1,0 +1,261 @@
+//! Location source: NMEA 0183 from a file (followed like `tail -f`), a serial device (read as a
+//! file; set the baud rate with `stty` or the unit file) or a gpsd TCP socket (`?WATCH` with
+//! `nmea:true`). A background thread keeps the last fix with the time it arrived. Location is
+//! only ever put into evidence contracts, never into the per-minute records.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::AgentError;
+use crate::nmea::{self, Fix, Sentence};
+
+/// Where NMEA sentences come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationSource {
+    /// No receiver: ECs carry no location.
+    None,
+    /// A file of NMEA lines, followed as it grows.
+    File(PathBuf),
+    /// A serial device read as a file.
+    Serial(PathBuf),
+    /// A gpsd daemon, `host:port`.
+    Gpsd(String),
+}
+
+impl LocationSource {
+    /// Parses `none`, `file:PATH`, `serial:PATH` or `gpsd:HOST:PORT`.
+    pub fn parse(s: &str) -> Result<Self, AgentError> {
+        let bad = || {
+            AgentError::Config(format!(
+                "location.source `{s}` must be `none`, `file:PATH`, `serial:PATH` or `gpsd:HOST:PORT`"
+            ))
+        };
+        if s == "none" || s.is_empty() {
+            return Ok(Self::None);
+        }
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        match kind {
+            "file" => Ok(Self::File(rest.into())),
+            "serial" => Ok(Self::Serial(rest.into())),
+            "gpsd"
+                if rest
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+            {
+                Ok(Self::Gpsd(rest.into()))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The last fix and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct TimedFix {
+    /// The fix.
+    pub fix: Fix,
+    /// Arrival (monotonic).
+    pub at: Instant,
+}
+
+/// Shared handle on the last fix.
+#[derive(Debug, Clone, Default)]
+pub struct LastFix(Arc<Mutex<Option<TimedFix>>>);
+
+impl LastFix {
+    /// The last fix if it is at most `max_age` old.
+    pub fn get(&self, max_age: Duration) -> Option<Fix> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.filter(|t| t.at.elapsed() <= max_age).map(|t| t.fix)
+    }
+
+    /// Feeds one line; returns whether it carried a fix. Bad lines are logged at debug level.
+    pub fn feed(&self, line: &str) -> bool {
+        let line = line.trim();
+        if !line.starts_with('$') {
+            return false;
+        }
+        match nmea::parse(line) {
+            Ok(Sentence::Fix(fix)) => {
+                let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                // Keep GGA's altitude if an RMC follows for the same second.
+                let fix = match *g {
+                    Some(prev) if fix.alt_m.is_none() && prev.fix.utc_secs == fix.utc_secs => Fix {
+                        alt_m: prev.fix.alt_m,
+                        satellites: prev.fix.satellites,
+                        ..fix
+                    },
+                    _ => fix,
+                };
+                *g = Some(TimedFix {
+                    fix,
+                    at: Instant::now(),
+                });
+                true
+            }
+            Ok(Sentence::NoFix) => false,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring NMEA line");
+                false
+            }
+        }
+    }
+}
+
+/// Starts the reader thread for `source` (nothing for `None`). It reconnects / reopens with
+/// backoff forever; errors are logged, never fatal.
+pub fn spawn(source: LocationSource, last: LastFix) {
+    if source == LocationSource::None {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("location".into()).spawn(move || {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            let result = match &source {
+                LocationSource::None => return,
+                LocationSource::File(p) => follow_file(p, &last, true),
+                LocationSource::Serial(p) => follow_file(p, &last, false),
+                LocationSource::Gpsd(addr) => follow_gpsd(addr, &last),
+            };
+            if let Err(e) = result {
+                tracing::warn!(source = ?source, error = %e, retry_in = ?delay, "location source failed");
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the location thread; ECs will carry no location");
+    }
+}
+
+fn follow_file(path: &PathBuf, last: &LastFix, tail: bool) -> Result<(), AgentError> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| AgentError::io("cannot open NMEA source", path, e))?;
+    let mut r = BufReader::new(f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r
+            .read_line(&mut line)
+            .map_err(|e| AgentError::io("cannot read NMEA source", path, e))?;
+        if n == 0 {
+            if !tail {
+                return Err(AgentError::Location(format!(
+                    "{} reached end of file",
+                    path.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+            continue;
+        }
+        last.feed(&line);
+    }
+}
+
+fn follow_gpsd(addr: &str, last: &LastFix) -> Result<(), AgentError> {
+    let stream = std::net::TcpStream::connect(addr)
+        .map_err(|e| AgentError::Location(format!("cannot connect to gpsd at {addr}: {e}")))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| AgentError::Location(format!("gpsd socket: {e}")))?;
+    (&stream)
+        .write_all(b"?WATCH={\"enable\":true,\"nmea\":true};\n")
+        .map_err(|e| AgentError::Location(format!("cannot send ?WATCH to gpsd at {addr}: {e}")))?;
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r
+            .read_line(&mut line)
+            .map_err(|e| AgentError::Location(format!("gpsd at {addr}: {e}")))?;
+        if n == 0 {
+            return Err(AgentError::Location(format!(
+                "gpsd at {addr} closed the connection"
+            )));
+        }
+        last.feed(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nmea::frame;
+
+    #[test]
+    fn source_strings() {
+        assert_eq!(LocationSource::parse("none").unwrap(), LocationSource::None);
+        assert_eq!(
+            LocationSource::parse("file:/tmp/x.nmea").unwrap(),
+            LocationSource::File("/tmp/x.nmea".into())
+        );
+        assert_eq!(
+            LocationSource::parse("serial:/dev/ttyAMA0").unwrap(),
+            LocationSource::Serial("/dev/ttyAMA0".into())
+        );
+        assert_eq!(
+            LocationSource::parse("gpsd:127.0.0.1:2947").unwrap(),
+            LocationSource::Gpsd("127.0.0.1:2947".into())
+        );
+        for bad in ["gps", "file:", "gpsd:localhost", "tcp:1.2.3.4:5"] {
+            let e = LocationSource::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn follows_a_growing_file_and_a_gpsd_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gps.nmea");
+        std::fs::write(&path, "garbage\n").unwrap();
+        let last = LastFix::default();
+        spawn(LocationSource::File(path.clone()), last.clone());
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(frame("GPGGA,101010,5230.000,N,01324.000,E,1,07,1.0,34.0,M,0,M,,").as_bytes())
+            .unwrap();
+        let got = wait_for(&last);
+        assert!((got.lat - 52.5).abs() < 1e-9 && (got.lon - 13.4).abs() < 1e-9);
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut watch = String::new();
+            BufReader::new(s.try_clone().unwrap())
+                .read_line(&mut watch)
+                .unwrap();
+            assert!(watch.starts_with("?WATCH="), "{watch}");
+            s.write_all(b"{\"class\":\"VERSION\"}\n").unwrap();
+            s.write_all(frame("GNRMC,101011,A,4000.000,S,07000.000,W,0.0,0.0,231126,,").as_bytes())
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        let last2 = LastFix::default();
+        spawn(LocationSource::Gpsd(addr), last2.clone());
+        let got = wait_for(&last2);
+        assert_eq!(
+            (got.lat, got.lon, got.date),
+            (-40.0, -70.0, Some((2026, 11, 23)))
+        );
+        server.join().unwrap();
+    }
+
+    fn wait_for(last: &LastFix) -> Fix {
+        for _ in 0..100 {
+            if let Some(f) = last.get(Duration::from_secs(60)) {
+                return f;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no fix arrived");
+    }
+}

@@ -1,0 +1,175 @@
+//! `dashledger-agent`: the dashcam daemon and the owner's command line.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dashledger_agent::cloud::{CloudClient, Deployment};
+use dashledger_agent::config::{CONFIG_ENV, Config, LOG_ENV, Overrides};
+use dashledger_agent::outbox::Outbox;
+use dashledger_agent::{AgentError, daemon, keystore};
+use dashledger_protocol::keys::KdfParams;
+
+/// dashledger dashcam agent.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML). Layers: defaults, this file, DASHLEDGER_AGENT_* variables, flags.
+    #[arg(long, global = true, env = CONFIG_ENV)]
+    config: Option<PathBuf>,
+    /// Directory the camera writes segments into (`watch_dir`).
+    #[arg(long, global = true)]
+    watch_dir: Option<PathBuf>,
+    /// Directory for the outbox and sealed clips (`state_dir`).
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    /// Keystore file (`keystore`).
+    #[arg(long, global = true)]
+    keystore: Option<PathBuf>,
+    /// Cloud base URL (`cloud.url`).
+    #[arg(long, global = true)]
+    cloud_url: Option<String>,
+    /// Chain JSON-RPC URL (`chain.rpc_url`).
+    #[arg(long, global = true)]
+    rpc_url: Option<String>,
+    /// Image backbone (`detect.backbone`): efficientnet_lite0 or vgg16.
+    #[arg(long, global = true)]
+    backbone: Option<String>,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `dashledger_agent=debug`.
+    #[arg(long, global = true, env = LOG_ENV, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the keystore (device key, owner seed, Umbral key) and print the addresses.
+    Init {
+        /// Weak scrypt parameters (tests only; never on a real device).
+        #[arg(long, hide = true)]
+        insecure_fast_kdf: bool,
+    },
+    /// Run the daemon: watch segments, queue and send evidence records.
+    Run,
+    /// Print the outbox counters as JSON.
+    Status,
+    /// List the open requests for all of the owner's evidence contracts (signed cloud API); JSON
+    /// on stdout.
+    Requests,
+    /// Print the effective configuration as TOML.
+    PrintConfig,
+    /// Time every stage (hash, decode, inference, seal) on one segment; JSON on stdout.
+    Bench {
+        /// The segment to process.
+        segment: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|e| {
+        eprintln!("invalid --log filter `{}` ({e}); using `info`", cli.log);
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("dashledger-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<(), AgentError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let flags = Overrides {
+        watch_dir: cli.watch_dir,
+        state_dir: cli.state_dir,
+        keystore: cli.keystore,
+        cloud_url: cli.cloud_url,
+        rpc_url: cli.rpc_url,
+        backbone: cli.backbone,
+    };
+    let config = Config::load(cli.config.as_deref(), &env, &flags)?;
+    match cli.command {
+        Command::PrintConfig => {
+            print!("{}", config.to_toml()?);
+            Ok(())
+        }
+        Command::Init { insecure_fast_kdf } => {
+            let params = if insecure_fast_kdf {
+                KdfParams::INSECURE_TEST
+            } else {
+                KdfParams::DEFAULT
+            };
+            let secrets = keystore::create(&config, params)?;
+            let owner0 = secrets.owner_seed().owner_key(0)?;
+            let umbral = secrets.umbral_secret_key()?.public_key();
+            let out = serde_json::json!({
+                "keystore": config.keystore.display().to_string(),
+                "device_address": secrets.device_address().to_string(),
+                "first_owner_address": owner0.address().to_string(),
+                "umbral_public_key": umbral.to_string(),
+            });
+            println!("{out:#}");
+            Ok(())
+        }
+        Command::Bench { segment } => {
+            let out = dashledger_agent::bench::run(&config, &segment)?;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Requests => {
+            let secrets = keystore::open(&config)?;
+            let outbox = Outbox::open(&config.outbox_path())?;
+            let used: u32 = outbox
+                .meta("next_owner_index")?
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let deployment = Deployment::load(&config.chain.deployments)?;
+            let cloud = CloudClient::new(&config.cloud)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+            let mut all = Vec::new();
+            for index in 0..used {
+                let owner = secrets.owner_seed().owner_key(index)?;
+                let list = rt
+                    .block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))
+                    .map_err(|(_, e, _)| e)?;
+                for mut r in list {
+                    r["owner_index"] = serde_json::json!(index);
+                    all.push(r);
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            Ok(())
+        }
+        Command::Status => {
+            let outbox = Outbox::open(&config.outbox_path())?;
+            let counts = outbox.counts()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&counts).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Run => {
+            let secrets = keystore::open(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+            rt.block_on(daemon::run(config, secrets))
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! The durable outbox: an SQLite database (WAL, `synchronous=FULL`) holding every segment the
+//! agent has seen and the state of the work on it. Every state change is one committed
+//! transaction, so a kill -9 or a power cut loses at most the step that was running, which is
+//! redone on restart (each step is idempotent).
+//!
+//! Per segment: `seen` → `hashed` → `recorded` (evidence record queued; `records.sent_at` set once
+//! the cloud has it), or `skipped` / `vanished` with a reason. Detection runs separately:
+//! `detect_state` `pending` → `normal` | `accident` | `skipped`; accidents get a row in `accidents`
+//! that the accident pipeline moves through its stages.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::AgentError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS segments (
+    id           INTEGER PRIMARY KEY,            -- processing order
+    name         TEXT    NOT NULL,               -- file name inside the watch directory
+    size         INTEGER NOT NULL,               -- bytes when it settled
+    mtime_ns     INTEGER NOT NULL,               -- modification time when it settled
+    seen_at      INTEGER NOT NULL,               -- unix ms
+    state        TEXT    NOT NULL DEFAULT 'seen'
+                 CHECK (state IN ('seen','hashed','recorded','skipped','vanished')),
+    video_hash   BLOB    CHECK (video_hash IS NULL OR length(video_hash) = 32),
+    state_note   TEXT,                           -- reason for skipped / vanished
+    detect_state TEXT    NOT NULL DEFAULT 'pending'
+                 CHECK (detect_state IN ('pending','normal','accident','skipped')),
+    p_image      REAL,
+    p_audio      REAL,
+    p_fused      REAL,
+    detect_note  TEXT,
+    manual_event INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name, size, mtime_ns)
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq          INTEGER PRIMARY KEY,            -- chain position, 1-based, no holes
+    segment_id   INTEGER NOT NULL UNIQUE REFERENCES segments(id),
+    record       BLOB    NOT NULL,               -- protocol's 96-byte evidence record
+    signature    BLOB    NOT NULL,               -- 65-byte secp256k1 signature
+    created_at   INTEGER NOT NULL,
+    sent_at      INTEGER,                        -- NULL while the cloud has not acknowledged it
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS records_unsent ON records(seq) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS gaps (
+    id           INTEGER PRIMARY KEY,
+    noted_at     INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,               -- vanished | skipped | ...
+    segment_name TEXT    NOT NULL,
+    detail       TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accidents (
+    segment_id   INTEGER PRIMARY KEY REFERENCES segments(id),
+    cause        TEXT    NOT NULL,               -- detector | manual
+    stage        TEXT    NOT NULL DEFAULT 'pending',
+    detail       TEXT,                           -- JSON with stage outputs (paths, addresses, ids)
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    updated_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key          TEXT PRIMARY KEY,
+    value        TEXT NOT NULL
+);
+"#;
+
+/// Processing state of a segment's evidence record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentState {
+    /// Finished by the camera and noted, not hashed yet.
+    Seen,
+    /// Hash computed.
+    Hashed,
+    /// Evidence record queued in `records`.
+    Recorded,
+    /// Could not be processed (reason kept).
+    Skipped,
+    /// Disappeared before it was hashed (the camera looped over it).
+    Vanished,
+}
+
+impl SegmentState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Hashed => "hashed",
+            Self::Recorded => "recorded",
+            Self::Skipped => "skipped",
+            Self::Vanished => "vanished",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, AgentError> {
+        Ok(match s {
+            "seen" => Self::Seen,
+            "hashed" => Self::Hashed,
+            "recorded" => Self::Recorded,
+            "skipped" => Self::Skipped,
+            "vanished" => Self::Vanished,
+            other => {
+                return Err(AgentError::OutboxState(format!(
+                    "unknown segment state `{other}`"
+                )));
+            }
+        })
+    }
+}
+
+/// One segment row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Row id (processing order).
+    pub id: i64,
+    /// File name in the watch directory.
+    pub name: String,
+    /// Size when it settled.
+    pub size: u64,
+    /// Modification time (ns since the epoch) when it settled.
+    pub mtime_ns: i64,
+    /// Record state.
+    pub state: SegmentState,
+    /// Keccak-256 of the file, once hashed.
+    pub video_hash: Option<[u8; 32]>,
+    /// Detection state (`pending`, `normal`, `accident`, `skipped`).
+    pub detect_state: String,
+    /// The manual event trigger marked it.
+    pub manual_event: bool,
+}
+
+/// One queued evidence record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecord {
+    /// Chain position (1-based).
+    pub seq: i64,
+    /// Segment it describes.
+    pub segment_id: i64,
+    /// Encoded record.
+    pub record: Vec<u8>,
+    /// Signature over it.
+    pub signature: Vec<u8>,
+    /// Send attempts so far.
+    pub attempts: i64,
+}
+
+/// An accident being processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accident {
+    /// The segment.
+    pub segment_id: i64,
+    /// `detector` or `manual`.
+    pub cause: String,
+    /// Pipeline stage reached.
+    pub stage: String,
+    /// JSON with the stage outputs so far.
+    pub detail: Option<String>,
+}
+
+/// Counters for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Segments per record state.
+    pub segments_seen: i64,
+    /// Hashed, record not yet queued.
+    pub segments_hashed: i64,
+    /// Record queued or sent.
+    pub segments_recorded: i64,
+    /// Skipped with a reason.
+    pub segments_skipped: i64,
+    /// Vanished before hashing.
+    pub segments_vanished: i64,
+    /// Records the cloud has not acknowledged.
+    pub records_unsent: i64,
+    /// Records acknowledged.
+    pub records_sent: i64,
+    /// Detection still to run.
+    pub detect_pending: i64,
+    /// Accidents not finished.
+    pub accidents_open: i64,
+    /// Accidents done.
+    pub accidents_done: i64,
+    /// Recorded gaps.
+    pub gaps: i64,
+}
+
+/// Handle on the outbox database.
+#[derive(Debug)]
+pub struct Outbox {
+    conn: Connection,
+}
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn hash_from_blob(b: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, AgentError> {
+    b.map(|v| {
+        <[u8; 32]>::try_from(v.as_slice()).map_err(|_| {
+            AgentError::OutboxState(format!("stored hash has {} bytes, not 32", v.len()))
+        })
+    })
+    .transpose()
+}
+
+impl Outbox {
+    /// Opens (creating if needed) the outbox at `path` with WAL and `synchronous=FULL`.
+    pub fn open(path: &Path) -> Result<Self, AgentError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AgentError::io("cannot create state directory", dir, e))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(AgentError::OutboxState(format!(
+                "could not switch {} to WAL (got {mode})",
+                path.display()
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(AgentError::OutboxState(format!(
+                "{} has schema version {version}, newer than this agent's {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
+        Ok(Self { conn })
+    }
+
+    /// Notes a finished segment. Returns its id, or `None` if this exact file (name, size, mtime)
+    /// is already known.
+    pub fn add_segment(
+        &mut self,
+        name: &str,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<Option<i64>, AgentError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO segments (name, size, mtime_ns, seen_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, size as i64, mtime_ns, now_ms()],
+        )?;
+        Ok((n == 1).then(|| self.conn.last_insert_rowid()))
+    }
+
+    /// Whether this exact file is already known.
+    pub fn knows(&self, name: &str, size: u64, mtime_ns: i64) -> Result<bool, AgentError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM segments WHERE name = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![name, size as i64, mtime_ns],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn segment_from_row(
+        r: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<(Segment, String, Option<Vec<u8>>)> {
+        Ok((
+            Segment {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                mtime_ns: r.get(3)?,
+                state: SegmentState::Seen,
+                video_hash: None,
+                detect_state: r.get(6)?,
+                manual_event: r.get::<_, i64>(7)? != 0,
+            },
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    }
+
+    fn finish(row: (Segment, String, Option<Vec<u8>>)) -> Result<Segment, AgentError> {
+        let (mut s, state, hash) = row;
+        s.state = SegmentState::parse(&state)?;
+        s.video_hash = hash_from_blob(hash)?;
+        Ok(s)
+    }
+
+    const SEGMENT_COLS: &'static str =
+        "id, name, size, mtime_ns, state, video_hash, detect_state, manual_event";
+
+    /// The segment with this id.
+    pub fn segment(&self, id: i64) -> Result<Segment, AgentError> {
+        let row = self.conn.query_row(
+            &format!("SELECT {} FROM segments WHERE id = ?1", Self::SEGMENT_COLS),
+            [id],
+            Self::segment_from_row,
+        )?;
+        Self::finish(row)
+    }
+
+    /// The oldest segment in `state`.
+    pub fn next_in_state(&self, state: SegmentState) -> Result<Option<Segment>, AgentError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM segments WHERE state = ?1 ORDER BY id LIMIT 1",
+                    Self::SEGMENT_COLS
+                ),
+                [state.as_str()],
+                Self::segment_from_row,
+            )
+            .optional()?;
+        row.map(Self::finish).transpose()
+    }
+
+    /// The oldest segment whose detection has not run yet (hashed or later, not skipped).
+    pub fn next_detect_pending(&self) -> Result<Option<Segment>, AgentError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM segments WHERE detect_state = 'pending' AND state IN ('hashed','recorded') \
+                     ORDER BY id LIMIT 1",
+                    Self::SEGMENT_COLS
+                ),
+                [],
+                Self::segment_from_row,
+            )
+            .optional()?;
+        row.map(Self::finish).transpose()
+    }
+
+    /// The newest segment (the one the camera finished last), for the manual trigger.
+    pub fn latest_segment(&self) -> Result<Option<Segment>, AgentError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM segments WHERE state NOT IN ('vanished','skipped') ORDER BY id DESC LIMIT 1",
+                    Self::SEGMENT_COLS
+                ),
+                [],
+                Self::segment_from_row,
+            )
+            .optional()?;
+        row.map(Self::finish).transpose()
+    }
+
+    /// Id of the newest segment row with this file name.
+    pub fn latest_named(&self, name: &str) -> Result<Option<i64>, AgentError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM segments WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores the segment's hash (`seen` → `hashed`). Idempotent for the same hash.
+    pub fn set_hashed(&mut self, id: i64, hash: &[u8; 32]) -> Result<(), AgentError> {
+        let n = self.conn.execute(
+            "UPDATE segments SET state = 'hashed', video_hash = ?2 WHERE id = ?1 AND state = 'seen'",
+            params![id, hash.as_slice()],
+        )?;
+        if n == 0 {
+            let s = self.segment(id)?;
+            if s.video_hash.as_ref() != Some(hash) {
+                return Err(AgentError::OutboxState(format!(
+                    "segment {} is {:?} with a different hash",
+                    s.name, s.state
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last queued record (seq, record bytes), to chain the next one to.
+    pub fn last_record(&self) -> Result<Option<(i64, Vec<u8>)>, AgentError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, record FROM records ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Queues the evidence record for a hashed segment in one transaction (`hashed` → `recorded`).
+    /// `make` gets the previous record (seq, bytes) and returns (record, signature); it runs inside
+    /// the transaction, so the chain has no holes and no forks even across crashes.
+    pub fn queue_record<F>(&mut self, segment_id: i64, make: F) -> Result<i64, AgentError>
+    where
+        F: FnOnce(Option<(i64, Vec<u8>)>, &Segment) -> Result<(Vec<u8>, Vec<u8>), AgentError>,
+    {
+        let seg = self.segment(segment_id)?;
+        if seg.state != SegmentState::Hashed {
+            return Err(AgentError::OutboxState(format!(
+                "segment {} is {:?}, expected Hashed",
+                seg.name, seg.state
+            )));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let prev: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, record FROM records ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let seq = prev.as_ref().map_or(1, |(s, _)| s + 1);
+        let (record, signature) = make(prev, &seg)?;
+        tx.execute(
+            "INSERT INTO records (seq, segment_id, record, signature, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![seq, segment_id, record, signature, now_ms()],
+        )?;
+        tx.execute(
+            "UPDATE segments SET state = 'recorded' WHERE id = ?1",
+            [segment_id],
+        )?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Marks a segment skipped (it cannot be processed) and records the gap.
+    pub fn skip_segment(&mut self, id: i64, reason: &str) -> Result<(), AgentError> {
+        self.close_segment(id, "skipped", reason)
+    }
+
+    /// Marks a segment vanished (deleted before hashing) and records the gap.
+    pub fn vanish_segment(&mut self, id: i64, reason: &str) -> Result<(), AgentError> {
+        self.close_segment(id, "vanished", reason)
+    }
+
+    fn close_segment(&mut self, id: i64, state: &str, reason: &str) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let name: String = tx.query_row("SELECT name FROM segments WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+        tx.execute(
+            "UPDATE segments SET state = ?2, state_note = ?3, \
+             detect_state = CASE WHEN detect_state = 'pending' THEN 'skipped' ELSE detect_state END \
+             WHERE id = ?1",
+            params![id, state, reason],
+        )?;
+        tx.execute(
+            "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now_ms(), state, name, reason],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a gap that is not tied to a known segment (e.g. the camera looped over files the
+    /// agent never saw finish).
+    pub fn record_gap(
+        &mut self,
+        kind: &str,
+        segment_name: &str,
+        detail: &str,
+    ) -> Result<(), AgentError> {
+        self.conn.execute(
+            "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now_ms(), kind, segment_name, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Gaps recorded so far (kind, segment name, detail), oldest first.
+    pub fn gaps(&self) -> Result<Vec<(String, String, String)>, AgentError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, segment_name, detail FROM gaps ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The oldest unsent records, in chain order.
+    pub fn unsent(&self, limit: usize) -> Result<Vec<QueuedRecord>, AgentError> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, segment_id, record, signature, attempts FROM records WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(QueuedRecord {
+                seq: r.get(0)?,
+                segment_id: r.get(1)?,
+                record: r.get(2)?,
+                signature: r.get(3)?,
+                attempts: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// All records in chain order (for tests and `status`).
+    pub fn all_records(&self) -> Result<Vec<QueuedRecord>, AgentError> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, segment_id, record, signature, attempts FROM records ORDER BY seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(QueuedRecord {
+                seq: r.get(0)?,
+                segment_id: r.get(1)?,
+                record: r.get(2)?,
+                signature: r.get(3)?,
+                attempts: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The cloud acknowledged record `seq`.
+    pub fn mark_sent(&mut self, seq: i64) -> Result<(), AgentError> {
+        self.conn.execute(
+            "UPDATE records SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE seq = ?1 AND sent_at IS NULL",
+            params![seq, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the cloud has acknowledged the evidence record of this segment.
+    pub fn record_sent_for(&self, segment_id: i64) -> Result<bool, AgentError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM records WHERE segment_id = ?1 AND sent_at IS NOT NULL",
+                [segment_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// A send attempt for record `seq` failed.
+    pub fn note_send_failure(&mut self, seq: i64, error: &str) -> Result<(), AgentError> {
+        self.conn.execute(
+            "UPDATE records SET attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+            params![seq, error],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the detection outcome. An accident (or an earlier manual event) opens an accident.
+    pub fn set_detection(
+        &mut self,
+        id: i64,
+        p_image: Option<f32>,
+        p_audio: Option<f32>,
+        p_fused: Option<f32>,
+        accident: bool,
+        note: Option<&str>,
+    ) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let manual: i64 = tx.query_row(
+            "SELECT manual_event FROM segments WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let state = if accident { "accident" } else { "normal" };
+        tx.execute(
+            "UPDATE segments SET detect_state = ?2, p_image = ?3, p_audio = ?4, p_fused = ?5, detect_note = ?6 \
+             WHERE id = ?1",
+            params![id, state, p_image, p_audio, p_fused, note],
+        )?;
+        if accident || manual != 0 {
+            let cause = if accident { "detector" } else { "manual" };
+            tx.execute(
+                "INSERT OR IGNORE INTO accidents (segment_id, cause, updated_at) VALUES (?1, ?2, ?3)",
+                params![id, cause, now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Detection could not run on this segment (decode failure etc.); recorded, not retried.
+    /// A manual event still opens an accident.
+    pub fn skip_detection(&mut self, id: i64, reason: &str) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (name, manual): (String, i64) = tx.query_row(
+            "SELECT name, manual_event FROM segments WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        tx.execute(
+            "UPDATE segments SET detect_state = 'skipped', detect_note = ?2 WHERE id = ?1",
+            params![id, reason],
+        )?;
+        tx.execute(
+            "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, 'detect_skipped', ?2, ?3)",
+            params![now_ms(), name, reason],
+        )?;
+        if manual != 0 {
+            tx.execute(
+                "INSERT OR IGNORE INTO accidents (segment_id, cause, updated_at) VALUES (?1, 'manual', ?2)",
+                params![id, now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The manual event trigger: marks segment `id`; if detection already ran, opens the accident now.
+    pub fn mark_manual_event(&mut self, id: i64) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("UPDATE segments SET manual_event = 1 WHERE id = ?1", [id])?;
+        let detect: String = tx.query_row(
+            "SELECT detect_state FROM segments WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if detect != "pending" {
+            tx.execute(
+                "INSERT OR IGNORE INTO accidents (segment_id, cause, updated_at) VALUES (?1, 'manual', ?2)",
+                params![id, now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Accidents not yet finished, oldest first.
+    pub fn open_accidents(&self) -> Result<Vec<Accident>, AgentError> {
+        let mut st = self.conn.prepare(
+            "SELECT segment_id, cause, stage, detail FROM accidents WHERE stage != 'done' ORDER BY segment_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Accident {
+                segment_id: r.get(0)?,
+                cause: r.get(1)?,
+                stage: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Detail JSON of the oldest finished accident.
+    pub fn accident_detail_of_done(&self) -> Result<String, AgentError> {
+        Ok(self.conn.query_row(
+            "SELECT detail FROM accidents WHERE stage = 'done' ORDER BY segment_id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Moves an accident to `stage` with its accumulated outputs.
+    pub fn set_accident_stage(
+        &mut self,
+        segment_id: i64,
+        stage: &str,
+        detail: &str,
+    ) -> Result<(), AgentError> {
+        self.conn.execute(
+            "UPDATE accidents SET stage = ?2, detail = ?3, last_error = NULL, updated_at = ?4 WHERE segment_id = ?1",
+            params![segment_id, stage, detail, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Notes a failed accident step (retried later).
+    pub fn note_accident_failure(
+        &mut self,
+        segment_id: i64,
+        error: &str,
+    ) -> Result<(), AgentError> {
+        self.conn.execute(
+            "UPDATE accidents SET attempts = attempts + 1, last_error = ?2, updated_at = ?3 WHERE segment_id = ?1",
+            params![segment_id, error, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the file still has work pending (must not be deleted): not yet hashed, record
+    /// unsent, detection pending, or an open accident.
+    pub fn has_pending_work(&self, id: i64) -> Result<bool, AgentError> {
+        Ok(self.conn.query_row(
+            "SELECT (s.state IN ('seen','hashed')) OR s.detect_state = 'pending' \
+               OR EXISTS (SELECT 1 FROM records r WHERE r.segment_id = s.id AND r.sent_at IS NULL) \
+               OR EXISTS (SELECT 1 FROM accidents a WHERE a.segment_id = s.id AND a.stage != 'done') \
+             FROM segments s WHERE s.id = ?1",
+            [id],
+            |r| r.get::<_, bool>(0),
+        )?)
+    }
+
+    /// Counters for `status`.
+    pub fn counts(&self) -> Result<Counts, AgentError> {
+        let q = |sql: &str| -> Result<i64, AgentError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+        };
+        Ok(Counts {
+            segments_seen: q("SELECT count(*) FROM segments WHERE state = 'seen'")?,
+            segments_hashed: q("SELECT count(*) FROM segments WHERE state = 'hashed'")?,
+            segments_recorded: q("SELECT count(*) FROM segments WHERE state = 'recorded'")?,
+            segments_skipped: q("SELECT count(*) FROM segments WHERE state = 'skipped'")?,
+            segments_vanished: q("SELECT count(*) FROM segments WHERE state = 'vanished'")?,
+            records_unsent: q("SELECT count(*) FROM records WHERE sent_at IS NULL")?,
+            records_sent: q("SELECT count(*) FROM records WHERE sent_at IS NOT NULL")?,
+            detect_pending: q(
+                "SELECT count(*) FROM segments WHERE detect_state = 'pending' AND state NOT IN ('skipped','vanished')",
+            )?,
+            accidents_open: q("SELECT count(*) FROM accidents WHERE stage != 'done'")?,
+            accidents_done: q("SELECT count(*) FROM accidents WHERE stage = 'done'")?,
+            gaps: q("SELECT count(*) FROM gaps")?,
+        })
+    }
+
+    /// A stored key/value (e.g. the device's chain head).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, AgentError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Stores a key/value.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), AgentError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(prev: Option<(i64, Vec<u8>)>, seg: &Segment) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
+        let mut r = seg.video_hash.unwrap().to_vec();
+        r.extend_from_slice(&prev.map_or(0, |(s, _)| s).to_be_bytes());
+        Ok((r, vec![7; 65]))
+    }
+
+    #[test]
+    fn segment_lifecycle_and_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        let mut o = Outbox::open(&path).unwrap();
+        let a = o.add_segment("a.mp4", 10, 1).unwrap().unwrap();
+        assert_eq!(
+            o.add_segment("a.mp4", 10, 1).unwrap(),
+            None,
+            "same file twice is one segment"
+        );
+        let b = o.add_segment("b.mp4", 10, 2).unwrap().unwrap();
+        assert!(o.has_pending_work(a).unwrap());
+        assert_eq!(o.next_in_state(SegmentState::Seen).unwrap().unwrap().id, a);
+        o.set_hashed(a, &[1; 32]).unwrap();
+        o.set_hashed(a, &[1; 32]).unwrap();
+        assert!(
+            o.set_hashed(a, &[2; 32]).is_err(),
+            "a different hash for a hashed segment is refused"
+        );
+        assert_eq!(o.queue_record(a, rec).unwrap(), 1);
+        assert!(o.queue_record(a, rec).is_err(), "a segment gets one record");
+        o.set_hashed(b, &[2; 32]).unwrap();
+        assert_eq!(o.queue_record(b, rec).unwrap(), 2);
+        let unsent = o.unsent(10).unwrap();
+        assert_eq!(unsent.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
+        o.mark_sent(1).unwrap();
+        o.mark_sent(1).unwrap();
+        assert_eq!(o.unsent(10).unwrap().len(), 1);
+        drop(o);
+        let o = Outbox::open(&path).unwrap();
+        let c = o.counts().unwrap();
+        assert_eq!(
+            (c.records_sent, c.records_unsent, c.segments_recorded),
+            (1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn failed_record_creation_leaves_no_half_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::open(&dir.path().join("o.sqlite")).unwrap();
+        let a = o.add_segment("a.mp4", 10, 1).unwrap().unwrap();
+        o.set_hashed(a, &[1; 32]).unwrap();
+        let err = o
+            .queue_record(a, |_, _| {
+                Err(AgentError::OutboxState("signer offline".into()))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("signer offline"));
+        assert_eq!(o.segment(a).unwrap().state, SegmentState::Hashed);
+        assert!(o.all_records().unwrap().is_empty());
+        assert_eq!(o.queue_record(a, rec).unwrap(), 1);
+    }
+
+    #[test]
+    fn skips_gaps_and_manual_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::open(&dir.path().join("o.sqlite")).unwrap();
+        let a = o.add_segment("a.mp4", 10, 1).unwrap().unwrap();
+        let b = o.add_segment("b.mp4", 10, 2).unwrap().unwrap();
+        let c = o.add_segment("c.mp4", 10, 3).unwrap().unwrap();
+        o.vanish_segment(a, "deleted by the camera before hashing")
+            .unwrap();
+        assert!(!o.has_pending_work(a).unwrap());
+        o.set_hashed(b, &[2; 32]).unwrap();
+        o.set_hashed(c, &[3; 32]).unwrap();
+        assert_eq!(o.next_detect_pending().unwrap().unwrap().id, b);
+        o.mark_manual_event(b).unwrap();
+        assert!(
+            o.open_accidents().unwrap().is_empty(),
+            "waits for detection"
+        );
+        o.set_detection(b, Some(0.1), Some(0.2), Some(0.2), false, None)
+            .unwrap();
+        o.skip_detection(c, "no video stream").unwrap();
+        let acc = o.open_accidents().unwrap();
+        assert_eq!(acc.len(), 1);
+        assert_eq!((acc[0].segment_id, acc[0].cause.as_str()), (b, "manual"));
+        o.set_accident_stage(b, "done", "{}").unwrap();
+        assert!(o.open_accidents().unwrap().is_empty());
+        let gaps = o.gaps().unwrap();
+        assert_eq!(gaps.len(), 2);
+        assert_eq!(gaps[0].0, "vanished");
+        assert_eq!(gaps[1].0, "detect_skipped");
+        assert_eq!(o.latest_segment().unwrap().unwrap().id, c);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        drop(Outbox::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version=99")
+            .unwrap();
+        let err = Outbox::open(&path).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,142 @@
+//! The real cloud server: while it is down, records queue in the outbox; once it is up (and the
+//! device approved), they flush in order, the cloud sees an unbroken chain and no alarm.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use dashledger_agent::outbox::Outbox;
+
+const ADMIN: &str = "agent-test-admin-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_queue_while_offline_then_flush_in_order() {
+    let root = tempfile::tempdir().unwrap();
+    // A port nobody listens on yet: the cloud starts there later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = common::setup(
+        root.path(),
+        &format!(
+            "[cloud]\nurl = \"http://127.0.0.1:{port}\"\ntimeout_secs = 5\n[retry]\nbase_ms = 100\nmax_ms = 400\n[detect]\nenabled = false\n"
+        ),
+    );
+    let init = common::agent(&config).arg("status").output().unwrap();
+    assert!(init.status.success());
+    let watch = root.path().join("watch");
+    let n = 12;
+    for i in 0..n {
+        std::fs::write(
+            watch.join(format!("20261123T18{i:02}00Z.mp4")),
+            vec![i as u8; 50_000 + i],
+        )
+        .unwrap();
+    }
+    let daemon = common::Daemon::start(&config);
+    let outbox_path = root.path().join("state/outbox.sqlite");
+    let counts = || Outbox::open(&outbox_path).unwrap().counts().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counts().records_unsent < n as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "records not queued: {:?}",
+            counts()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        counts().records_sent,
+        0,
+        "nothing can be sent while the cloud is down"
+    );
+
+    // The cloud comes up on that port.
+    let data = tempfile::tempdir().unwrap();
+    let cfg = dashledger_cloud::config::Config::load(
+        None,
+        Vec::new(),
+        &[
+            format!("listen=127.0.0.1:{port}"),
+            format!("data_dir={}", data.path().display()),
+        ],
+    )
+    .unwrap();
+    let server = dashledger_cloud::spawn(
+        cfg,
+        vec![("DASHLEDGER_CLOUD_ADMIN_TOKEN".into(), ADMIN.into())],
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let base = server.url();
+
+    // Unknown device: the cloud refuses; records stay queued.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        counts().records_sent,
+        0,
+        "an unapproved device's records must not be marked sent"
+    );
+
+    let status = common::agent(&config).arg("status").output().unwrap();
+    let device = {
+        let o = Outbox::open(&outbox_path).unwrap();
+        let r = &o.all_records().unwrap()[0];
+        dashledger_protocol::record::EvidenceRecord::decode(&r.record)
+            .unwrap()
+            .device
+            .address()
+    };
+    assert!(status.status.success());
+    let r = http
+        .post(format!("{base}/v1/admin/devices"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"address": device.to_string(), "approve": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counts().records_unsent > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "records not flushed: {:?}",
+            counts()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counts().records_sent, n as i64);
+
+    let dev: serde_json::Value = http
+        .get(format!("{base}/v1/admin/devices/{device}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dev["last_seq"], serde_json::json!(n - 1), "{dev}");
+    let alarms: serde_json::Value = http
+        .get(format!("{base}/v1/admin/alarms"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = alarms.to_string();
+    assert!(
+        !text.contains("gap") && !text.contains("fork") && !text.contains("reorder"),
+        "alarms: {text}"
+    );
+
+    assert!(daemon.stop(), "SIGTERM stops the daemon cleanly");
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,122 @@
+//! GStreamer decoding and detection on real media built from the shared videos.
+
+mod common;
+
+use std::path::PathBuf;
+
+use dashledger_agent::config::Config;
+use dashledger_agent::decode::{AUDIO_RATE, DecodeOptions, decode};
+use std::time::Duration;
+
+fn opts() -> DecodeOptions {
+    DecodeOptions {
+        scale_to: None,
+        timeout: Duration::from_secs(120),
+    }
+}
+use dashledger_agent::detection::Detector;
+
+fn models_config() -> Config {
+    let mut c = Config::default();
+    c.detect.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    c
+}
+
+#[test]
+fn a_minute_decodes_to_sixty_frames_and_sixty_seconds_of_audio() {
+    let seg = common::minute_of("crash_cctv.mp4");
+    let d = decode(&seg, &opts()).unwrap();
+    assert!(
+        (59..=61).contains(&d.frames.len()),
+        "{} frames",
+        d.frames.len()
+    );
+    let f = &d.frames[0];
+    assert_eq!((f.width, f.height), (1280, 720));
+    assert_eq!(f.rgb.len(), 1280 * 720 * 3);
+    // Frames are one second apart.
+    let dt = d.frames[10].pts_ns - d.frames[9].pts_ns;
+    assert_eq!(dt, 1_000_000_000);
+    let secs = d.audio.as_ref().unwrap().len() as f64 / f64::from(AUDIO_RATE);
+    assert!((59.0..=61.0).contains(&secs), "{secs} s of audio");
+    assert!(
+        d.audio.as_ref().unwrap().iter().any(|&s| s.abs() > 0.01),
+        "audio is not silence"
+    );
+    let windows = d.padded_audio_windows();
+    assert!(windows.iter().all(|w| w.len() == AUDIO_RATE as usize));
+    assert!((59..=61).contains(&windows.len()));
+
+    // Scaled output honours the requested size (odd width: rows are padded to 4 bytes in
+    // GStreamer and must be unpadded here).
+    let d = decode(
+        &seg,
+        &DecodeOptions {
+            scale_to: Some((225, 127)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((d.frames[0].width, d.frames[0].height), (225, 127));
+    assert_eq!(d.frames[0].rgb.len(), 225 * 127 * 3);
+}
+
+#[test]
+fn missing_audio_truncated_and_garbage_are_clear() {
+    let d = decode(&common::minute_without_audio("normal_dashcam.mp4"), &opts()).unwrap();
+    assert!(d.audio.is_none());
+    assert!((59..=61).contains(&d.frames.len()));
+    assert_eq!((d.frames[0].width, d.frames[0].height), (640, 360));
+
+    let cut = common::truncated("normal_dashcam.mp4", 300_000);
+    let e = decode(&cut, &opts()).unwrap_err().to_string();
+    assert!(
+        e.contains("cannot decode segment") && e.contains("truncated-300000"),
+        "{e}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, vec![0x5a; 100_000]).unwrap();
+    let e = decode(&junk, &opts()).unwrap_err().to_string();
+    assert!(e.contains("junk.mp4"), "{e}");
+
+    let e = decode(&dir.path().join("absent.mp4"), &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+#[test]
+fn detector_scores_real_segments() {
+    let det = Detector::load(&models_config()).unwrap();
+    let crash = det.analyse(&common::minute_of("crash_cctv.mp4")).unwrap();
+    assert!((59..=61).contains(&crash.p_image.len()));
+    assert!(crash.accident, "crash segment: {:?}", crash.p_fused);
+    assert!(crash.max_fused().unwrap() >= det.threshold());
+    let quiet = det
+        .analyse(&common::minute_without_audio("normal_dashcam.mp4"))
+        .unwrap();
+    assert!(quiet.p_audio.is_empty());
+    assert!(
+        quiet.note.as_deref().unwrap_or("").contains("image-only"),
+        "{:?}",
+        quiet.note
+    );
+    assert!((59..=61).contains(&quiet.p_image.len()));
+    assert_eq!(
+        quiet.p_fused, quiet.p_image,
+        "image-only fusion without audio"
+    );
+    for p in crash.p_image.iter().chain(&quiet.p_image) {
+        assert!((0.0..=1.0).contains(p));
+    }
+    assert_eq!(
+        crash.positive_seconds,
+        crash
+            .p_fused
+            .iter()
+            .filter(|&&p| p >= det.threshold())
+            .count()
+    );
+}

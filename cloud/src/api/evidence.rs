@@ -1,0 +1,276 @@
+//! Evidence ingest: batches of signed evidence records from devices.
+//!
+//! A batch is all-or-nothing: every record must decode, carry a valid signature of its device,
+//! and come from an approved device, or the whole batch is refused with a 4xx naming the first
+//! bad record. Accepted records are chain-checked with the protocol crate's [`ChainChecker`];
+//! findings become alarms. Re-sent records are idempotent. Records carry no location.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, B256};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, header};
+use axum::routing::post;
+use dashledger_protocol::chain::{ChainChecker, ChainTip, Finding};
+use dashledger_protocol::record::{SIGNED_RECORD_LEN, SignedRecord, VerifiedRecord};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Shared, addr_key};
+use crate::error::ApiError;
+
+pub(super) fn routes(limit: usize) -> axum::Router<Shared> {
+    axum::Router::new().route(
+        "/v1/evidence",
+        post(ingest).layer(DefaultBodyLimit::max(limit)),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBatch {
+    /// Signed records, each `0x` + 322 hex digits (161 bytes).
+    records: Vec<String>,
+}
+
+/// The answer to an accepted batch.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct IngestResult {
+    /// Records newly stored.
+    pub(crate) accepted: u64,
+    /// Records already stored (identical), ignored.
+    pub(crate) duplicates: u64,
+    /// Chain findings this batch caused (also stored as alarms).
+    pub(crate) findings: Vec<FindingView>,
+}
+
+/// A chain finding in API form.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FindingView {
+    /// Device address.
+    pub(crate) device: String,
+    /// gap | fork | break | reordered
+    pub(crate) kind: String,
+    /// The sequence number concerned (first missing one for a gap).
+    pub(crate) seq: u32,
+    /// Human detail.
+    pub(crate) detail: String,
+}
+
+fn finding_view(device: &Address, f: &Finding) -> FindingView {
+    let device = addr_key(device);
+    match *f {
+        Finding::Gap { from, to } => FindingView {
+            device,
+            kind: "gap".into(),
+            seq: from,
+            detail: format!("records {from}..={to} missing"),
+        },
+        Finding::Fork { seq, first, second } => FindingView {
+            device,
+            kind: "fork".into(),
+            seq,
+            detail: format!("two different records for seq {seq}: kept {first}, refused {second}"),
+        },
+        Finding::Break {
+            seq,
+            expected_prev,
+            got_prev,
+        } => FindingView {
+            device,
+            kind: "break".into(),
+            seq,
+            detail: format!(
+                "prev_hash {got_prev} does not match previous segment hash {expected_prev}"
+            ),
+        },
+        Finding::Reordered { seq, after } => FindingView {
+            device,
+            kind: "reordered".into(),
+            seq,
+            detail: format!("record {seq} arrived after record {after}"),
+        },
+    }
+}
+
+fn parse_batch(
+    headers: &HeaderMap,
+    body: &Bytes,
+    max: usize,
+) -> Result<Vec<SignedRecord>, ApiError> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ctype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let raw: Vec<Vec<u8>> = match mime.as_str() {
+        "application/octet-stream" => {
+            if !body.len().is_multiple_of(SIGNED_RECORD_LEN) {
+                return Err(ApiError::bad_request(
+                    "malformed_batch",
+                    format!(
+                        "binary batch length {} is not a multiple of {SIGNED_RECORD_LEN} bytes",
+                        body.len()
+                    ),
+                ));
+            }
+            body.chunks(SIGNED_RECORD_LEN).map(<[u8]>::to_vec).collect()
+        }
+        "application/json" => {
+            let b: JsonBatch = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request("malformed_batch", format!("invalid JSON batch: {e}"))
+            })?;
+            b.records
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let h = s.strip_prefix("0x").unwrap_or(s);
+                    hex::decode(h).map_err(|e| {
+                        ApiError::bad_request(
+                            "malformed_record",
+                            format!("record {i}: not hex: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        }
+        _ => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/octet-stream (concatenated 161-byte signed records) or application/json {\"records\": [hex]}",
+            ));
+        }
+    };
+    if raw.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "the batch holds no records",
+        ));
+    }
+    if raw.len() > max {
+        return Err(ApiError::too_large(
+            "batch_too_large",
+            format!("{} records in one batch; at most {max}", raw.len()),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            SignedRecord::decode(r)
+                .map_err(|e| ApiError::bad_request("malformed_record", format!("record {i}: {e}")))
+        })
+        .collect()
+}
+
+/// Verifies every signature, spreading the work over the available cores.
+fn verify_all(records: Vec<SignedRecord>) -> Result<Vec<VerifiedRecord>, ApiError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let verify_range = |offset: usize,
+                        part: &[SignedRecord]|
+     -> Result<Vec<VerifiedRecord>, ApiError> {
+        part.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.verify().map_err(|e| {
+                    ApiError::unauthorized("bad_signature", format!("record {}: {e}", offset + i))
+                })
+            })
+            .collect()
+    };
+    if threads <= 1 || records.len() < 64 {
+        return verify_range(0, &records);
+    }
+    let per = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = records
+            .chunks(per)
+            .enumerate()
+            .map(|(k, part)| s.spawn(move || verify_range(k * per, part)))
+            .collect();
+        let mut out = Vec::with_capacity(records.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| ApiError::internal("signature verification thread panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+async fn ingest(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<IngestResult>, ApiError> {
+    let res = ingest_inner(&st, &headers, &body).await;
+    if res.is_err() {
+        st.metrics
+            .batches_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    res.map(Json)
+}
+
+async fn ingest_inner(
+    st: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<IngestResult, ApiError> {
+    let signed = parse_batch(headers, body, st.config.ingest.max_batch_records)?;
+    let verified = tokio::task::spawn_blocking(move || verify_all(signed))
+        .await
+        .map_err(|e| ApiError::internal(format!("verification task: {e}")))??;
+
+    // Group by device, keeping arrival order within each device.
+    let mut by_device: BTreeMap<Address, Vec<VerifiedRecord>> = BTreeMap::new();
+    for r in verified {
+        by_device.entry(r.device()).or_default().push(r);
+    }
+    st.ingest.submit(by_device).await
+}
+
+/// Loaded state of one device for ingest.
+#[derive(Debug)]
+pub(crate) struct DeviceTip {
+    pub(crate) status: String,
+    pub(crate) tip: Option<ChainTip>,
+}
+
+pub(crate) fn tip_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceTip, ApiError> {
+    let status: String = r.try_get(0)?;
+    let seq: Option<i64> = r.try_get(1)?;
+    let sh: Option<Vec<u8>> = r.try_get(2)?;
+    let id: Option<Vec<u8>> = r.try_get(3)?;
+    let tip = match (seq, sh, id) {
+        (Some(seq), Some(sh), Some(id)) if sh.len() == 32 && id.len() == 32 => Some(ChainTip {
+            seq: u32::try_from(seq)
+                .map_err(|_| ApiError::internal("stored tip seq out of range"))?,
+            segment_hash: B256::from_slice(&sh),
+            record_id: B256::from_slice(&id),
+        }),
+        _ => None,
+    };
+    Ok(DeviceTip { status, tip })
+}
+
+pub(crate) fn new_checker(device: Address, tip: Option<ChainTip>) -> ChainChecker {
+    match tip {
+        Some(t) => ChainChecker::resume(device, t),
+        None => ChainChecker::new(device),
+    }
+}
+
+pub(crate) fn findings_view(device: &Address, f: &[Finding]) -> Vec<FindingView> {
+    f.iter().map(|f| finding_view(device, f)).collect()
+}

@@ -1,0 +1,289 @@
+//! The HTTP API: router, shared state, JSON extractors with JSON error bodies, metrics
+//! middleware, health, readiness, metrics and the OpenAPI document.
+
+mod admin;
+mod auth;
+mod chain_api;
+pub(crate) mod evidence;
+mod search;
+mod uploads;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+
+use crate::blob::BlobStore;
+use crate::config::{Config, Secret};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The OpenAPI document served at `/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/api/openapi.json");
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// Blob storage.
+    pub blobs: Box<dyn BlobStore>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Operator token (None: operator API disabled).
+    pub admin_token: Option<Secret>,
+    /// Per-upload cursors (offset + running Keccak-256) of uploads being written.
+    pub upload_cursors: std::sync::Mutex<
+        std::collections::HashMap<String, Arc<tokio::sync::Mutex<crate::upload::Cursor>>>,
+    >,
+    /// Chain access (None: chain features off).
+    pub chain: Option<crate::chain::Chain>,
+    /// Serialises the relayer's rate-limit check and submission.
+    pub relay_lock: tokio::sync::Mutex<()>,
+    /// Group-commit queue of evidence ingest.
+    pub ingest: crate::ingest::IngestQueue,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+/// Builds the router.
+pub fn router(state: Shared) -> Router {
+    let ingest_limit = state.config.ingest.max_batch_records * 161 * 2 + 64 * 1024;
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .merge(admin::routes())
+        .merge(evidence::routes(ingest_limit))
+        .merge(uploads::routes())
+        .merge(search::routes())
+        .merge(chain_api::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    st.metrics.observe_request(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn ready(State(st): State<Shared>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = st.db.ready().await {
+        problems.push(e);
+    }
+    if let Err(e) = st.blobs.ready().await {
+        problems.push(format!("blob storage: {e}"));
+    }
+    if problems.is_empty() {
+        Json(serde_json::json!({ "status": "ready" })).into_response()
+    } else {
+        tracing::warn!(?problems, "not ready");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "not ready", "problems": problems })),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_route", "no such route; see /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// `Json<T>` whose rejections are JSON error bodies.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    let status = rej.status();
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        _ => "malformed_body",
+    };
+    let status = if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError::new(status, code, rej.body_text())
+}
+
+/// `Query<T>` whose rejections are JSON error bodies.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(q) => Ok(Self(q.0)),
+            Err(rej) => Err(query_rejection(rej)),
+        }
+    }
+}
+
+fn query_rejection(rej: QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_query", rej.body_text())
+}
+
+/// `Path<T>` whose rejections are JSON error bodies.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(Self(p.0)),
+            Err(rej) => Err(path_rejection(rej)),
+        }
+    }
+}
+
+fn path_rejection(rej: PathRejection) -> ApiError {
+    ApiError::bad_request("invalid_path", rej.body_text())
+}
+
+/// Checks the operator's bearer token (constant-time compare).
+pub(crate) fn require_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &st.admin_token else {
+        return Err(ApiError::forbidden(
+            "admin_disabled",
+            "operator API disabled: no admin token configured (admin_token_file or DASHLEDGER_CLOUD_ADMIN_TOKEN)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "Authorization: Bearer <admin token> required",
+            )
+        })?;
+    if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+        return Err(ApiError::unauthorized(
+            "bad_token",
+            "admin token does not match",
+        ));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Parses a 0x-prefixed 20-byte address, naming `what` in the error.
+pub(crate) fn parse_address(s: &str, what: &str) -> Result<alloy::primitives::Address, ApiError> {
+    let t = s.trim();
+    let hex_part = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if hex_part.len() != 40 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "invalid_address",
+            format!("{what} must be a 0x-prefixed 20-byte hex address, got '{s}'"),
+        ));
+    }
+    hex_part.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_address",
+            format!("{what} is not a valid address: '{s}'"),
+        )
+    })
+}
+
+/// Canonical text form of an address for storage: 0x + lowercase hex.
+pub(crate) fn addr_key(a: &alloy::primitives::Address) -> String {
+    format!("{a:#x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_parsing() {
+        let a = parse_address("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "x").unwrap();
+        assert_eq!(addr_key(&a), "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+        assert!(
+            parse_address("0x123", "device")
+                .unwrap_err()
+                .to_string()
+                .contains("device")
+        );
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,350 @@
+//! Search over listed (verified) clips by time range and place, and their public thumbnails.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{ApiPath, ApiQuery, Shared, addr_key, parse_address};
+use crate::error::ApiError;
+
+pub(super) fn routes() -> axum::Router<Shared> {
+    axum::Router::new()
+        .route("/v1/clips", get(search))
+        .route("/v1/clips/{ec}", get(get_clip))
+        .route("/v1/clips/{ec}/thumbnails/{which}", get(thumbnail))
+}
+
+/// Mean Earth radius (m), for great-circle distances.
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    /// Start of the time range, unix seconds (inclusive).
+    from: i64,
+    /// End of the time range, unix seconds (inclusive).
+    to: i64,
+    /// Centre latitude (degrees) for a radius search.
+    lat: Option<f64>,
+    /// Centre longitude (degrees).
+    lon: Option<f64>,
+    /// Radius in metres.
+    radius_m: Option<f64>,
+    /// Box search: south edge (degrees).
+    min_lat: Option<f64>,
+    /// North edge.
+    max_lat: Option<f64>,
+    /// West edge.
+    min_lon: Option<f64>,
+    /// East edge.
+    max_lon: Option<f64>,
+    /// Page size (default 50).
+    limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
+/// One search hit.
+#[derive(Debug, Serialize)]
+struct Hit {
+    ec_address: String,
+    recorded_at: i64,
+    lat: f64,
+    lon: f64,
+    status: String,
+    thumbnails: HitThumbs,
+}
+
+#[derive(Debug, Serialize)]
+struct HitThumbs {
+    first: String,
+    last: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Page {
+    items: Vec<Hit>,
+    next_cursor: Option<String>,
+}
+
+enum Area {
+    Circle { lat: f64, lon: f64, r: f64 },
+    Box,
+}
+
+fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+fn check_lat(v: f64, what: &str) -> Result<f64, ApiError> {
+    if v.is_finite() && (-90.0..=90.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_place",
+            format!("{what} must be a latitude in -90..=90, got {v}"),
+        ))
+    }
+}
+
+fn check_lon(v: f64, what: &str) -> Result<f64, ApiError> {
+    if v.is_finite() && (-180.0..=180.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_place",
+            format!("{what} must be a longitude in -180..=180, got {v}"),
+        ))
+    }
+}
+
+/// (area, min_lat, max_lat, min_lon, max_lon)
+fn area(q: &SearchQuery) -> Result<(Area, f64, f64, f64, f64), ApiError> {
+    let circle = q.lat.is_some() || q.lon.is_some() || q.radius_m.is_some();
+    let bx =
+        q.min_lat.is_some() || q.max_lat.is_some() || q.min_lon.is_some() || q.max_lon.is_some();
+    match (circle, bx) {
+        (true, true) => Err(ApiError::bad_request(
+            "invalid_place",
+            "give either lat+lon+radius_m or a box, not both",
+        )),
+        (false, false) => Err(ApiError::bad_request(
+            "invalid_place",
+            "give a place: lat+lon+radius_m, or min_lat+max_lat+min_lon+max_lon",
+        )),
+        (true, false) => {
+            let (Some(lat), Some(lon), Some(r)) = (q.lat, q.lon, q.radius_m) else {
+                return Err(ApiError::bad_request(
+                    "invalid_place",
+                    "a radius search needs lat, lon and radius_m",
+                ));
+            };
+            let lat = check_lat(lat, "lat")?;
+            let lon = check_lon(lon, "lon")?;
+            if !(r.is_finite() && r > 0.0 && r <= 200_000.0) {
+                return Err(ApiError::bad_request(
+                    "invalid_place",
+                    format!("radius_m must be in (0, 200000], got {r}"),
+                ));
+            }
+            let dlat = (r / EARTH_RADIUS_M).to_degrees();
+            let coslat = lat.to_radians().cos().max(1e-6);
+            let dlon = (dlat / coslat).min(180.0);
+            Ok((
+                Area::Circle { lat, lon, r },
+                (lat - dlat).max(-90.0),
+                (lat + dlat).min(90.0),
+                (lon - dlon).max(-180.0),
+                (lon + dlon).min(180.0),
+            ))
+        }
+        (false, true) => {
+            let (Some(a), Some(b), Some(c), Some(d)) = (q.min_lat, q.max_lat, q.min_lon, q.max_lon)
+            else {
+                return Err(ApiError::bad_request(
+                    "invalid_place",
+                    "a box search needs min_lat, max_lat, min_lon and max_lon",
+                ));
+            };
+            let (a, b, c, d) = (
+                check_lat(a, "min_lat")?,
+                check_lat(b, "max_lat")?,
+                check_lon(c, "min_lon")?,
+                check_lon(d, "max_lon")?,
+            );
+            if a > b || c > d {
+                return Err(ApiError::bad_request(
+                    "invalid_place",
+                    "min_lat must be <= max_lat and min_lon <= max_lon",
+                ));
+            }
+            Ok((Area::Box, a, b, c, d))
+        }
+    }
+}
+
+fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this server returned");
+    let (t, ec) = c.split_once('_').ok_or_else(bad)?;
+    let t: i64 = t.parse().map_err(|_| bad())?;
+    let ec = addr_key(&parse_address(ec, "cursor").map_err(|_| bad())?);
+    Ok((t, ec))
+}
+
+fn thumbs(ec: &str) -> HitThumbs {
+    HitThumbs {
+        first: format!("/v1/clips/{ec}/thumbnails/first"),
+        last: format!("/v1/clips/{ec}/thumbnails/last"),
+    }
+}
+
+async fn search(
+    State(st): State<Shared>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<Page>, ApiError> {
+    if q.from > q.to {
+        return Err(ApiError::bad_request("invalid_time", "from must be <= to"));
+    }
+    if q.to - q.from > st.config.search.max_range_secs {
+        return Err(ApiError::bad_request(
+            "invalid_time",
+            format!(
+                "time range longer than {} s; narrow it",
+                st.config.search.max_range_secs
+            ),
+        ));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > st.config.search.max_page_size {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1..={}", st.config.search.max_page_size),
+        ));
+    }
+    let (area, min_lat, max_lat, min_lon, max_lon) = area(&q)?;
+    let (mut after_t, mut after_ec) = match &q.cursor {
+        Some(c) => parse_cursor(c)?,
+        None => (q.from - 1, String::new()),
+    };
+    let mut items = Vec::new();
+    let batch = i64::from(limit) * 2 + 16;
+    // Keyset pagination over (t, ec); the circle filter may drop rows of the bounding box, so
+    // fetch until the page is full or the range is exhausted.
+    loop {
+        let rows = sqlx::query(
+            "SELECT ec_address, t, lat, lon, status FROM listings \
+             WHERE t <= $1 AND (t > $2 OR (t = $2 AND ec_address > $3)) \
+             AND lat >= $4 AND lat <= $5 AND lon >= $6 AND lon <= $7 \
+             ORDER BY t, ec_address LIMIT $8",
+        )
+        .bind(q.to)
+        .bind(after_t)
+        .bind(&after_ec)
+        .bind(min_lat)
+        .bind(max_lat)
+        .bind(min_lon)
+        .bind(max_lon)
+        .bind(batch)
+        .fetch_all(st.db.pool())
+        .await?;
+        let n = rows.len() as i64;
+        for r in rows {
+            let ec: String = r.try_get(0)?;
+            let t: i64 = r.try_get(1)?;
+            let lat: f64 = r.try_get(2)?;
+            let lon: f64 = r.try_get(3)?;
+            after_t = t;
+            after_ec = ec.clone();
+            if let Area::Circle {
+                lat: clat,
+                lon: clon,
+                r: rad,
+            } = area
+                && haversine_m(clat, clon, lat, lon) > rad
+            {
+                continue;
+            }
+            items.push(Hit {
+                thumbnails: thumbs(&ec),
+                ec_address: ec,
+                recorded_at: t,
+                lat,
+                lon,
+                status: r.try_get(4)?,
+            });
+            if items.len() == limit as usize {
+                break;
+            }
+        }
+        if items.len() == limit as usize || n < batch {
+            let full = items.len() == limit as usize;
+            let next_cursor = full.then(|| format!("{after_t}_{after_ec}"));
+            return Ok(Json(Page { items, next_cursor }));
+        }
+    }
+}
+
+async fn get_clip(
+    State(st): State<Shared>,
+    ApiPath(ec): ApiPath<String>,
+) -> Result<Json<Hit>, ApiError> {
+    let ec = addr_key(&parse_address(&ec, "EC address")?);
+    let r =
+        sqlx::query("SELECT ec_address, t, lat, lon, status FROM listings WHERE ec_address = $1")
+            .bind(&ec)
+            .fetch_optional(st.db.pool())
+            .await?
+            .ok_or_else(|| ApiError::not_found("unknown_ec", format!("EC {ec} is not listed")))?;
+    Ok(Json(Hit {
+        thumbnails: thumbs(&ec),
+        ec_address: r.try_get(0)?,
+        recorded_at: r.try_get(1)?,
+        lat: r.try_get(2)?,
+        lon: r.try_get(3)?,
+        status: r.try_get(4)?,
+    }))
+}
+
+async fn thumbnail(
+    State(st): State<Shared>,
+    ApiPath((ec, which)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ec = addr_key(&parse_address(&ec, "EC address")?);
+    if which != "first" && which != "last" {
+        return Err(ApiError::not_found(
+            "unknown_thumbnail",
+            "thumbnails are 'first' or 'last'",
+        ));
+    }
+    let listed: Option<String> =
+        sqlx::query_scalar("SELECT ec_address FROM listings WHERE ec_address = $1")
+            .bind(&ec)
+            .fetch_optional(st.db.pool())
+            .await?;
+    if listed.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_ec",
+            format!("EC {ec} is not listed"),
+        ));
+    }
+    let data = st
+        .blobs
+        .get_bytes(&format!("thumbs/{ec}/{which}.jpg"))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "no_thumbnail",
+                format!("EC {ec} has no '{which}' thumbnail"),
+            )
+        })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        Body::from(data),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haversine_is_sane() {
+        // One degree of latitude is ~111.2 km.
+        let d = haversine_m(0.0, 0.0, 1.0, 0.0);
+        assert!((d - 111_195.0).abs() < 50.0, "{d}");
+        assert_eq!(haversine_m(48.0, 2.0, 48.0, 2.0), 0.0);
+    }
+}

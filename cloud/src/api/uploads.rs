@@ -1,0 +1,706 @@
+//! Resumable chunked upload of a sealed accident clip, its thumbnails and per-second leaves.
+//!
+//! `POST /v1/uploads` (signed by the device) opens a session and returns an unguessable upload
+//! id, the capability for the other calls: `PUT /v1/uploads/{id}/chunks/{offset}` (bytes at
+//! exactly the acknowledged offset), `GET /v1/uploads/{id}` (status, for resuming),
+//! `PUT /v1/uploads/{id}/thumbnails/{first|last}` (JPEG), `POST /v1/uploads/{id}/complete`,
+//! `DELETE /v1/uploads/{id}`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use alloy::primitives::B256;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use dashledger_protocol::frames::{decode_leaves, frames_root};
+use dashledger_protocol::hash::keccak256;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha3::Digest;
+use sqlx::Row;
+
+use super::{ApiPath, AppState, Shared, addr_key, parse_address};
+use crate::error::ApiError;
+use crate::now_unix;
+use crate::upload::{self, Cursor};
+
+pub(super) fn routes() -> axum::Router<Shared> {
+    axum::Router::new()
+        .route(
+            "/v1/uploads",
+            post(create).layer(DefaultBodyLimit::max(1 << 20)),
+        )
+        .route("/v1/uploads/{id}", get(status).delete(abort))
+        // Chunk and thumbnail bodies are size-checked while streaming, against the upload caps.
+        .route(
+            "/v1/uploads/{id}/chunks/{offset}",
+            put(chunk).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/uploads/{id}/thumbnails/{which}",
+            put(thumbnail).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/uploads/{id}/complete", post(complete))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    /// The Evidence Contract this clip belongs to.
+    ec_address: String,
+    /// Size of the sealed clip in bytes.
+    size: u64,
+    /// Per-second leaves, `0x` + hex of the concatenated 32-byte leaves (protocol `encode_leaves`).
+    leaves: String,
+    /// The frames Merkle root (must equal the root of `leaves`).
+    frames_root: String,
+}
+
+/// Status of an upload session.
+#[derive(Debug, Serialize)]
+struct UploadView {
+    upload_id: String,
+    ec_address: String,
+    size: u64,
+    received: u64,
+    state: String,
+    max_chunk_bytes: u64,
+    thumbnails: Thumbs,
+}
+
+#[derive(Debug, Serialize)]
+struct Thumbs {
+    first: bool,
+    last: bool,
+}
+
+fn parse_b256(s: &str, what: &str) -> Result<B256, ApiError> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    let b = hex::decode(h)
+        .map_err(|e| ApiError::bad_request("invalid_hash", format!("{what}: not hex: {e}")))?;
+    if b.len() != 32 {
+        return Err(ApiError::bad_request(
+            "invalid_hash",
+            format!("{what} must be 32 bytes, got {}", b.len()),
+        ));
+    }
+    Ok(B256::from_slice(&b))
+}
+
+#[derive(Debug)]
+struct UploadRow {
+    id: String,
+    device: String,
+    ec_address: String,
+    total_size: u64,
+    received: u64,
+    state: String,
+}
+
+async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
+    if !upload::is_upload_id(id) {
+        return Err(ApiError::not_found(
+            "unknown_upload",
+            "no such upload (ids are 32 lowercase hex digits)",
+        ));
+    }
+    let r = sqlx::query(
+        "SELECT id, device, ec_address, total_size, received, state FROM uploads WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(st.db.pool())
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_upload", format!("no upload {id}")))?;
+    Ok(UploadRow {
+        id: r.try_get(0)?,
+        device: r.try_get(1)?,
+        ec_address: r.try_get(2)?,
+        total_size: r.try_get::<i64, _>(3)? as u64,
+        received: r.try_get::<i64, _>(4)? as u64,
+        state: r.try_get(5)?,
+    })
+}
+
+async fn view(st: &AppState, row: &UploadRow) -> UploadView {
+    let spool = st.config.spool_dir();
+    let has =
+        |w: &str| row.state == "complete" || upload::thumb_spool_path(&spool, &row.id, w).exists();
+    UploadView {
+        upload_id: row.id.clone(),
+        ec_address: row.ec_address.clone(),
+        size: row.total_size,
+        received: row.received,
+        state: row.state.clone(),
+        max_chunk_bytes: st.config.upload.max_chunk_bytes,
+        thumbnails: Thumbs {
+            first: has("first"),
+            last: has("last"),
+        },
+    }
+}
+
+async fn create(
+    State(st): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
+    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
+    })?;
+    let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
+    let dkey = addr_key(&device);
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM devices WHERE address = $1")
+            .bind(&dkey)
+            .fetch_optional(st.db.pool())
+            .await?;
+    match status.as_deref() {
+        Some("approved") => {}
+        Some("revoked") => {
+            return Err(ApiError::forbidden(
+                "revoked_device",
+                format!("device {dkey} has been revoked"),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::forbidden(
+                "device_not_approved",
+                format!("device {dkey} is awaiting approval"),
+            ));
+        }
+        None => {
+            return Err(ApiError::forbidden(
+                "unknown_device",
+                format!("device {dkey} is not registered"),
+            ));
+        }
+    }
+    let cfg = &st.config.upload;
+    if b.size == 0 || b.size > cfg.max_clip_bytes {
+        return Err(ApiError::too_large(
+            "clip_too_large",
+            format!("size {} is not within 1..={}", b.size, cfg.max_clip_bytes),
+        ));
+    }
+    let leaves_bytes = hex::decode(b.leaves.strip_prefix("0x").unwrap_or(&b.leaves))
+        .map_err(|e| ApiError::bad_request("invalid_leaves", format!("leaves: not hex: {e}")))?;
+    let leaves = decode_leaves(&leaves_bytes)
+        .map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
+    if leaves.is_empty() || leaves.len() > cfg.max_leaves as usize {
+        return Err(ApiError::bad_request(
+            "invalid_leaves",
+            format!("{} leaves; expected 1..={}", leaves.len(), cfg.max_leaves),
+        ));
+    }
+    let root = parse_b256(&b.frames_root, "frames_root")?;
+    let computed =
+        frames_root(&leaves).map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
+    if computed != root {
+        return Err(ApiError::unprocessable(
+            "frames_root_mismatch",
+            format!("leaves hash to {computed}, not frames_root {root}"),
+        ));
+    }
+
+    // One live upload per EC: resume an open one by the same device; refuse a finished one.
+    let existing = sqlx::query("SELECT id, device, state, total_size FROM uploads WHERE ec_address = $1 AND state <> 'aborted'")
+        .bind(&ec)
+        .fetch_optional(st.db.pool())
+        .await?;
+    if let Some(r) = existing {
+        let (id, dev, state, size): (String, String, String, i64) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        if dev != dkey {
+            return Err(ApiError::conflict(
+                "ec_taken",
+                format!("an upload for EC {ec} exists from another device"),
+            ));
+        }
+        if state == "complete" {
+            return Err(ApiError::conflict(
+                "already_uploaded",
+                format!("EC {ec} is already uploaded (upload {id})"),
+            ));
+        }
+        if size as u64 != b.size {
+            return Err(ApiError::conflict(
+                "size_mismatch",
+                format!("open upload {id} for EC {ec} has size {size}; abort it to start over"),
+            ));
+        }
+        let row = load(&st, &id).await?;
+        return Ok((StatusCode::OK, Json(view(&st, &row).await)).into_response());
+    }
+    let id = upload::new_upload_id();
+    let now = now_unix();
+    sqlx::query(
+        "INSERT INTO uploads (id, device, ec_address, total_size, received, state, leaves, frames_root, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, 'open', $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(&dkey)
+    .bind(&ec)
+    .bind(b.size as i64)
+    .bind(leaves_bytes)
+    .bind(root.as_slice().to_vec())
+    .bind(now)
+    .execute(st.db.pool())
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened")),
+        _ => e.into(),
+    })?;
+    tracing::info!(upload = %id, ec = %ec, device = %dkey, size = b.size, "upload opened");
+    let row = load(&st, &id).await?;
+    Ok((StatusCode::CREATED, Json(view(&st, &row).await)).into_response())
+}
+
+async fn status(
+    State(st): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UploadView>, ApiError> {
+    let row = load(&st, &id).await?;
+    Ok(Json(view(&st, &row).await))
+}
+
+fn cursor_for(st: &AppState, id: &str) -> Arc<tokio::sync::Mutex<Cursor>> {
+    let mut m = st.upload_cursors.lock().unwrap_or_else(|p| p.into_inner());
+    m.entry(id.to_owned()).or_default().clone()
+}
+
+fn forget_cursor(st: &AppState, id: &str) {
+    st.upload_cursors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(id);
+}
+
+fn require_open(row: &UploadRow) -> Result<(), ApiError> {
+    match row.state.as_str() {
+        "open" => Ok(()),
+        "complete" => Err(ApiError::conflict(
+            "upload_complete",
+            format!("upload {} is already complete", row.id),
+        )),
+        _ => Err(ApiError::conflict(
+            "upload_aborted",
+            format!("upload {} was aborted", row.id),
+        )),
+    }
+}
+
+async fn chunk(
+    State(st): State<Shared>,
+    ApiPath((id, offset)): ApiPath<(String, u64)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<UploadView>, ApiError> {
+    check_octet_stream(&headers)?;
+    let row = load(&st, &id).await?;
+    require_open(&row)?;
+    let cursor = cursor_for(&st, &id);
+    let Ok(mut cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "another chunk of this upload is being written; retry",
+        ));
+    };
+    // Re-read under the lock: a concurrent chunk may have advanced it.
+    let row = load(&st, &id).await?;
+    require_open(&row)?;
+    if offset != row.received {
+        return Err(ApiError::conflict(
+            "offset_mismatch",
+            format!(
+                "chunk offset {offset} but {} bytes are acknowledged; resume at offset {}",
+                row.received, row.received
+            ),
+        ));
+    }
+    let max_chunk = st.config.upload.max_chunk_bytes;
+    let room = row.total_size - row.received;
+    if let Some(len) = content_length(&headers) {
+        if len > max_chunk {
+            return Err(ApiError::too_large(
+                "chunk_too_large",
+                format!("chunk of {len} bytes; at most {max_chunk}"),
+            ));
+        }
+        if len > room {
+            return Err(ApiError::too_large(
+                "beyond_size",
+                format!("chunk of {len} bytes exceeds the remaining {room} of the declared size"),
+            ));
+        }
+    }
+    let spool = upload::spool_path(&st.config.spool_dir(), &id);
+    let mut hasher = match cur.hasher_at(row.received) {
+        Some(h) => h,
+        None => {
+            let (p, n) = (spool.clone(), row.received);
+            tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
+                .await
+                .map_err(|e| ApiError::internal(format!("rehash task: {e}")))??
+        }
+    };
+    tokio::fs::create_dir_all(st.config.spool_dir())
+        .await
+        .map_err(ApiError::internal)?;
+    let mut f = upload::open_at(&spool, row.received).await?;
+    let mut written = 0u64;
+    let mut stream = body.into_data_stream();
+    let res: Result<(), ApiError> = async {
+        while let Some(frame) = stream.next().await {
+            let data = frame.map_err(|e| {
+                ApiError::bad_request("body_error", format!("reading the chunk body failed: {e}"))
+            })?;
+            written += data.len() as u64;
+            if written > max_chunk {
+                return Err(ApiError::too_large(
+                    "chunk_too_large",
+                    format!("chunk exceeds {max_chunk} bytes"),
+                ));
+            }
+            if written > room {
+                return Err(ApiError::too_large(
+                    "beyond_size",
+                    format!("chunk exceeds the remaining {room} bytes of the declared size"),
+                ));
+            }
+            upload::append(&mut f, &spool, &data).await?;
+            hasher.update(&data);
+        }
+        if written == 0 {
+            return Err(ApiError::bad_request(
+                "empty_chunk",
+                "the chunk body is empty",
+            ));
+        }
+        upload::sync(&mut f, &spool).await?;
+        Ok(())
+    }
+    .await;
+    drop(f);
+    if let Err(e) = res {
+        upload::rollback(&spool, row.received).await;
+        return Err(e);
+    }
+    let new_received = row.received + written;
+    let updated = sqlx::query("UPDATE uploads SET received = $1, updated_at = $2 WHERE id = $3 AND received = $4 AND state = 'open'")
+        .bind(new_received as i64)
+        .bind(now_unix())
+        .bind(&id)
+        .bind(row.received as i64)
+        .execute(st.db.pool())
+        .await;
+    match updated {
+        Ok(r) if r.rows_affected() == 1 => {}
+        Ok(_) => {
+            upload::rollback(&spool, row.received).await;
+            return Err(ApiError::conflict(
+                "upload_changed",
+                "the upload changed while the chunk was written; check its status",
+            ));
+        }
+        Err(e) => {
+            upload::rollback(&spool, row.received).await;
+            return Err(e.into());
+        }
+    }
+    cur.hashed = Some((new_received, hasher));
+    st.metrics
+        .upload_bytes
+        .fetch_add(written, Ordering::Relaxed);
+    let row = UploadRow {
+        received: new_received,
+        ..row
+    };
+    Ok(Json(view(&st, &row).await))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn check_octet_stream(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/octet-stream")
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "chunks must be sent as application/octet-stream",
+        ))
+    }
+}
+
+async fn thumbnail(
+    State(st): State<Shared>,
+    ApiPath((id, which)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<UploadView>, ApiError> {
+    if which != "first" && which != "last" {
+        return Err(ApiError::not_found(
+            "unknown_thumbnail",
+            "thumbnails are 'first' or 'last'",
+        ));
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("image/jpeg")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "thumbnails must be image/jpeg",
+        ));
+    }
+    let row = load(&st, &id).await?;
+    require_open(&row)?;
+    let max = st.config.upload.max_thumbnail_bytes;
+    let mut data = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let b = frame.map_err(|e| {
+            ApiError::bad_request("body_error", format!("reading the thumbnail failed: {e}"))
+        })?;
+        if (data.len() + b.len()) as u64 > max {
+            return Err(ApiError::too_large(
+                "thumbnail_too_large",
+                format!("thumbnail exceeds {max} bytes"),
+            ));
+        }
+        data.extend_from_slice(&b);
+    }
+    if data.len() < 4 || data[..3] != [0xFF, 0xD8, 0xFF] {
+        return Err(ApiError::unprocessable(
+            "not_jpeg",
+            "the thumbnail is not a JPEG (no FF D8 FF start of image)",
+        ));
+    }
+    let spool = st.config.spool_dir();
+    tokio::fs::create_dir_all(&spool)
+        .await
+        .map_err(ApiError::internal)?;
+    let dest = upload::thumb_spool_path(&spool, &id, &which);
+    let tmp = dest.with_extension("tmp");
+    tokio::fs::write(&tmp, &data)
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::fs::rename(&tmp, &dest)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(view(&st, &row).await))
+}
+
+/// Answer to a completed upload.
+#[derive(Debug, Serialize)]
+struct Completed {
+    ec_address: String,
+    size: u64,
+    cipher_hash: String,
+    frame_hash: String,
+    status: String,
+}
+
+async fn complete(
+    State(st): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Completed>, ApiError> {
+    let row = load(&st, &id).await?;
+    if row.state == "complete" {
+        return existing_clip(&st, &row.ec_address).await;
+    }
+    require_open(&row)?;
+    let cursor = cursor_for(&st, &id);
+    let Ok(cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "a chunk of this upload is being written; retry",
+        ));
+    };
+    let row = load(&st, &id).await?;
+    if row.state == "complete" {
+        return existing_clip(&st, &row.ec_address).await;
+    }
+    require_open(&row)?;
+    if row.received != row.total_size {
+        return Err(ApiError::conflict(
+            "incomplete",
+            format!(
+                "{} of {} bytes received; resume at offset {}",
+                row.received, row.total_size, row.received
+            ),
+        ));
+    }
+    let spool_dir = st.config.spool_dir();
+    let first = upload::thumb_spool_path(&spool_dir, &id, "first");
+    let last = upload::thumb_spool_path(&spool_dir, &id, "last");
+    let first_bytes = match tokio::fs::read(&first).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(ApiError::conflict(
+                "missing_thumbnail",
+                "upload the 'first' thumbnail (its hash is the EC's frameHash) before completing",
+            ));
+        }
+    };
+    let last_bytes = tokio::fs::read(&last).await.ok();
+    let spool = upload::spool_path(&spool_dir, &id);
+    let hasher = match cur.hasher_at(row.received) {
+        Some(h) => h,
+        None => {
+            let (p, n) = (spool.clone(), row.received);
+            tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
+                .await
+                .map_err(|e| ApiError::internal(format!("rehash task: {e}")))??
+        }
+    };
+    let cipher_hash = upload::finish(hasher);
+    let frame_hash = keccak256(&first_bytes);
+    let last_hash = last_bytes.as_ref().map(keccak256);
+    let ec = row.ec_address.clone();
+    let clip_key = format!("clips/{ec}.sealed");
+    // Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
+    st.blobs
+        .put_bytes(&format!("thumbs/{ec}/first.jpg"), Bytes::from(first_bytes))
+        .await?;
+    if let Some(l) = last_bytes {
+        st.blobs
+            .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
+            .await?;
+    }
+    // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
+    upload::rollback(&spool, row.received).await;
+    st.blobs.put_file(&clip_key, &spool).await?;
+    let leaves: (Vec<u8>, Vec<u8>) = {
+        let r = sqlx::query("SELECT leaves, frames_root FROM uploads WHERE id = $1")
+            .bind(&id)
+            .fetch_one(st.db.pool())
+            .await?;
+        (r.try_get(0)?, r.try_get(1)?)
+    };
+    let now = now_unix();
+    let mut tx = st.db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO clips (ec_address, device, upload_id, blob_key, cipher_size, cipher_hash, thumb_first, thumb_last, \
+         leaves, frames_root, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'uploaded', $11, $11)",
+    )
+    .bind(&ec)
+    .bind(&row.device)
+    .bind(&id)
+    .bind(&clip_key)
+    .bind(row.total_size as i64)
+    .bind(cipher_hash.as_slice().to_vec())
+    .bind(frame_hash.as_slice().to_vec())
+    .bind(last_hash.map(|h| h.as_slice().to_vec()))
+    .bind(leaves.0)
+    .bind(leaves.1)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE uploads SET state = 'complete', updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    drop(cur);
+    forget_cursor(&st, &id);
+    let _ = tokio::fs::remove_file(&first).await;
+    let _ = tokio::fs::remove_file(&last).await;
+    st.metrics.uploads_completed.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(upload = %id, ec = %ec, cipher_hash = %cipher_hash, "upload complete");
+    Ok(Json(Completed {
+        ec_address: ec,
+        size: row.total_size,
+        cipher_hash: cipher_hash.to_string(),
+        frame_hash: frame_hash.to_string(),
+        status: "uploaded".into(),
+    }))
+}
+
+async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiError> {
+    let r = sqlx::query(
+        "SELECT cipher_size, cipher_hash, thumb_first, status FROM clips WHERE ec_address = $1",
+    )
+    .bind(ec)
+    .fetch_one(st.db.pool())
+    .await?;
+    let h: Vec<u8> = r.try_get(1)?;
+    let f: Option<Vec<u8>> = r.try_get(2)?;
+    Ok(Json(Completed {
+        ec_address: ec.to_owned(),
+        size: r.try_get::<i64, _>(0)? as u64,
+        cipher_hash: format!("0x{}", hex::encode(h)),
+        frame_hash: f
+            .map(|f| format!("0x{}", hex::encode(f)))
+            .unwrap_or_default(),
+        status: r.try_get(3)?,
+    }))
+}
+
+async fn abort(
+    State(st): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = load(&st, &id).await?;
+    require_open(&row)?;
+    let cursor = cursor_for(&st, &id);
+    let Ok(cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "a chunk of this upload is being written; retry",
+        ));
+    };
+    sqlx::query(
+        "UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = $2 AND state = 'open'",
+    )
+    .bind(now_unix())
+    .bind(&id)
+    .execute(st.db.pool())
+    .await?;
+    drop(cur);
+    forget_cursor(&st, &id);
+    let dir = st.config.spool_dir();
+    for p in [
+        upload::spool_path(&dir, &id),
+        upload::thumb_spool_path(&dir, &id, "first"),
+        upload::thumb_spool_path(&dir, &id, "last"),
+    ] {
+        let _ = tokio::fs::remove_file(p).await;
+    }
+    Ok(Json(
+        serde_json::json!({ "upload_id": id, "state": "aborted" }),
+    ))
+}

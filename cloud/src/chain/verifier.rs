@@ -1,0 +1,256 @@
+//! The verifier: for each completed upload, reads its Evidence Contract from the chain and checks
+//! it against what this cloud received, then sends `verify()` (which lists the EC in the Search
+//! Contract) or `reject(reason)`.
+//!
+//! Checks, in order (the first failure is the reject reason):
+//! * the EC was made by our factory and is Pending;
+//! * the `EvidenceCreated` fields hash to the EC's `evidenceHash`;
+//! * `videoHash` is the segment hash of an evidence record this device sent no later than the
+//!   block that created the EC (`video-hash-unknown`);
+//! * `cipherHash` equals the Keccak-256 of the uploaded sealed clip (`cipher-hash-mismatch`);
+//! * `frameHash` equals the Keccak-256 of the first thumbnail (`frame-hash-mismatch`);
+//! * the uploaded per-second leaves hash to `framesRoot` (`frames-root-mismatch`).
+
+use alloy::primitives::{Address, B256, FixedBytes};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use dashledger_protocol::eip712::{Evidence, evidence_hash};
+use dashledger_protocol::frames::{decode_leaves, frames_root};
+use sqlx::Row;
+
+use super::Chain;
+use super::bindings::{EvidenceContract, EvidenceFactory};
+use crate::api::AppState;
+use crate::error::CloudError;
+use crate::now_unix;
+
+/// What the verifier decided for one clip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// All checks passed: `verify()` was sent.
+    Verified,
+    /// A check failed: `reject(reason)` was sent.
+    Rejected(String),
+    /// The EC was already final on chain (recorded locally, nothing sent).
+    AlreadyFinal(String),
+    /// Not an EC of our factory: recorded as rejected locally, nothing sent.
+    NotOurs,
+}
+
+fn chain_err(what: &str) -> impl FnOnce(alloy::contract::Error) -> CloudError + '_ {
+    move |e| CloudError::Chain(format!("{what}: {e}"))
+}
+
+/// A reason code as the contract wants it: ASCII, right-padded with zeros.
+pub fn reason_code(reason: &str) -> FixedBytes<32> {
+    let mut b = [0u8; 32];
+    let r = reason.as_bytes();
+    b[..r.len().min(32)].copy_from_slice(&r[..r.len().min(32)]);
+    FixedBytes(b)
+}
+
+struct ClipRow {
+    ec: Address,
+    device: String,
+    cipher_hash: Vec<u8>,
+    thumb_first: Option<Vec<u8>>,
+    leaves: Vec<u8>,
+}
+
+/// Processes every uploaded, not yet decided clip once. Returns the decisions made.
+pub async fn run_once(
+    st: &AppState,
+    chain: &Chain,
+) -> Result<Vec<(Address, Decision)>, CloudError> {
+    let rows = sqlx::query("SELECT ec_address, device, cipher_hash, thumb_first, leaves FROM clips WHERE status = 'uploaded' ORDER BY created_at LIMIT 50")
+        .fetch_all(st.db.pool())
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let ec_s: String = r.try_get(0)?;
+        let clip = ClipRow {
+            ec: ec_s
+                .parse()
+                .map_err(|_| CloudError::Chain(format!("stored EC address {ec_s} is malformed")))?,
+            device: r.try_get(1)?,
+            cipher_hash: r.try_get(2)?,
+            thumb_first: r.try_get(3)?,
+            leaves: r.try_get(4)?,
+        };
+        match decide_and_send(st, chain, &clip).await {
+            Ok(d) => {
+                let (status, reason) = match &d {
+                    Decision::Verified => ("verified", None),
+                    Decision::Rejected(r) => ("rejected", Some(r.clone())),
+                    Decision::AlreadyFinal(s) if s == "verified" => ("verified", None),
+                    Decision::AlreadyFinal(s) => ("rejected", Some(s.clone())),
+                    Decision::NotOurs => ("rejected", Some("not-factory-evidence".to_owned())),
+                };
+                sqlx::query("UPDATE clips SET status = $1, reason = $2, updated_at = $3 WHERE ec_address = $4")
+                    .bind(status)
+                    .bind(reason)
+                    .bind(now_unix())
+                    .bind(&ec_s)
+                    .execute(st.db.pool())
+                    .await?;
+                tracing::info!(ec = %ec_s, ?d, "verifier decision");
+                out.push((clip.ec, d));
+            }
+            Err(e) => tracing::warn!(ec = %ec_s, error = %e, "verifier: will retry"),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the EC's creation event: its fields and the block it was created in.
+pub async fn evidence_created(
+    chain: &Chain,
+    ec: Address,
+) -> Result<Option<(Evidence, u64)>, CloudError> {
+    let filter = Filter::new()
+        .address(chain.deployment.evidence_factory)
+        .event_signature(EvidenceFactory::EvidenceCreated::SIGNATURE_HASH)
+        .topic1(ec.into_word())
+        .from_block(chain.deployment.start_block);
+    let logs = chain
+        .provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| CloudError::Chain(format!("get_logs: {e}")))?;
+    let Some(log) = logs.into_iter().next() else {
+        return Ok(None);
+    };
+    let block = log
+        .block_number
+        .ok_or_else(|| CloudError::Chain("EvidenceCreated log without block number".into()))?;
+    let ev = EvidenceFactory::EvidenceCreated::decode_log_data(log.data())
+        .map_err(|e| CloudError::Chain(format!("decoding EvidenceCreated: {e}")))?;
+    let p = ev.params;
+    let evidence = Evidence {
+        videoHash: p.videoHash,
+        cipherHash: p.cipherHash,
+        frameHash: p.frameHash,
+        framesRoot: p.framesRoot,
+        keyCommitment: p.keyCommitment,
+        recordedAt: p.recordedAt,
+        latitude: p.latitude,
+        longitude: p.longitude,
+        capsule: p.capsule,
+        wrappedKey: p.wrappedKey,
+        ownerUmbralKey: p.ownerUmbralKey,
+    };
+    Ok(Some((evidence, block)))
+}
+
+async fn decide_and_send(
+    st: &AppState,
+    chain: &Chain,
+    clip: &ClipRow,
+) -> Result<Decision, CloudError> {
+    let factory = EvidenceFactory::new(chain.deployment.evidence_factory, &chain.provider);
+    if !factory
+        .isEvidence(clip.ec)
+        .call()
+        .await
+        .map_err(chain_err("isEvidence"))?
+    {
+        return Ok(Decision::NotOurs);
+    }
+    let ecc = EvidenceContract::new(clip.ec, &chain.provider);
+    let status = ecc.status().call().await.map_err(chain_err("status"))?;
+    match status {
+        0 => {}
+        1 => return Ok(Decision::AlreadyFinal("verified".into())),
+        _ => return Ok(Decision::AlreadyFinal("rejected-on-chain".into())),
+    }
+    let reason = check(st, chain, clip).await?;
+    let receipt = match &reason {
+        None => {
+            ecc.verify()
+                .send()
+                .await
+                .map_err(chain_err("sending verify"))?
+                .get_receipt()
+                .await
+        }
+        Some(r) => {
+            ecc.reject(reason_code(r))
+                .send()
+                .await
+                .map_err(chain_err("sending reject"))?
+                .get_receipt()
+                .await
+        }
+    }
+    .map_err(|e| CloudError::Chain(format!("waiting for the receipt: {e}")))?;
+    if !receipt.status() {
+        return Err(CloudError::Chain(format!(
+            "transaction {} reverted",
+            receipt.transaction_hash
+        )));
+    }
+    Ok(match reason {
+        None => Decision::Verified,
+        Some(r) => Decision::Rejected(r),
+    })
+}
+
+/// The checks; `Some(reason)` on the first failure.
+async fn check(st: &AppState, chain: &Chain, clip: &ClipRow) -> Result<Option<String>, CloudError> {
+    let Some((ev, block)) = evidence_created(chain, clip.ec).await? else {
+        return Ok(Some("no-creation-event".into()));
+    };
+    let ecc = EvidenceContract::new(clip.ec, &chain.provider);
+    let committed = ecc
+        .evidenceHash()
+        .call()
+        .await
+        .map_err(chain_err("evidenceHash"))?;
+    if evidence_hash(&ev) != committed {
+        return Ok(Some("evidence-hash-mismatch".into()));
+    }
+    let blk = chain
+        .provider
+        .get_block_by_number(block.into())
+        .await
+        .map_err(|e| CloudError::Chain(format!("get_block {block}: {e}")))?
+        .ok_or_else(|| CloudError::Chain(format!("block {block} not found")))?;
+    let created_at = blk.header.timestamp as i64;
+    let seen: Option<i64> = sqlx::query_scalar(
+        "SELECT received_at FROM evidence WHERE device = $1 AND segment_hash = $2 AND received_at <= $3 LIMIT 1",
+    )
+    .bind(&clip.device)
+    .bind(ev.videoHash.as_slice().to_vec())
+    .bind(created_at)
+    .fetch_optional(st.db.pool())
+    .await?;
+    if seen.is_none() {
+        return Ok(Some("video-hash-unknown".into()));
+    }
+    if clip.cipher_hash.as_slice() != ev.cipherHash.as_slice() {
+        return Ok(Some("cipher-hash-mismatch".into()));
+    }
+    if clip.thumb_first.as_deref() != Some(ev.frameHash.as_slice()) {
+        return Ok(Some("frame-hash-mismatch".into()));
+    }
+    let leaves = decode_leaves(&clip.leaves)
+        .map_err(|e| CloudError::Chain(format!("stored leaves: {e}")))?;
+    let root: Option<B256> = frames_root(&leaves).ok();
+    if root != Some(ev.framesRoot) {
+        return Ok(Some("frames-root-mismatch".into()));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_padded_ascii() {
+        let r = reason_code("cipher-hash-mismatch");
+        assert_eq!(&r[..20], b"cipher-hash-mismatch");
+        assert!(r[20..].iter().all(|b| *b == 0));
+    }
+}

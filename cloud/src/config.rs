@@ -1,0 +1,471 @@
+//! Typed configuration, layered: built-in defaults → TOML file → environment
+//! (`DASHLEDGER_CLOUD_*`, `__` separates sections) → command-line overrides (`--set key=value`).
+//!
+//! Secrets (the admin token, the chain signer key, S3 credentials) are read from files whose paths
+//! the configuration names, or from a dedicated environment variable; they are held in
+//! [`Secret`], which zeroizes on drop and never prints.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::CloudError;
+
+/// Prefix of every environment variable the configuration reads.
+pub const ENV_PREFIX: &str = "DASHLEDGER_CLOUD_";
+
+/// The whole service configuration. Every field has a default that needs no setup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Directory for the default SQLite database, the local blob store and the upload spool.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://path` or `postgres://user@host:port/db`. Empty: `<data_dir>/cloud.db`.
+    pub database_url: String,
+    /// Maximum connections in the database pool.
+    pub database_max_connections: u32,
+    /// File holding the operator's admin token (alternative: env `DASHLEDGER_CLOUD_ADMIN_TOKEN`).
+    pub admin_token_file: Option<PathBuf>,
+    /// Blob storage for sealed clips and thumbnails.
+    pub blob: BlobConfig,
+    /// Upload limits.
+    pub upload: UploadConfig,
+    /// Evidence ingest limits.
+    pub ingest: IngestConfig,
+    /// Signed API requests (owner / requester endpoints).
+    pub auth: AuthConfig,
+    /// Search limits.
+    pub search: SearchConfig,
+    /// Chain access (verifier, relayer, indexer).
+    pub chain: ChainConfig,
+    /// Seconds to wait for in-flight requests on SIGTERM / Ctrl-C.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Where blobs live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobConfig {
+    /// `local` (a directory) or `s3` (an S3-compatible object store).
+    pub backend: String,
+    /// Directory of the local backend. Empty: `<data_dir>/blobs`.
+    pub dir: PathBuf,
+}
+
+/// Upload size caps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Largest sealed clip accepted, in bytes.
+    pub max_clip_bytes: u64,
+    /// Largest body of one chunk PUT, in bytes (the body limit is raised to this on chunk routes only).
+    pub max_chunk_bytes: u64,
+    /// Largest thumbnail, in bytes.
+    pub max_thumbnail_bytes: u64,
+    /// Largest number of per-second leaves (one per second of video).
+    pub max_leaves: u32,
+    /// Directory where in-progress uploads are spooled. Empty: `<data_dir>/spool`.
+    pub spool_dir: PathBuf,
+}
+
+/// Evidence ingest limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Most records in one batch.
+    pub max_batch_records: usize,
+}
+
+/// Signed API request checks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Longest accepted validity window of a signed request (expiry − now), in seconds.
+    pub max_validity_secs: u64,
+}
+
+/// Search limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Largest page size.
+    pub max_page_size: u32,
+    /// Longest time range of one search, in seconds.
+    pub max_range_secs: i64,
+}
+
+/// Chain access.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Chain id (bound into signed API requests and EIP-712 signatures).
+    pub chain_id: u64,
+    /// JSON-RPC URL of an Ethereum node. Empty: chain features (verifier, relayer, indexer) off.
+    pub rpc_url: String,
+    /// Deployment file written by the contracts' deploy script (`deployments/<chainId>.json`).
+    pub deployment_file: PathBuf,
+    /// File holding the verifier/relayer private key (hex). Never put the key itself here.
+    pub signer_key_file: Option<PathBuf>,
+    /// Blocks an event must be buried under before the indexer trusts it.
+    pub confirmations: u64,
+    /// Polling interval of the verifier and indexer, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Relayed EC creations allowed per device per hour.
+    pub relay_per_device_per_hour: u32,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            chain_id: 31337,
+            rpc_url: String::new(),
+            deployment_file: PathBuf::new(),
+            signer_key_file: None,
+            confirmations: 2,
+            poll_interval_ms: 1000,
+            relay_per_device_per_hour: 10,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("dashledger-cloud-data"),
+            database_url: String::new(),
+            database_max_connections: 8,
+            admin_token_file: None,
+            blob: BlobConfig::default(),
+            upload: UploadConfig::default(),
+            ingest: IngestConfig::default(),
+            auth: AuthConfig::default(),
+            search: SearchConfig::default(),
+            chain: ChainConfig::default(),
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for BlobConfig {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            dir: PathBuf::new(),
+        }
+    }
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            max_clip_bytes: 1 << 30,
+            max_chunk_bytes: 16 << 20,
+            max_thumbnail_bytes: 1 << 20,
+            max_leaves: 3600,
+            spool_dir: PathBuf::new(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_records: 5000,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_validity_secs: 600,
+        }
+    }
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            max_page_size: 200,
+            max_range_secs: 31 * 24 * 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layered configuration: defaults, then `file` (if given), then the environment
+    /// `env` (pairs of name and value; pass `std::env::vars()`), then `overrides` (`key=value`,
+    /// dotted keys for sections, e.g. `upload.max_clip_bytes=1000`).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<Self, CloudError> {
+        let mut value = toml::Value::try_from(Config::default())
+            .map_err(|e| CloudError::Config(format!("serialising defaults: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CloudError::Config(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let file_value: toml::Value = toml::from_str(&text).map_err(|e| {
+                CloudError::Config(format!(
+                    "config file {} is not valid TOML: {e}",
+                    path.display()
+                ))
+            })?;
+            merge(&mut value, file_value);
+        }
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            // Secrets, the log filter and the config path are not configuration keys.
+            if SECRET_ENV.contains(&rest) {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut value, &path, parse_scalar(&raw), &name)?;
+        }
+        for item in overrides {
+            let (key, raw) = item.split_once('=').ok_or_else(|| {
+                CloudError::Config(format!("override '{item}' is not of the form key=value"))
+            })?;
+            let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
+            set_path(&mut value, &path, parse_scalar(raw.trim()), key)?;
+        }
+        let cfg: Config = value.try_into().map_err(|e: toml::de::Error| {
+            CloudError::Config(format!("invalid configuration: {e}"))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), CloudError> {
+        if !matches!(self.blob.backend.as_str(), "local") {
+            return Err(CloudError::Config(format!(
+                "blob.backend '{}' is not supported (supported: local)",
+                self.blob.backend
+            )));
+        }
+        if self.upload.max_chunk_bytes == 0 || self.upload.max_clip_bytes == 0 {
+            return Err(CloudError::Config(
+                "upload size caps must be positive".into(),
+            ));
+        }
+        if self.search.max_page_size == 0 {
+            return Err(CloudError::Config(
+                "search.max_page_size must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to an SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("cloud.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Directory of the local blob store.
+    pub fn blob_dir(&self) -> PathBuf {
+        if self.blob.dir.as_os_str().is_empty() {
+            self.data_dir.join("blobs")
+        } else {
+            self.blob.dir.clone()
+        }
+    }
+
+    /// Directory of the upload spool.
+    pub fn spool_dir(&self) -> PathBuf {
+        if self.upload.spool_dir.as_os_str().is_empty() {
+            self.data_dir.join("spool")
+        } else {
+            self.upload.spool_dir.clone()
+        }
+    }
+
+    /// Reads the admin token: env `DASHLEDGER_CLOUD_ADMIN_TOKEN` first, then `admin_token_file`.
+    /// `None` disables the operator API (every operator call answers 403).
+    pub fn admin_token(
+        &self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Option<Secret>, CloudError> {
+        let name = format!("{ENV_PREFIX}ADMIN_TOKEN");
+        if let Some((_, v)) = env.into_iter().find(|(k, _)| *k == name) {
+            return Secret::new(v, &name).map(Some);
+        }
+        match &self.admin_token_file {
+            None => Ok(None),
+            Some(path) => Secret::from_file(path).map(Some),
+        }
+    }
+}
+
+/// `DASHLEDGER_CLOUD_*` variables that are not configuration keys: the admin token (a secret),
+/// the log filter and the config file path (read by the binary).
+const SECRET_ENV: &[&str] = &["ADMIN_TOKEN", "LOG", "CONFIG"];
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn parse_scalar(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+fn set_path(
+    root: &mut toml::Value,
+    path: &[String],
+    v: toml::Value,
+    origin: &str,
+) -> Result<(), CloudError> {
+    let mut cur = root;
+    for (i, key) in path.iter().enumerate() {
+        let table = cur.as_table_mut().ok_or_else(|| {
+            CloudError::Config(format!(
+                "{origin}: '{}' is not a section",
+                path[..i].join(".")
+            ))
+        })?;
+        if i + 1 == path.len() {
+            // Keep the type of a known string field when the raw value looked like a number.
+            let v = match (table.get(key), v) {
+                (Some(toml::Value::String(_)), toml::Value::Integer(n)) => {
+                    toml::Value::String(n.to_string())
+                }
+                (_, v) => v,
+            };
+            table.insert(key.clone(), v);
+            return Ok(());
+        }
+        cur = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Err(CloudError::Config(format!(
+        "{origin}: empty configuration key"
+    )))
+}
+
+/// A secret string (token, private key). Zeroized on drop; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret value; refuses an empty one. `origin` names where it came from, for errors.
+    pub fn new(value: String, origin: &str) -> Result<Self, CloudError> {
+        let v = Zeroizing::new(value);
+        let trimmed = v.trim();
+        if trimmed.is_empty() {
+            return Err(CloudError::Config(format!("secret from {origin} is empty")));
+        }
+        Ok(Self(Zeroizing::new(trimmed.to_owned())))
+    }
+
+    /// Reads a secret from a file (surrounding whitespace trimmed).
+    pub fn from_file(path: &Path) -> Result<Self, CloudError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CloudError::Config(format!("cannot read secret file {}: {e}", path.display()))
+        })?;
+        Self::new(text, &path.display().to_string())
+    }
+
+    /// The secret value. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:1\"\n[upload]\nmax_chunk_bytes = 10\nmax_leaves = 7\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "DASHLEDGER_CLOUD_UPLOAD__MAX_CHUNK_BYTES".to_string(),
+                "20".to_string(),
+            ),
+            (
+                "DASHLEDGER_CLOUD_ADMIN_TOKEN".to_string(),
+                "tok".to_string(),
+            ),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let cfg = Config::load(Some(&file), env, &["upload.max_leaves=9".into()]).unwrap();
+        assert_eq!(cfg.listen, "0.0.0.0:1");
+        assert_eq!(cfg.upload.max_chunk_bytes, 20);
+        assert_eq!(cfg.upload.max_leaves, 9);
+        assert_eq!(cfg.ingest, IngestConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::load(None, vec![], &["upload.max_clipp=3".into()]).unwrap_err();
+        assert!(err.to_string().contains("max_clipp"), "{err}");
+        let env = vec![("DASHLEDGER_CLOUD_LISTN".to_string(), "x".to_string())];
+        let err = Config::load(None, env, &[]).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn numeric_env_into_string_field_stays_string() {
+        let env = vec![(
+            "DASHLEDGER_CLOUD_DATABASE_URL".to_string(),
+            "12".to_string(),
+        )];
+        let cfg = Config::load(None, env, &[]).unwrap();
+        assert_eq!(cfg.database_url, "12");
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2\n".into(), "test").unwrap();
+        assert_eq!(s.expose(), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(Secret::new("  ".into(), "test").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! # dashledger-cloud
+//!
+//! The service a dashledger operator runs: a registry of approved dashcam keys, evidence-record
+//! ingest with signature and chain checks (findings become alarms), resumable chunked uploads of
+//! sealed accident clips, search over listed clips, and an operator API. Every wire format comes
+//! from [`dashledger_protocol`]; nothing is redefined here.
+//!
+//! Storage needs no setup by default (an SQLite file and a local blob directory under
+//! `data_dir`); PostgreSQL is selected by URL. See `docs/cloud.md` for the operator guide and the
+//! HTTP API (also served as `/openapi.json`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> anyhow::Result<()> {
+//! use dashledger_cloud::{config::Config, spawn};
+//! let dir = tempfile::tempdir()?;
+//! let cfg = Config::load(None, Vec::new(), &[
+//!     "listen=127.0.0.1:0".into(),
+//!     format!("data_dir={}", dir.path().display()),
+//! ])?;
+//! let server = spawn(cfg, Vec::new()).await?; // migrates, binds, serves
+//! assert_ne!(server.addr().port(), 0);
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod blob;
+pub mod chain;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod upload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::AppState;
+use crate::blob::LocalBlobs;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::CloudError;
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Opens the database (and migrates it) and the blob store: the shared state of a server.
+/// `env` is the process environment (for secrets such as the admin token).
+pub async fn build_state(
+    config: Config,
+    env: Vec<(String, String)>,
+) -> Result<Arc<AppState>, CloudError> {
+    let admin_token = config.admin_token(env)?;
+    if admin_token.is_none() {
+        tracing::warn!("no admin token configured: the operator API answers 403");
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| CloudError::Io {
+        context: format!("creating data_dir {}", config.data_dir.display()),
+        source,
+    })?;
+    let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
+    let applied = db.migrate().await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "database migrated");
+    }
+    let blobs = Box::new(LocalBlobs::new(config.blob_dir())?);
+    let chain = chain::Chain::from_config(&config).await?;
+    if chain.is_none() {
+        tracing::warn!("chain.rpc_url not set: verifier, relayer, indexer and downloads are off");
+    }
+    Ok(Arc::new_cyclic(|weak| AppState {
+        config,
+        db,
+        blobs,
+        metrics: Default::default(),
+        admin_token,
+        ingest: ingest::IngestQueue::start(weak.clone()).0,
+        upload_cursors: Default::default(),
+        chain,
+        relay_lock: tokio::sync::Mutex::new(()),
+    }))
+}
+
+/// A server running in the background (tests, embedding). Stop it with [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), CloudError>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// Graceful shutdown: stops accepting, lets in-flight requests finish, closes the database.
+    pub async fn shutdown(mut self) -> Result<(), CloudError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.await.map_err(|e| CloudError::Io {
+            context: "joining the server task".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+}
+
+/// Builds the state, binds `config.listen` and serves in the background.
+pub async fn spawn(
+    config: Config,
+    env: Vec<(String, String)>,
+) -> Result<RunningServer, CloudError> {
+    let listen = config.listen.clone();
+    let state = build_state(config, env).await?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|source| CloudError::Io {
+            context: format!("binding {listen}"),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| CloudError::Io {
+        context: "local_addr".into(),
+        source,
+    })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(state, listener, async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        stop: Some(tx),
+        task,
+    })
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests (bounded by
+/// `shutdown_grace_secs`) and closes the database.
+pub async fn run(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), CloudError> {
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let app = api::router(state.clone());
+    let (bg_stop, bg_rx) = tokio::sync::watch::channel(false);
+    let background = state
+        .chain
+        .clone()
+        .map(|chain| tokio::spawn(chain_loop(state.clone(), chain, bg_rx)));
+    let (drain_tx, drain_rx) = oneshot::channel::<()>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+        let _ = drain_tx.send(());
+    });
+    let serve = async move {
+        serve.await.map_err(|source| CloudError::Io {
+            context: "serving HTTP".into(),
+            source,
+        })
+    };
+    tokio::pin!(serve);
+    let res = tokio::select! {
+        r = &mut serve => r,
+        () = async { let _ = drain_rx.await; tokio::time::sleep(grace).await; } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over: closing remaining connections");
+            Ok(())
+        }
+    };
+    let _ = bg_stop.send(true);
+    if let Some(b) = background {
+        let _ = b.await;
+    }
+    // If `serve` finished first the drain branch never ran; either way, close the pool.
+    state.db.close().await;
+    res
+}
+
+/// Verifier and indexer, every `chain.poll_interval_ms`, until `stop` turns true.
+async fn chain_loop(
+    state: Arc<AppState>,
+    chain: chain::Chain,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let every = Duration::from_millis(state.config.chain.poll_interval_ms.max(50));
+    loop {
+        if let Err(e) = chain::indexer::run_once(&state, &chain).await {
+            tracing::warn!(error = %e, "indexer step failed; retrying");
+        }
+        if let Err(e) = chain::verifier::run_once(&state, &chain).await {
+            tracing::warn!(error = %e, "verifier step failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,737 @@
+//! Verifier, relayer, indexer (with a reorg), gated download and dispute resolution on anvil with
+//! the real contracts (bytecode from the forge artifacts in protocol/abi).
+
+mod common;
+
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{Address, B256, Bytes as ABytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use common::{DeviceChain, TestServer, expect_error};
+use dashledger_cloud::chain::bindings::{
+    EvidenceContract, EvidenceFactory, IEvidenceFactory, RequestContract, RequestFactory,
+};
+use dashledger_protocol::eip712::{Evidence, sign_create_evidence};
+use dashledger_protocol::frames::{encode_leaves, frames_root};
+use dashledger_protocol::hash::keccak256;
+use dashledger_protocol::wrap;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const ANVIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil");
+
+struct Net {
+    anvil: AnvilInstance,
+    deployer: DynProvider,
+    verifier_key: PrivateKeySigner,
+    factory: Address,
+    search: Address,
+    request_factory: Address,
+    response: Address,
+    deployment_json: Value,
+}
+
+fn key(anvil: &AnvilInstance, i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from(anvil.keys()[i].clone())
+}
+
+fn provider_for(anvil: &AnvilInstance, k: PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(k))
+        .connect_http(anvil.endpoint_url())
+        .erased()
+}
+
+async fn net() -> Net {
+    let anvil = Anvil::at(ANVIL)
+        .arg("--host")
+        .arg("127.0.0.1")
+        .port(0u16)
+        .try_spawn()
+        .expect("anvil starts (npm install ran?)");
+    let deployer = provider_for(&anvil, key(&anvil, 0));
+    let verifier_key = key(&anvil, 1);
+    let f = EvidenceFactory::deploy(&deployer, verifier_key.address())
+        .await
+        .unwrap();
+    let search = f.search().call().await.unwrap();
+    let min_deposit = U256::from(10u64.pow(16));
+    let rf = RequestFactory::deploy(
+        &deployer,
+        search,
+        verifier_key.address(),
+        min_deposit,
+        86_400,
+        172_800,
+        259_200,
+    )
+    .await
+    .unwrap();
+    let response = rf.responseContract().call().await.unwrap();
+    let deployment_json = json!({
+        "chainId": 31337, "evidenceFactory": f.address().to_string(), "searchContract": search.to_string(),
+        "requestFactory": rf.address().to_string(), "responseContract": response.to_string(),
+        "verifier": verifier_key.address().to_string(), "startBlock": 0,
+    });
+    Net {
+        factory: *f.address(),
+        search,
+        request_factory: *rf.address(),
+        response,
+        anvil,
+        deployer,
+        verifier_key,
+        deployment_json,
+    }
+}
+
+async fn cloud_on(net: &Net, extra: &[&str]) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let dep = dir.path().join("deployment.json");
+    std::fs::write(&dep, net.deployment_json.to_string()).unwrap();
+    let keyf = dir.path().join("verifier.key");
+    std::fs::write(
+        &keyf,
+        format!("0x{}", hex::encode(net.verifier_key.to_bytes())),
+    )
+    .unwrap();
+    let mut o = vec![
+        format!("chain.rpc_url={}", net.anvil.endpoint()),
+        format!("chain.deployment_file={}", dep.display()),
+        format!("chain.signer_key_file={}", keyf.display()),
+        "chain.confirmations=0".to_string(),
+        "chain.poll_interval_ms=200".to_string(),
+    ];
+    o.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = o.iter().map(String::as_str).collect();
+    let s = TestServer::start(common::Backend::Sqlite, &refs)
+        .await
+        .unwrap();
+    std::mem::forget(dir); // keep the key/deployment files for the server's lifetime
+    s
+}
+
+fn jpeg(tag: &str) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    v.extend_from_slice(tag.as_bytes());
+    v
+}
+
+/// Everything an agent produces for one accident.
+struct Accident {
+    segment: Vec<u8>,
+    sealed: Vec<u8>,
+    thumb: Vec<u8>,
+    leaves: Vec<B256>,
+    owner_umbral: wrap::UmbralSecretKey,
+    evidence: Evidence,
+}
+
+fn accident(tag: &str, lie_about_cipher: bool) -> Accident {
+    let segment = format!("segment {tag}").repeat(1000).into_bytes();
+    let session = dashledger_protocol::seal::SessionKey::generate();
+    let mut sealed = Vec::new();
+    dashledger_protocol::seal::seal(&segment[..], &mut sealed, &session).unwrap();
+    let owner_umbral = wrap::UmbralSecretKey::generate();
+    let wrapped = wrap::wrap(&owner_umbral.public_key(), &session).unwrap();
+    let thumb = jpeg(tag);
+    let leaves: Vec<B256> = (0..60u32).map(|i| keccak256(format!("{tag}{i}"))).collect();
+    let evidence = Evidence {
+        videoHash: keccak256(&segment),
+        cipherHash: if lie_about_cipher {
+            keccak256(b"something else")
+        } else {
+            keccak256(&sealed)
+        },
+        frameHash: keccak256(&thumb),
+        framesRoot: frames_root(&leaves).unwrap(),
+        keyCommitment: session.commitment(),
+        recordedAt: common::now() - 120,
+        latitude: 48_856_600,
+        longitude: 2_352_200,
+        capsule: ABytes::from(wrapped.capsule_bytes()),
+        wrappedKey: ABytes::from(wrapped.ciphertext().to_vec()),
+        ownerUmbralKey: ABytes::from(owner_umbral.public_key().to_bytes().to_vec()),
+    };
+    Accident {
+        segment,
+        sealed,
+        thumb,
+        leaves,
+        owner_umbral,
+        evidence,
+    }
+}
+
+fn evidence_json(e: &Evidence) -> Value {
+    json!({
+        "videoHash": e.videoHash, "cipherHash": e.cipherHash, "frameHash": e.frameHash, "framesRoot": e.framesRoot,
+        "keyCommitment": e.keyCommitment, "recordedAt": e.recordedAt, "latitude": e.latitude, "longitude": e.longitude,
+        "capsule": e.capsule, "wrappedKey": e.wrappedKey, "ownerUmbralKey": e.ownerUmbralKey,
+    })
+}
+
+async fn relay(
+    s: &TestServer,
+    net: &Net,
+    device: &PrivateKeySigner,
+    owner: &PrivateKeySigner,
+    e: &Evidence,
+) -> reqwest::Response {
+    let deadline = common::now() + 600;
+    let sig = sign_create_evidence(owner, e, U256::from(deadline), 31337, net.factory).unwrap();
+    let body = json!({"evidence": evidence_json(e), "owner": owner.address(), "deadline": deadline, "signature": format!("0x{}", hex::encode(sig))});
+    s.signed(
+        device,
+        Method::POST,
+        "/v1/relay/evidence",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+}
+
+async fn upload(s: &TestServer, device: &PrivateKeySigner, ec: &str, a: &Accident) {
+    let body = json!({
+        "ec_address": ec, "size": a.sealed.len(),
+        "leaves": format!("0x{}", hex::encode(encode_leaves(&a.leaves))),
+        "frames_root": frames_root(&a.leaves).unwrap(),
+    });
+    let up: Value = s
+        .signed(
+            device,
+            Method::POST,
+            "/v1/uploads",
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = up["upload_id"].as_str().expect("upload opened").to_string();
+    let r = s
+        .client
+        .put(s.u(&format!("/v1/uploads/{id}/chunks/0")))
+        .header("content-type", "application/octet-stream")
+        .body(a.sealed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .put(s.u(&format!("/v1/uploads/{id}/thumbnails/first")))
+        .header("content-type", "image/jpeg")
+        .body(a.thumb.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .post(s.u(&format!("/v1/uploads/{id}/complete")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// Opens a request; its address comes from the `RequestOpened` log (a simulation cannot know the
+/// block timestamp that goes into the CREATE2 arguments).
+async fn open_request(
+    rf: &RequestFactory::RequestFactoryInstance<&DynProvider>,
+    ec: Address,
+    requester_umbral: &wrap::UmbralSecretKey,
+    reward: U256,
+) -> Address {
+    let receipt = rf
+        .createRequest(
+            ec,
+            ABytes::from(requester_umbral.public_key().to_bytes().to_vec()),
+        )
+        .value(reward)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    receipt
+        .decoded_log::<dashledger_cloud::chain::bindings::ResponseContract::RequestOpened>()
+        .map(|l| l.data.reqc)
+        .expect("RequestOpened in the receipt")
+}
+
+async fn wait_for<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..150 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifier_relayer_requests_download_dispute() {
+    let net = net().await;
+    let s = cloud_on(&net, &["chain.relay_per_device_per_hour=3"]).await;
+    let mut dev = DeviceChain::new();
+    s.approve_device(&dev.key).await;
+
+    // --- A true accident: record sent first, EC relayed, clip uploaded → verified and listed.
+    let good = accident("good", false);
+    let rec = dev.next(&good.segment);
+    let r = s
+        .client
+        .post(s.u("/v1/evidence"))
+        .header("content-type", "application/octet-stream")
+        .body(rec.encode().to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+    let owner = PrivateKeySigner::random();
+    let r = relay(&s, &net, &dev.key, &owner, &good.evidence).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ec_good = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A replayed relay (same EC) is refused as a client error, not a 5xx.
+    expect_error(
+        relay(&s, &net, &dev.key, &owner, &good.evidence).await,
+        422,
+        "would_revert",
+    )
+    .await;
+    upload(&s, &dev.key, &ec_good, &good).await;
+    wait_for("the good EC to be listed", || async {
+        s.client
+            .get(s.u(&format!("/v1/clips/{ec_good}")))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+    let ec_addr: Address = ec_good.parse().unwrap();
+    assert_eq!(
+        EvidenceContract::new(ec_addr, &net.deployer)
+            .status()
+            .call()
+            .await
+            .unwrap(),
+        1,
+        "Verified on chain"
+    );
+    let page: Value = s
+        .client
+        .get(s.u(&format!(
+            "/v1/clips?from={}&to={}&lat=48.8566&lon=2.3522&radius_m=1000",
+            common::now() - 3600,
+            common::now()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["ec_address"], ec_good.as_str(), "{page}");
+    let th = s
+        .client
+        .get(s.u(&format!("/v1/clips/{ec_good}/thumbnails/first")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(th.bytes().await.unwrap().to_vec(), good.thumb);
+
+    // --- An EC whose cipherHash does not match the upload → rejected with the reason.
+    let bad = accident("bad", true);
+    let rec = dev.next(&bad.segment);
+    s.client
+        .post(s.u("/v1/evidence"))
+        .header("content-type", "application/octet-stream")
+        .body(rec.encode().to_vec())
+        .send()
+        .await
+        .unwrap();
+    let owner2 = PrivateKeySigner::random();
+    let r = relay(&s, &net, &dev.key, &owner2, &bad.evidence).await;
+    let ec_bad: Address = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upload(&s, &dev.key, &format!("{ec_bad:#x}"), &bad).await;
+    let bad_ec = EvidenceContract::new(ec_bad, &net.deployer);
+    wait_for("the bad EC to be rejected", || async {
+        bad_ec.status().call().await.unwrap() == 2
+    })
+    .await;
+    let reason = bad_ec.rejectReason().call().await.unwrap();
+    assert_eq!(&reason[..20], b"cipher-hash-mismatch");
+
+    // --- An EC whose video was never announced in an evidence record → rejected.
+    let unseen = accident("unseen", false);
+    let owner3 = PrivateKeySigner::random();
+    let r = relay(&s, &net, &dev.key, &owner3, &unseen.evidence).await;
+    let ec_unseen: Address = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upload(&s, &dev.key, &format!("{ec_unseen:#x}"), &unseen).await;
+    let unseen_ec = EvidenceContract::new(ec_unseen, &net.deployer);
+    wait_for("the unannounced EC to be rejected", || async {
+        unseen_ec.status().call().await.unwrap() == 2
+    })
+    .await;
+    assert_eq!(
+        &unseen_ec.rejectReason().call().await.unwrap()[..18],
+        b"video-hash-unknown"
+    );
+
+    // --- Rate limit: the fourth relay this hour is refused.
+    let extra = accident("extra", false);
+    expect_error(
+        relay(
+            &s,
+            &net,
+            &dev.key,
+            &PrivateKeySigner::random(),
+            &extra.evidence,
+        )
+        .await,
+        429,
+        "rate_limited",
+    )
+    .await;
+
+    // --- Requests: a requester opens a REQC on the good EC.
+    let requester = key(&net.anvil, 2);
+    let requester_p = provider_for(&net.anvil, requester.clone());
+    let req_umbral = wrap::UmbralSecretKey::generate();
+    let rf = RequestFactory::new(net.request_factory, &requester_p);
+    let reward = U256::from(10u64.pow(17));
+    let reqc = open_request(&rf, ec_addr, &req_umbral, reward).await;
+    let owner_path = "/v1/owner/requests";
+    wait_for("the request to be indexed", || async {
+        let v: Value = s
+            .signed(&owner, Method::GET, owner_path, Vec::new())
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["state"] == "Open")
+    })
+    .await;
+
+    // Download before completion: refused; by someone else: refused.
+    let dl_path = format!("/v1/clips/{ec_good}/download?reqc={reqc:#x}");
+    expect_error(
+        s.signed(&requester, Method::GET, &dl_path, Vec::new())
+            .await,
+        403,
+        "not_completed",
+    )
+    .await;
+
+    // The owner responds with a real kfrag (funded owner account), the requester confirms.
+    let fund = alloy::rpc::types::TransactionRequest::default()
+        .to(owner.address())
+        .value(U256::from(10u64.pow(18)));
+    net.deployer
+        .send_transaction(fund)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let owner_p = provider_for(&net.anvil, owner.clone());
+    let owner_key_bytes: [u8; 32] = owner.to_bytes().0;
+    let kfrag_signer = wrap::KfragSigner::from_secret_bytes(&owner_key_bytes).unwrap();
+    let kfrag = wrap::grant(&good.owner_umbral, &kfrag_signer, &req_umbral.public_key());
+    let rc_owner = RequestContract::new(reqc, &owner_p);
+    let deposit = U256::from(10u64.pow(16));
+    let r = rc_owner
+        .respond(
+            ABytes::from(kfrag),
+            ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
+            format!("{}{dl_path}", s.url),
+        )
+        .value(deposit)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+    let rc_req = RequestContract::new(reqc, &requester_p);
+    assert!(
+        rc_req
+            .confirm()
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+
+    expect_error(
+        s.signed(
+            &PrivateKeySigner::random(),
+            Method::GET,
+            &dl_path,
+            Vec::new(),
+        )
+        .await,
+        403,
+        "not_requester",
+    )
+    .await;
+    let r = s
+        .signed(&requester, Method::GET, &dl_path, Vec::new())
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        good.sealed,
+        "the download is the sealed clip"
+    );
+    // Range request.
+    let parts = dashledger_protocol::auth::RequestParts {
+        chain_id: 31337,
+        method: "GET",
+        path: &dl_path,
+        body: b"",
+    };
+    let h =
+        dashledger_protocol::auth::sign_request(&requester, &parts, common::now() + 60).unwrap();
+    let mut req = s.client.get(s.u(&dl_path)).header("range", "bytes=10-109");
+    for (k, v) in h.to_pairs() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 10-109/{}", good.sealed.len()).as_str()
+    );
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        good.sealed[10..110].to_vec()
+    );
+    wait_for("Completed to be indexed", || async {
+        let v: Value = s
+            .signed(&owner, Method::GET, owner_path, Vec::new())
+            .await
+            .json()
+            .await
+            .unwrap();
+        v[0]["state"] == "Completed"
+    })
+    .await;
+
+    // --- Dispute: a second request answered with a bogus kfrag → resolved for the requester.
+    let reqc2 = open_request(&rf, ec_addr, &req_umbral, reward).await;
+    let other_umbral = wrap::UmbralSecretKey::generate();
+    let wrong_kfrag = wrap::grant(&other_umbral, &kfrag_signer, &req_umbral.public_key()); // wrong delegator
+    RequestContract::new(reqc2, &owner_p)
+        .respond(
+            ABytes::from(wrong_kfrag),
+            ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
+            "x".into(),
+        )
+        .value(deposit)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    expect_error(
+        s.client
+            .post(s.u(&format!("/v1/disputes/{reqc2:#x}")))
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "not_disputed",
+    )
+    .await;
+    assert!(
+        RequestContract::new(reqc2, &requester_p)
+            .dispute()
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+    let v: Value = s
+        .client
+        .post(s.u(&format!("/v1/disputes/{reqc2:#x}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["kfrag_valid"], false, "{v}");
+    assert_eq!(
+        RequestContract::new(reqc2, &requester_p)
+            .status()
+            .call()
+            .await
+            .unwrap(),
+        8,
+        "ResolvedForRequester"
+    );
+    expect_error(
+        s.client
+            .post(s.u(&format!("/v1/disputes/{:#x}", Address::repeat_byte(7))))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "unknown_request",
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexer_follows_reorgs_and_survives_restart() {
+    let net = net().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dep = dir.path().join("deployment.json");
+    std::fs::write(&dep, net.deployment_json.to_string()).unwrap();
+    let keyf = dir.path().join("verifier.key");
+    std::fs::write(
+        &keyf,
+        format!("0x{}", hex::encode(net.verifier_key.to_bytes())),
+    )
+    .unwrap();
+    let overrides = vec![
+        format!("data_dir={}", dir.path().display()),
+        format!("chain.rpc_url={}", net.anvil.endpoint()),
+        format!("chain.deployment_file={}", dep.display()),
+        format!("chain.signer_key_file={}", keyf.display()),
+        "chain.confirmations=0".to_string(),
+    ];
+    let cfg = dashledger_cloud::config::Config::load(None, Vec::new(), &overrides).unwrap();
+    let st = dashledger_cloud::build_state(cfg.clone(), Vec::new())
+        .await
+        .unwrap();
+    let chain = st.chain.clone().unwrap();
+    let verifier_p = provider_for(&net.anvil, net.verifier_key.clone());
+
+    // Create and verify an EC directly (owner = deployer account), then index.
+    let e = accident("reorg", false).evidence;
+    let params = IEvidenceFactory::EvidenceParams {
+        videoHash: e.videoHash,
+        cipherHash: e.cipherHash,
+        frameHash: e.frameHash,
+        framesRoot: e.framesRoot,
+        keyCommitment: e.keyCommitment,
+        recordedAt: e.recordedAt,
+        latitude: e.latitude,
+        longitude: e.longitude,
+        capsule: e.capsule,
+        wrappedKey: e.wrappedKey,
+        ownerUmbralKey: e.ownerUmbralKey,
+    };
+    let f = EvidenceFactory::new(net.factory, &net.deployer);
+    let ec: Address = f.createEvidence(params.clone()).call().await.unwrap();
+    f.createEvidence(params)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+        .await
+        .unwrap();
+    assert_eq!(step.events, 0, "nothing listed yet");
+    let rc = EvidenceContract::new(ec, &verifier_p)
+        .verify()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(rc.status());
+    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+        .await
+        .unwrap();
+    assert_eq!(step.events, 1, "{step:?}");
+    let listed = |st: std::sync::Arc<dashledger_cloud::api::AppState>| async move {
+        sqlx::query_scalar::<_, String>("SELECT ec_address FROM listings")
+            .fetch_all(st.db.pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(listed(st.clone()).await, vec![format!("{ec:#x}")]);
+
+    // Restart: progress persists (nothing re-applied).
+    st.db.close().await;
+    let st = dashledger_cloud::build_state(cfg.clone(), Vec::new())
+        .await
+        .unwrap();
+    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+        .await
+        .unwrap();
+    assert_eq!((step.events, step.rewound_to), (0, None), "{step:?}");
+
+    // Reorg the verification away: the listing disappears.
+    let head = net.deployer.get_block_number().await.unwrap();
+    let _: serde_json::Value = net
+        .deployer
+        .raw_request(
+            "anvil_reorg".into(),
+            (2u64, Vec::<serde_json::Value>::new()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        net.deployer.get_block_number().await.unwrap(),
+        head,
+        "same height, other blocks"
+    );
+    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+        .await
+        .unwrap();
+    assert!(step.rewound_to.is_some(), "reorg detected: {step:?}");
+    assert!(
+        listed(st.clone()).await.is_empty(),
+        "listing of the reorged-away block removed"
+    );
+    assert!(
+        !dashledger_cloud::chain::bindings::SearchContract::new(net.search, &net.deployer)
+            .isListed(ec)
+            .call()
+            .await
+            .unwrap()
+    );
+    let _ = net.response;
+    st.db.close().await;
+}

@@ -1,0 +1,351 @@
+//! Per-second frame leaves and the frames Merkle tree (the EC's `framesRoot`).
+//!
+//! * Leaf `i` (second `i` of a segment) = `keccak256("dashledger:frame-leaf:v1" || u32 BE i ||
+//!   samples)`, where `samples` concatenates, for each track in ascending `track_ID` order and
+//!   each of its samples in decode order whose decode time `dts / timescale` (integer
+//!   division) equals `i`: `u32 BE track_ID || u32 BE size || the sample's bytes`. The number of
+//!   leaves is `1 + max second` over all samples; a second without samples still has a leaf.
+//! * Tree: positional (leaf order = time order). Inner node = `keccak256(0x01 || left ||
+//!   right)`; an odd last node is carried up unchanged. `framesRoot = keccak256(0x02 || u32 BE
+//!   leaf_count || tree root)` (binds the number of seconds).
+//!
+//! [`diff_leaves`] says which seconds differ between the leaves stored with an upload and the
+//! leaves recomputed from a clip.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use alloy::primitives::B256;
+use keccak_asm::{Digest, Keccak256};
+
+use crate::{
+    error::{Error, Result},
+    mp4::{Track, read_tracks},
+};
+
+/// Domain tag at the start of every leaf preimage.
+pub const LEAF_TAG: &[u8; 24] = b"dashledger:frame-leaf:v1";
+/// Prefix byte of inner-node preimages.
+pub const NODE_PREFIX: u8 = 0x01;
+/// Prefix byte of the root preimage.
+pub const ROOT_PREFIX: u8 = 0x02;
+/// Most seconds a segment may have (a day).
+pub const MAX_SECONDS: u64 = 86_400;
+
+fn h(parts: &[&[u8]]) -> B256 {
+    let mut k = Keccak256::new();
+    for p in parts {
+        k.update(p);
+    }
+    let out: [u8; 32] = k.finalize().into();
+    B256::from(out)
+}
+
+fn node(l: &B256, r: &B256) -> B256 {
+    h(&[&[NODE_PREFIX], l.as_slice(), r.as_slice()])
+}
+
+/// Computes the per-second leaves of an MP4 segment (reads samples with a 64 KiB buffer).
+pub fn frame_leaves<R: Read + Seek>(mut reader: R) -> Result<Vec<B256>> {
+    let tracks = read_tracks(&mut reader)?;
+    leaves_from_tracks(&mut reader, &tracks)
+}
+
+/// Computes the leaves of an MP4 file on disk.
+pub fn frame_leaves_file(path: impl AsRef<std::path::Path>) -> Result<Vec<B256>> {
+    let f = std::fs::File::open(path).map_err(Error::io("opening the segment"))?;
+    frame_leaves(std::io::BufReader::new(f))
+}
+
+fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Result<Vec<B256>> {
+    let second = |t: &Track, dts: u64| dts / u64::from(t.timescale);
+    let max = tracks
+        .iter()
+        .filter_map(|t| t.samples.last().map(|s| second(t, s.dts)))
+        .max()
+        .ok_or_else(|| Error::Mp4("the file has no media samples".into()))?;
+    if max >= MAX_SECONDS {
+        return Err(Error::Mp4Unsupported(format!(
+            "segment spans {} seconds (max {MAX_SECONDS})",
+            max + 1
+        )));
+    }
+    let mut cursors = vec![0usize; tracks.len()];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut leaves = Vec::with_capacity(max as usize + 1);
+    for sec in 0..=max {
+        let mut k = Keccak256::new();
+        k.update(LEAF_TAG);
+        k.update((sec as u32).to_be_bytes());
+        for (t, cur) in tracks.iter().zip(cursors.iter_mut()) {
+            while let Some(s) = t.samples.get(*cur) {
+                if second(t, s.dts) != sec {
+                    break;
+                }
+                k.update(t.track_id.to_be_bytes());
+                k.update(s.size.to_be_bytes());
+                reader
+                    .seek(SeekFrom::Start(s.offset))
+                    .map_err(Error::io("seeking to a sample"))?;
+                let mut left = s.size as usize;
+                while left > 0 {
+                    let n = left.min(buf.len());
+                    reader
+                        .read_exact(&mut buf[..n])
+                        .map_err(Error::io("reading a sample"))?;
+                    k.update(&buf[..n]);
+                    left -= n;
+                }
+                *cur += 1;
+            }
+        }
+        let out: [u8; 32] = k.finalize().into();
+        leaves.push(B256::from(out));
+    }
+    Ok(leaves)
+}
+
+fn tree_levels(leaves: &[B256]) -> Vec<Vec<B256>> {
+    let mut levels = vec![leaves.to_vec()];
+    while levels.last().expect("non-empty").len() > 1 {
+        let prev = levels.last().expect("non-empty");
+        let next = prev
+            .chunks(2)
+            .map(|c| {
+                if c.len() == 2 {
+                    node(&c[0], &c[1])
+                } else {
+                    c[0]
+                }
+            })
+            .collect();
+        levels.push(next);
+    }
+    levels
+}
+
+fn bind(count: u32, tree_root: &B256) -> B256 {
+    h(&[&[ROOT_PREFIX], &count.to_be_bytes(), tree_root.as_slice()])
+}
+
+/// `framesRoot` of a list of leaves (at least one).
+pub fn frames_root(leaves: &[B256]) -> Result<B256> {
+    let count = check_count(leaves.len())?;
+    let levels = tree_levels(leaves);
+    Ok(bind(count, &levels.last().expect("non-empty")[0]))
+}
+
+fn check_count(n: usize) -> Result<u32> {
+    if n == 0 || n as u64 > MAX_SECONDS {
+        return Err(Error::Proof(format!(
+            "a frames tree has 1..={MAX_SECONDS} leaves, got {n}"
+        )));
+    }
+    Ok(n as u32)
+}
+
+/// An inclusion proof of one second's leaf.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MerkleProof {
+    /// The second (leaf index).
+    pub index: u32,
+    /// Number of leaves in the tree.
+    pub leaf_count: u32,
+    /// Sibling hashes from the leaf level upwards (levels where the node is carried up have
+    /// none).
+    pub siblings: Vec<B256>,
+}
+
+/// The inclusion proof of leaf `index`.
+pub fn prove(leaves: &[B256], index: u32) -> Result<MerkleProof> {
+    let leaf_count = check_count(leaves.len())?;
+    if index >= leaf_count {
+        return Err(Error::Proof(format!(
+            "index {index} outside {leaf_count} leaves"
+        )));
+    }
+    let mut siblings = Vec::new();
+    let mut i = index as usize;
+    for level in tree_levels(leaves).iter().take_while(|l| l.len() > 1) {
+        if i % 2 == 1 {
+            siblings.push(level[i - 1]);
+        } else if i + 1 < level.len() {
+            siblings.push(level[i + 1]);
+        }
+        i /= 2;
+    }
+    Ok(MerkleProof {
+        index,
+        leaf_count,
+        siblings,
+    })
+}
+
+impl MerkleProof {
+    /// The `framesRoot` this proof yields for `leaf` (errors if the proof's shape is wrong).
+    pub fn root_for(&self, leaf: &B256) -> Result<B256> {
+        check_count(self.leaf_count as usize)?;
+        if self.index >= self.leaf_count {
+            return Err(Error::Proof(format!(
+                "index {} outside {} leaves",
+                self.index, self.leaf_count
+            )));
+        }
+        let mut acc = *leaf;
+        let mut i = self.index as usize;
+        let mut len = self.leaf_count as usize;
+        let mut sib = self.siblings.iter();
+        while len > 1 {
+            if i % 2 == 1 {
+                let s = sib
+                    .next()
+                    .ok_or_else(|| Error::Proof("too few siblings".into()))?;
+                acc = node(s, &acc);
+            } else if i + 1 < len {
+                let s = sib
+                    .next()
+                    .ok_or_else(|| Error::Proof("too few siblings".into()))?;
+                acc = node(&acc, s);
+            }
+            i /= 2;
+            len = len.div_ceil(2);
+        }
+        if sib.next().is_some() {
+            return Err(Error::Proof("too many siblings".into()));
+        }
+        Ok(bind(self.leaf_count, &acc))
+    }
+    /// Whether `leaf` is second `index` of the segment with this `frames_root`.
+    pub fn verify(&self, frames_root: &B256, leaf: &B256) -> bool {
+        self.root_for(leaf).is_ok_and(|r| r == *frames_root)
+    }
+}
+
+/// Which seconds differ between two leaf lists.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct LeafDiff {
+    /// Seconds present in both whose leaves differ.
+    pub changed: Vec<u32>,
+    /// Seconds present in `expected` only (the clip is shorter).
+    pub missing: Vec<u32>,
+    /// Seconds present in `actual` only (the clip is longer).
+    pub extra: Vec<u32>,
+}
+
+impl LeafDiff {
+    /// True when the lists are identical.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Compares the leaves stored with an upload (`expected`) with the leaves of a clip (`actual`).
+pub fn diff_leaves(expected: &[B256], actual: &[B256]) -> LeafDiff {
+    let common = expected.len().min(actual.len());
+    LeafDiff {
+        changed: (0..common)
+            .filter(|&i| expected[i] != actual[i])
+            .map(|i| i as u32)
+            .collect(),
+        missing: (common..expected.len()).map(|i| i as u32).collect(),
+        extra: (common..actual.len()).map(|i| i as u32).collect(),
+    }
+}
+
+/// Leaves as stored/uploaded: their 32-byte values concatenated.
+pub fn encode_leaves(leaves: &[B256]) -> Vec<u8> {
+    leaves.iter().flat_map(|l| l.0).collect()
+}
+
+/// Parses [`encode_leaves`] output.
+pub fn decode_leaves(bytes: &[u8]) -> Result<Vec<B256>> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(Error::Length {
+            what: "frame leaves (multiple of 32)",
+            expected: bytes.len() / 32 * 32,
+            got: bytes.len(),
+        });
+    }
+    Ok(bytes.chunks_exact(32).map(B256::from_slice).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp4::tests::synthetic_mp4;
+
+    fn leaves(n: usize) -> Vec<B256> {
+        (0..n).map(|i| B256::repeat_byte(i as u8)).collect()
+    }
+
+    #[test]
+    fn proofs_for_all_shapes() {
+        for n in 1..=17 {
+            let l = leaves(n);
+            let root = frames_root(&l).unwrap();
+            for i in 0..n as u32 {
+                let p = prove(&l, i).unwrap();
+                assert!(p.verify(&root, &l[i as usize]), "n={n} i={i}");
+                assert!(!p.verify(&root, &B256::repeat_byte(0xEE)));
+                let mut wrong = p.clone();
+                wrong.leaf_count += 1;
+                assert!(!wrong.verify(&root, &l[i as usize]));
+            }
+        }
+        // Explicit shape for 3 leaves: root binds the count.
+        let l = leaves(3);
+        let tree = node(&node(&l[0], &l[1]), &l[2]);
+        assert_eq!(frames_root(&l).unwrap(), bind(3, &tree));
+        assert!(frames_root(&[]).is_err());
+    }
+
+    #[test]
+    fn diff_names_changed_seconds() {
+        let a = leaves(5);
+        let mut b = a.clone();
+        b[2] = B256::ZERO;
+        b.truncate(4);
+        let d = diff_leaves(&a, &b);
+        assert_eq!(
+            d,
+            LeafDiff {
+                changed: vec![2],
+                missing: vec![4],
+                extra: vec![]
+            }
+        );
+        assert!(diff_leaves(&a, &a).is_empty());
+        assert_eq!(decode_leaves(&encode_leaves(&a)).unwrap(), a);
+    }
+
+    #[test]
+    fn leaves_of_synthetic_mp4_localise_tampering() {
+        // Track 1: 4 samples at 0, 0.5, 1.0, 1.5 s; track 2: 3 samples at 0, 1, 2 s.
+        let f = synthetic_mp4(&[
+            (1, 1000, vec![100, 100, 100, 100], 500),
+            (2, 48_000, vec![50, 50, 50], 48_000),
+        ]);
+        let l = frame_leaves(std::io::Cursor::new(&f)).unwrap();
+        assert_eq!(l.len(), 3);
+        // Second 2 holds only track 2's third sample.
+        let tracks = read_tracks(&mut std::io::Cursor::new(&f)).unwrap();
+        let s = tracks[1].samples[2];
+        let mut pre = LEAF_TAG.to_vec();
+        pre.extend_from_slice(&2u32.to_be_bytes());
+        pre.extend_from_slice(&2u32.to_be_bytes());
+        pre.extend_from_slice(&50u32.to_be_bytes());
+        pre.extend_from_slice(&f[s.offset as usize..s.offset as usize + 50]);
+        assert_eq!(l[2], crate::hash::keccak256(&pre));
+        // Flip a byte inside track 1's third sample (second 1).
+        let off = tracks[0].samples[2].offset as usize + 10;
+        let mut g = f.clone();
+        g[off] ^= 1;
+        let l2 = frame_leaves(std::io::Cursor::new(&g)).unwrap();
+        assert_eq!(
+            diff_leaves(&l, &l2),
+            LeafDiff {
+                changed: vec![1],
+                ..Default::default()
+            }
+        );
+    }
+}
