@@ -212,6 +212,24 @@ impl CloudClient {
         ))
     }
 
+    /// POSTs `body` as JSON, signed by the device key, and returns the JSON answer (`what` names
+    /// the call in errors).
+    async fn post_signed_json(
+        &self,
+        device: &alloy::signers::local::PrivateKeySigner,
+        chain_id: u64,
+        path: &str,
+        what: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, (Failure, AgentError, Option<String>)> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let resp = self
+            .signed(device, chain_id, reqwest::Method::POST, path, bytes)
+            .await
+            .map_err(|(f, e)| (f, e, None))?;
+        Self::json_or_error(what, resp).await
+    }
+
     /// `POST /v1/relay/evidence`: the cloud submits the owner-signed EC creation. Returns the EC
     /// address.
     pub async fn relay_evidence(
@@ -220,18 +238,9 @@ impl CloudClient {
         chain_id: u64,
         body: &serde_json::Value,
     ) -> Result<String, (Failure, AgentError, Option<String>)> {
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let resp = self
-            .signed(
-                device,
-                chain_id,
-                reqwest::Method::POST,
-                "/v1/relay/evidence",
-                bytes,
-            )
-            .await
-            .map_err(|(f, e)| (f, e, None))?;
-        let v = Self::json_or_error("relay", resp).await?;
+        let v = self
+            .post_signed_json(device, chain_id, "/v1/relay/evidence", "relay", body)
+            .await?;
         v.get("ec_address")
             .and_then(|a| a.as_str())
             .map(String::from)
@@ -251,18 +260,9 @@ impl CloudClient {
         chain_id: u64,
         body: &serde_json::Value,
     ) -> Result<UploadStatus, (Failure, AgentError, Option<String>)> {
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let resp = self
-            .signed(
-                device,
-                chain_id,
-                reqwest::Method::POST,
-                "/v1/uploads",
-                bytes,
-            )
-            .await
-            .map_err(|(f, e)| (f, e, None))?;
-        let v = Self::json_or_error("open upload", resp).await?;
+        let v = self
+            .post_signed_json(device, chain_id, "/v1/uploads", "open upload", body)
+            .await?;
         serde_json::from_value(v.clone()).map_err(|e| {
             (
                 Failure::Transient,
