@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the dashledger agent on a Raspberry Pi (Debian/Raspberry Pi OS, arm64).
 #
-#   sudo agent/dist/install.sh path/to/dashledger-agent [models-dir]
+#   sudo agent/dist/install.sh path/to/dashledger-agent [models-dir] [deployment.json]
 #
-# Installs runtime packages (GStreamer plugins), the binary, the models, a config skeleton, the
-# systemd unit and a system user; creates the keystore on first install (prints the addresses to
-# register with the operator). Safe to re-run: an existing config or keystore is never replaced.
+# Installs runtime packages (GStreamer plugins), the binary, the models, the operator's deployment
+# file, a config skeleton, the systemd unit and a system user; creates the keystore on first
+# install (prints the device address to register with the operator and the owner wallet address
+# to fund). Safe to re-run: an existing config, deployment file or keystore is never replaced.
 set -euo pipefail
-bin="${1:?usage: install.sh path/to/dashledger-agent [models-dir]}"
+bin="${1:?usage: install.sh path/to/dashledger-agent [models-dir] [deployment.json]}"
 models="${2:-$(dirname "$0")/../../models}"
+deployment="${3:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
@@ -24,6 +26,10 @@ if [ -d "$models" ]; then
   install -m 0644 "$models"/*.onnx "$models"/*.card.json /usr/local/share/dashledger/models/ 2>/dev/null || true
 fi
 
+if [ -n "$deployment" ] && [ ! -f /etc/dashledger/deployment.json ]; then
+  install -m 0644 "$deployment" /etc/dashledger/deployment.json
+fi
+
 if [ ! -f /etc/dashledger/agent.toml ]; then
   cat > /etc/dashledger/agent.toml <<'TOML'
 # dashledger agent configuration; `dashledger-agent print-config` shows every key and its value.
@@ -31,13 +37,25 @@ watch_dir = "/media/dashcam/segments"
 state_dir = "/var/lib/dashledger/state"
 keystore = "/var/lib/dashledger/keystore.json"
 keystore_password_file = "/etc/dashledger/keystore.password"
+# The event button's file (the camera directory is read-only for the service).
+event_file = "/var/lib/dashledger/EVENT"
 
 [cloud]
 url = "https://cloud.example.invalid"
 
 [chain]
 rpc_url = "https://rpc.example.invalid"
+# The operator's deployment file (contract addresses, chain id).
+deployments = "/etc/dashledger/deployment.json"
+# "relayer": the cloud pays for EC creation; "direct": the owner wallet pays (must be funded).
 ec_via = "relayer"
+
+[owner]
+# Answer requests automatically (kfrag + deposit from the owner wallet) when the reward is at
+# least this many wei. Off by default: use `dashledger-agent requests` / `approve`.
+auto_approve = false
+auto_approve_min_reward_wei = "0"
+poll_secs = 30
 
 [detect]
 models_dir = "/usr/local/share/dashledger/models"
@@ -46,7 +64,7 @@ backbone = "effnet-lite0"
 [location]
 source = "gpsd:127.0.0.1:2947"
 TOML
-  echo "install.sh: wrote /etc/dashledger/agent.toml; set watch_dir and cloud.url"
+  echo "install.sh: wrote /etc/dashledger/agent.toml; set watch_dir, cloud.url and chain.rpc_url"
 fi
 if [ ! -f /etc/dashledger/keystore.password ]; then
   umask 077
@@ -56,7 +74,8 @@ if [ ! -f /etc/dashledger/keystore.password ]; then
 fi
 if [ ! -f /var/lib/dashledger/keystore.json ]; then
   sudo -u dashledger DASHLEDGER_AGENT_CONFIG=/etc/dashledger/agent.toml /usr/local/bin/dashledger-agent init
-  echo "install.sh: keystore created; register device_address with the cloud operator"
+  echo "install.sh: keystore created; register device_address with the cloud operator and fund"
+  echo "            wallet_address (it pays deposits and gas for approve/decline/claim/withdraw)"
 fi
 
 install -m 0644 "$here/dashledger-agent.service" /etc/systemd/system/dashledger-agent.service

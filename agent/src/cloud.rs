@@ -109,6 +109,15 @@ pub struct Deployment {
     pub chain_id: u64,
     /// EvidenceFactory address.
     pub evidence_factory: alloy::primitives::Address,
+    /// RequestFactory address (owner commands check REQCs against it).
+    #[serde(default)]
+    pub request_factory: Option<alloy::primitives::Address>,
+    /// ResponseContract address (owner commands read requests from it).
+    #[serde(default)]
+    pub response_contract: Option<alloy::primitives::Address>,
+    /// First block to scan for events.
+    #[serde(default)]
+    pub start_block: u64,
 }
 
 impl Deployment {

@@ -75,6 +75,8 @@ pub struct CloudConfig {
 pub enum EcVia {
     /// The device signs an EIP-712 request; the cloud relayer submits it.
     Relayer,
+    /// The accident's owner key sends `createEvidence` itself (funded from the owner wallet).
+    Direct,
 }
 
 /// Chain settings.
@@ -142,6 +144,8 @@ pub struct OwnerConfig {
     pub auto_approve: bool,
     /// Auto-approve only requests offering at least this reward (wei, decimal string).
     pub auto_approve_min_reward_wei: String,
+    /// How often the daemon asks the cloud for open requests when `auto_approve` is on.
+    pub poll_secs: u64,
 }
 
 impl Default for Config {
@@ -223,6 +227,7 @@ impl Default for OwnerConfig {
         Self {
             auto_approve: false,
             auto_approve_min_reward_wei: "0".into(),
+            poll_secs: 30,
         }
     }
 }
@@ -319,9 +324,23 @@ impl Config {
         }
         if self.detect.threshold_override > 1.0 {
             return bad(format!(
-                "detect.threshold_override must be <= 1 (negative = use the card), got {}",
+                "detect.threshold_override must be <= 1 (negative = 0.5 on the calibrated scale), got {}",
                 self.detect.threshold_override
             ));
+        }
+        if alloy::primitives::U256::from_str_radix(
+            self.owner.auto_approve_min_reward_wei.trim(),
+            10,
+        )
+        .is_err()
+        {
+            return bad(format!(
+                "owner.auto_approve_min_reward_wei must be a decimal amount of wei, got {:?}",
+                self.owner.auto_approve_min_reward_wei
+            ));
+        }
+        if self.owner.poll_secs == 0 {
+            return bad("owner.poll_secs must be at least 1".into());
         }
         if self.cloud.upload_chunk_bytes < 1024 {
             return bad("cloud.upload_chunk_bytes must be at least 1024".into());

@@ -12,7 +12,7 @@ use dashledger_protocol::keys::Secrets;
 
 use crate::accident::{Prepared, StepError};
 use crate::cloud::{CloudClient, Deployment, Failure, MAX_BATCH};
-use crate::config::Config;
+use crate::config::{Config, EcVia};
 use crate::detection::Detector;
 use crate::error::AgentError;
 use crate::location::LastFix;
@@ -83,6 +83,13 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         "agent running"
     );
 
+    let approver = config.owner.auto_approve.then(|| {
+        tokio::spawn(auto_approve_loop(
+            config.clone(),
+            secrets.clone(),
+            flags.clone(),
+        ))
+    });
     let cfg = config.clone();
     let f = flags.clone();
     let handle = tokio::runtime::Handle::current();
@@ -94,6 +101,9 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         .map_err(|e| AgentError::OutboxState(format!("segment worker panicked: {e}")));
     flags.stop.store(true, Ordering::SeqCst);
     let _ = sender.await;
+    if let Some(a) = approver {
+        let _ = a.await;
+    }
     tracing::info!("agent stopped");
     result?
 }
@@ -314,15 +324,30 @@ fn network_stage(
     let deployment = Deployment::load(&config.chain.deployments)?;
     let cloud = CloudClient::new(&config.cloud)?;
     if stage == "prepared" {
-        let ec = work
-            .runtime
-            .block_on(crate::accident::create_ec_via_relayer(
-                p,
-                work.secrets,
-                &deployment,
-                &cloud,
-            ))?;
-        tracing::warn!(segment = %name, ec = %ec, "evidence contract created");
+        // A previous run may have created the EC and died before storing its address: the
+        // factory's address is deterministic, so look there first.
+        if let Some(ec) = work.runtime.block_on(existing_ec(config, &deployment, p)) {
+            tracing::warn!(segment = %name, ec = %ec, "evidence contract already exists (created before a restart); continuing");
+            p.ec_address = Some(ec);
+            return store(outbox, id, "ec_created", p);
+        }
+        let ec = match config.chain.ec_via {
+            EcVia::Relayer => work
+                .runtime
+                .block_on(crate::accident::create_ec_via_relayer(
+                    p,
+                    work.secrets,
+                    &deployment,
+                    &cloud,
+                ))?,
+            EcVia::Direct => work.runtime.block_on(async {
+                let chain =
+                    crate::owner::OwnerChain::connect(config, work.secrets, p.owner_index + 1)
+                        .await?;
+                chain.create_evidence_direct(p).await
+            })?,
+        };
+        tracing::warn!(segment = %name, ec = %ec, via = ?config.chain.ec_via, "evidence contract created");
         p.ec_address = Some(ec);
         return store(outbox, id, "ec_created", p);
     }
@@ -351,6 +376,52 @@ fn network_stage(
     }
     tracing::warn!(segment = %name, ec = ?p.ec_address, "sealed clip uploaded; accident done");
     store(outbox, id, "done", p)
+}
+
+/// The accident's EC if it already exists on chain (`predictEvidence` + code + `isEvidence`).
+/// `None` when it does not, or when the chain cannot be asked (logged; creation goes ahead and
+/// a duplicate creation reverts harmlessly, to be resolved on the next attempt).
+async fn existing_ec(config: &Config, deployment: &Deployment, p: &Prepared) -> Option<String> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    let url: alloy::transports::http::reqwest::Url = config.chain.rpc_url.parse().ok()?;
+    let provider = ProviderBuilder::new().connect_http(url).erased();
+    let owner: alloy::primitives::Address = p.owner.parse().ok()?;
+    let params = p.evidence().ok()?.into();
+    match crate::owner::predicted_evidence(&provider, deployment.evidence_factory, params, owner)
+        .await
+    {
+        Ok((addr, true)) => Some(addr.to_string()),
+        Ok((_, false)) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, rpc = %config.chain.rpc_url, "cannot check for an existing evidence contract");
+            None
+        }
+    }
+}
+
+/// The auto-approve policy: every `owner.poll_secs`, approve the open requests for our ECs whose
+/// reward reaches `owner.auto_approve_min_reward_wei`.
+async fn auto_approve_loop(config: Config, secrets: Secrets, flags: Flags) {
+    let min = crate::owner::parse_wei(
+        &config.owner.auto_approve_min_reward_wei,
+        "owner.auto_approve_min_reward_wei",
+    )
+    .unwrap_or_default();
+    tracing::info!(min_reward_wei = %min, poll_secs = config.owner.poll_secs, "auto-approve is on");
+    while !flags.stop.load(Ordering::SeqCst) {
+        match crate::owner::auto_approve_once(&config, &secrets, min).await {
+            Ok(done) => {
+                for a in done {
+                    tracing::warn!(request = %a.request, ec = %a.ec, tx = %a.tx, "request auto-approved");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "auto-approve pass failed; will retry"),
+        }
+        let end = Instant::now() + Duration::from_secs(config.owner.poll_secs);
+        while !flags.stop.load(Ordering::SeqCst) && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// Runs detection on the oldest segment waiting for it. `Ok(true)` when one was handled.

@@ -1,11 +1,14 @@
 //! Accident detection on a segment: GStreamer-decoded frames (1 per second, native size; the
 //! detect crate applies the card's resize rule) through the image model, 1-second 16 kHz audio
-//! windows through the audio model (MFCC inside the detect crate), both fused per second with the
-//! configured rule and compared with the card's threshold.
+//! windows through the audio model (MFCC inside the detect crate). Each model's probability is
+//! first calibrated against its own card's threshold ([`calibrate`]: the threshold maps to 0.5),
+//! the two are fused per second with the configured rule, and the fused score is compared with
+//! [`CALIBRATED_THRESHOLD`] (0.5) or `detect.threshold_override`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use dashledger_detect::fusion::{CALIBRATED_THRESHOLD, calibrate};
 use dashledger_detect::{AudioModel, Fusion, ImageModel, RgbFrame};
 
 use crate::config::Config;
@@ -18,6 +21,11 @@ pub struct Detector {
     image: ImageModel,
     audio: Option<AudioModel>,
     fusion: Fusion,
+    /// The image card's threshold (calibration point of the image probabilities).
+    image_threshold: f32,
+    /// The audio card's threshold (calibration point of the audio probabilities).
+    audio_threshold: Option<f32>,
+    /// Decision threshold on the calibrated, fused scale.
     threshold: f32,
     min_positive: usize,
 }
@@ -40,7 +48,7 @@ pub struct Analysis {
     pub p_image: Vec<f32>,
     /// P(accident) per 1-second audio window (empty without audio or audio model).
     pub p_audio: Vec<f32>,
-    /// Fused score per second.
+    /// Fused score per second, on the calibrated scale (each model's own threshold maps to 0.5).
     pub p_fused: Vec<f32>,
     /// Seconds at or above the threshold.
     pub positive_seconds: usize,
@@ -103,21 +111,35 @@ impl Detector {
         let threshold = if config.detect.threshold_override >= 0.0 {
             config.detect.threshold_override
         } else {
-            image.card().threshold()
+            CALIBRATED_THRESHOLD
         };
-        tracing::info!(card = %image_card.display(), audio = audio.is_some(), ?fusion, threshold, "detector loaded");
+        let image_threshold = image.card().threshold();
+        let audio_threshold = audio.as_ref().map(|a| a.card().threshold());
+        tracing::info!(card = %image_card.display(), audio = audio.is_some(), ?fusion, image_threshold, ?audio_threshold, threshold, "detector loaded");
         Ok(Self {
             image,
             audio,
             fusion,
+            image_threshold,
+            audio_threshold,
             threshold,
             min_positive: config.detect.min_positive_seconds as usize,
         })
     }
 
-    /// The decision threshold.
+    /// The decision threshold on the calibrated, fused scale.
     pub fn threshold(&self) -> f32 {
         self.threshold
+    }
+
+    /// The image card's threshold (where image probabilities calibrate to 0.5).
+    pub fn image_threshold(&self) -> f32 {
+        self.image_threshold
+    }
+
+    /// The audio card's threshold, when there is an audio model.
+    pub fn audio_threshold(&self) -> Option<f32> {
+        self.audio_threshold
     }
 
     /// Decodes and scores a segment.
@@ -163,13 +185,13 @@ impl Detector {
                 Vec::new()
             }
         };
-        let seconds = p_image.len().max(p_audio.len());
-        let p_fused: Vec<f32> = (0..seconds)
-            .filter_map(|i| {
-                self.fusion
-                    .fuse(p_image.get(i).copied(), p_audio.get(i).copied())
-            })
-            .collect();
+        let p_fused = fuse_calibrated(
+            self.fusion,
+            &p_image,
+            self.image_threshold,
+            &p_audio,
+            self.audio_threshold.unwrap_or(CALIBRATED_THRESHOLD),
+        );
         let positive_seconds = p_fused.iter().filter(|&&p| p >= self.threshold).count();
         timings.total = t0.elapsed();
         let audio_secs = summary
@@ -191,5 +213,59 @@ impl Detector {
             note,
             timings,
         })
+    }
+}
+
+/// Per second: each probability calibrated against its own model's threshold, then fused with
+/// `fusion`. Seconds where the rule has no input are left out.
+pub fn fuse_calibrated(
+    fusion: Fusion,
+    p_image: &[f32],
+    image_threshold: f32,
+    p_audio: &[f32],
+    audio_threshold: f32,
+) -> Vec<f32> {
+    let seconds = p_image.len().max(p_audio.len());
+    (0..seconds)
+        .filter_map(|i| {
+            fusion.fuse(
+                p_image.get(i).map(|&p| calibrate(p, image_threshold)),
+                p_audio.get(i).map(|&p| calibrate(p, audio_threshold)),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_model_is_judged_against_its_own_threshold() {
+        // Image card threshold 0.65, audio card threshold 0.09.
+        let (ti, ta) = (0.65, 0.09);
+        // Second 0: image just below its threshold, audio well below its own → normal.
+        // Second 1: image low, audio 0.2 — above the audio threshold but far below the image
+        //           card's 0.65, which the old rule compared everything with → accident.
+        // Second 2: image above its threshold → accident.
+        let fused = fuse_calibrated(Fusion::Max, &[0.6, 0.1, 0.7], ti, &[0.01, 0.2, 0.0], ta);
+        let positive: Vec<bool> = fused.iter().map(|&p| p >= CALIBRATED_THRESHOLD).collect();
+        assert_eq!(positive, vec![false, true, true]);
+        // Exactly at a model's threshold is positive (0.5 on the calibrated scale).
+        let at = fuse_calibrated(Fusion::ImageOnly, &[0.65], ti, &[], ta);
+        assert!((at[0] - 0.5).abs() < 1e-6);
+        // Mean: both just above their own thresholds → above 0.5, although the raw mean
+        // (0.1 + 0.7) / 2 = 0.4 is below the image threshold.
+        let mean = fuse_calibrated(Fusion::Mean, &[0.7], ti, &[0.1], ta);
+        assert!(mean[0] > CALIBRATED_THRESHOLD, "{mean:?}");
+        // Without audio, a two-input rule uses the image alone; audio-only without audio: nothing.
+        let no_audio = fuse_calibrated(Fusion::Max, &[0.2, 0.9], ti, &[], ta);
+        assert_eq!(no_audio, vec![calibrate(0.2, ti), calibrate(0.9, ti)]);
+        assert!(fuse_calibrated(Fusion::AudioOnly, &[0.9], ti, &[], ta).is_empty());
+        // Calibrated scores stay probabilities and keep the order of the inputs.
+        let ramp: Vec<f32> = (0..=20).map(|i| i as f32 / 20.0).collect();
+        let c = fuse_calibrated(Fusion::ImageOnly, &ramp, ti, &[], ta);
+        assert!(c.windows(2).all(|w| w[0] <= w[1]));
+        assert!(c.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 }

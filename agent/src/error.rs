@@ -48,6 +48,12 @@ pub enum AgentError {
     /// The cloud refused or could not be reached.
     #[error("cloud: {0}")]
     Cloud(String),
+    /// The chain (JSON-RPC) failed or a transaction reverted.
+    #[error("chain: {0}")]
+    Chain(String),
+    /// An owner command cannot be done (wrong status, not our EC, window still open, no funds).
+    #[error("{0}")]
+    Owner(String),
     /// A thumbnail could not be encoded.
     #[error("JPEG encoding: {0}")]
     Jpeg(String),

@@ -28,6 +28,7 @@ pub mod keystore;
 pub mod location;
 pub mod nmea;
 pub mod outbox;
+pub mod owner;
 pub mod segments;
 pub mod watcher;
 

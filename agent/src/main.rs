@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use dashledger_agent::cloud::{CloudClient, Deployment};
 use dashledger_agent::config::{CONFIG_ENV, Config, LOG_ENV, Overrides};
 use dashledger_agent::outbox::Outbox;
-use dashledger_agent::{AgentError, daemon, keystore};
-use dashledger_protocol::keys::KdfParams;
+use dashledger_agent::{AgentError, daemon, keystore, owner};
+use dashledger_protocol::keys::{self as keys, KdfParams};
 
 /// dashledger dashcam agent.
 #[derive(Debug, Parser)]
@@ -33,7 +33,7 @@ struct Cli {
     /// Chain JSON-RPC URL (`chain.rpc_url`).
     #[arg(long, global = true)]
     rpc_url: Option<String>,
-    /// Image backbone (`detect.backbone`): efficientnet_lite0 or vgg16.
+    /// Image backbone (`detect.backbone`): effnet-lite0 or vgg16.
     #[arg(long, global = true)]
     backbone: Option<String>,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `dashledger_agent=debug`.
@@ -58,6 +58,32 @@ enum Command {
     /// List the open requests for all of the owner's evidence contracts (signed cloud API); JSON
     /// on stdout.
     Requests,
+    /// Approve a request: make the kfrag for the requester's Umbral key and `respond` with the
+    /// deposit from the EC's owner key (funded from the owner wallet). JSON on stdout.
+    Approve {
+        /// The request contract (REQC) address.
+        request: String,
+        /// Deposit in wei (default: the request's minimum deposit).
+        #[arg(long)]
+        deposit_wei: Option<String>,
+    },
+    /// Decline an Open request (the reward returns to the requester). JSON on stdout.
+    Decline {
+        /// The request contract (REQC) address.
+        request: String,
+    },
+    /// Claim a Responded request after its confirm window (then `withdraw`). JSON on stdout.
+    Claim {
+        /// The request contract (REQC) address.
+        request: String,
+    },
+    /// Withdraw what every used owner key is owed (rewards, deposits) to the wallet or `--to`.
+    /// JSON on stdout.
+    Withdraw {
+        /// Recipient (default: the owner wallet).
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Print the effective configuration as TOML.
     PrintConfig,
     /// Time every stage (hash, decode, inference, seal) on one segment; JSON on stdout.
@@ -87,6 +113,36 @@ fn main() -> ExitCode {
     }
 }
 
+fn json(v: &impl serde::Serialize) -> Result<(), AgentError> {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    Ok(())
+}
+
+/// Opens the keystore and the outbox, connects to the chain with the wallet and every used
+/// owner key, and runs `f`.
+fn owner_command<F, Fut>(config: &Config, f: F) -> Result<(), AgentError>
+where
+    F: FnOnce(owner::OwnerChain, keys::Secrets, Vec<dashledger_agent::accident::Prepared>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AgentError>>,
+{
+    let secrets = keystore::open(config)?;
+    let (used, accidents) = {
+        let outbox = Outbox::open(&config.outbox_path())?;
+        (
+            owner::used_owner_keys(&outbox)?,
+            owner::accidents_with_ec(&outbox)?,
+        )
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let chain = owner::OwnerChain::connect(config, &secrets, used).await?;
+        f(chain, secrets, accidents).await
+    })
+}
+
 fn real_main(cli: Cli) -> Result<(), AgentError> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let flags = Overrides {
@@ -112,10 +168,12 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             let secrets = keystore::create(&config, params)?;
             let owner0 = secrets.owner_seed().owner_key(0)?;
             let umbral = secrets.umbral_secret_key()?.public_key();
+            let wallet = owner::wallet_key(&secrets)?;
             let out = serde_json::json!({
                 "keystore": config.keystore.display().to_string(),
                 "device_address": secrets.device_address().to_string(),
                 "first_owner_address": owner0.address().to_string(),
+                "wallet_address": wallet.address().to_string(),
                 "umbral_public_key": umbral.to_string(),
             });
             println!("{out:#}");
@@ -152,6 +210,40 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             }
             println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             Ok(())
+        }
+        Command::Approve {
+            request,
+            deposit_wei,
+        } => {
+            let reqc = owner::parse_address(&request, "request")?;
+            let deposit = deposit_wei
+                .as_deref()
+                .map(|d| owner::parse_wei(d, "--deposit-wei"))
+                .transpose()?;
+            owner_command(&config, |chain, secrets, accidents| async move {
+                json(&chain.approve(&secrets, &accidents, reqc, deposit).await?)
+            })
+        }
+        Command::Decline { request } => {
+            let reqc = owner::parse_address(&request, "request")?;
+            owner_command(&config, |chain, _, _| async move {
+                json(&chain.decline(reqc).await?)
+            })
+        }
+        Command::Claim { request } => {
+            let reqc = owner::parse_address(&request, "request")?;
+            owner_command(&config, |chain, _, _| async move {
+                json(&chain.claim(reqc).await?)
+            })
+        }
+        Command::Withdraw { to } => {
+            let to = to
+                .as_deref()
+                .map(|t| owner::parse_address(t, "--to"))
+                .transpose()?;
+            owner_command(&config, |chain, _, _| async move {
+                json(&chain.withdraw(to).await?)
+            })
         }
         Command::Status => {
             let outbox = Outbox::open(&config.outbox_path())?;

@@ -666,6 +666,15 @@ impl Outbox {
         )?)
     }
 
+    /// Detail JSON of every accident that has one (any stage), oldest first.
+    pub fn accident_details(&self) -> Result<Vec<String>, AgentError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT detail FROM accidents WHERE detail IS NOT NULL ORDER BY segment_id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Moves an accident to `stage` with its accumulated outputs.
     pub fn set_accident_stage(
         &mut self,

@@ -179,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
                 bodies.len()
             );
             let t0 = Instant::now();
+            let cpu0 = process_cpu_secs();
             let mut tasks = Vec::new();
             for _ in 0..concurrency {
                 let (bodies, next, client, url) =
@@ -208,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
                 t.await??;
             }
             let secs = t0.elapsed().as_secs_f64();
+            let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
             let m = client
                 .get(format!("{url}/metrics"))
                 .send()
@@ -222,7 +224,9 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({"bench": "ingest", "records": total, "requests": bodies.len(), "batch": batch,
-                    "concurrency": concurrency, "seconds": secs, "records_per_sec": total as f64 / secs, "server": accepted})
+                    "concurrency": concurrency, "seconds": secs, "records_per_sec": total as f64 / secs, "server": accepted,
+                    "cpu_seconds": cpu, "records_per_cpu_sec": cpu.map(|c| total as f64 / c),
+                    "load_avg_1m": load_avg()})
             );
             s.shutdown().await?;
         }
@@ -243,15 +247,18 @@ async fn main() -> anyhow::Result<()> {
                 .collect();
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let t0 = Instant::now();
+            let cpu0 = process_cpu_secs();
             std::thread::scope(|s| {
                 for part in signed.chunks(records.div_ceil(threads)) {
                     s.spawn(move || part.iter().for_each(|r| assert!(r.verify().is_ok())));
                 }
             });
             let secs = t0.elapsed().as_secs_f64();
+            let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
             println!(
                 "{}",
-                serde_json::json!({"bench": "verify", "records": records, "threads": threads, "records_per_sec": records as f64 / secs})
+                serde_json::json!({"bench": "verify", "records": records, "threads": threads, "records_per_sec": records as f64 / secs,
+                    "cpu_seconds": cpu, "records_per_cpu_sec": cpu.map(|c| records as f64 / c), "load_avg_1m": load_avg()})
             );
         }
         Cmd::Search {
@@ -443,4 +450,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// CPU time (user + system) of this process so far, in seconds (Linux `/proc/self/stat`, clock
+/// ticks of 100 Hz). On a machine shared with other work, records per CPU-second times the core
+/// count is the rate the benchmark would reach with the cores to itself.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// The 1-minute load average (Linux), to tell how shared the machine was.
+fn load_avg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -252,3 +252,227 @@ mod tests {
         );
     }
 }
+
+/// Settings of the S3-compatible backend (built from `blob.*` and the environment).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix inside the bucket (no leading or trailing `/`; may be empty).
+    pub prefix: String,
+    /// Endpoint URL (`http(s)://host:port`); None: AWS S3 for `region`.
+    pub endpoint: Option<String>,
+    /// Region (signing).
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: crate::config::Secret,
+    /// Secret access key.
+    pub secret_access_key: crate::config::Secret,
+}
+
+/// Blobs in an S3-compatible object store (`object_store` crate). Objects appear atomically:
+/// a multipart upload is only visible once completed.
+#[derive(Debug)]
+pub struct S3Blobs {
+    store: object_store::aws::AmazonS3,
+    prefix: String,
+    describe: String,
+}
+
+/// Part size of multipart uploads (S3's minimum is 5 MiB).
+const S3_PART: usize = 8 << 20;
+/// Files up to this size are sent in one PUT.
+const S3_SINGLE_PUT: u64 = 8 << 20;
+
+fn s3_err(what: &str, key: &str, e: object_store::Error) -> CloudError {
+    CloudError::Blob {
+        path: format!("{what} {key}"),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl S3Blobs {
+    /// Connects (lazily: the first request reaches the server) to the bucket.
+    pub fn new(s: S3Settings) -> Result<Self, CloudError> {
+        let mut b = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&s.bucket)
+            .with_region(&s.region)
+            .with_access_key_id(s.access_key_id.expose())
+            .with_secret_access_key(s.secret_access_key.expose())
+            .with_virtual_hosted_style_request(false)
+            .with_retry(object_store::RetryConfig {
+                backoff: Default::default(),
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(30),
+            });
+        if let Some(ep) = &s.endpoint {
+            b = b
+                .with_endpoint(ep)
+                .with_allow_http(ep.starts_with("http://"));
+        }
+        let store = b.build().map_err(|e| {
+            CloudError::Config(format!(
+                "blob: cannot configure S3 bucket {}: {e}",
+                s.bucket
+            ))
+        })?;
+        let describe = format!(
+            "s3://{}/{} at {}",
+            s.bucket,
+            s.prefix,
+            s.endpoint.as_deref().unwrap_or("AWS")
+        );
+        Ok(Self {
+            store,
+            prefix: s.prefix,
+            describe,
+        })
+    }
+
+    /// `s3://bucket/prefix at endpoint`, for logs.
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn path(&self, key: &str) -> Result<object_store::path::Path, CloudError> {
+        check_key(key)?;
+        let full = if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        };
+        object_store::path::Path::parse(&full).map_err(|e| CloudError::Blob {
+            path: full.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
+        })
+    }
+
+    async fn upload_file(&self, key: &str, src: &Path) -> Result<(), CloudError> {
+        use object_store::ObjectStoreExt;
+        let path = self.path(key)?;
+        let mut f = tokio::fs::File::open(src).await.map_err(io_err(src))?;
+        let len = f.metadata().await.map_err(io_err(src))?.len();
+        if len <= S3_SINGLE_PUT {
+            let mut buf = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut buf).await.map_err(io_err(src))?;
+            self.store
+                .put(&path, Bytes::from(buf).into())
+                .await
+                .map_err(|e| s3_err("put", key, e))?;
+            return Ok(());
+        }
+        let upload = self
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| s3_err("starting multipart upload of", key, e))?;
+        let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, S3_PART);
+        let mut buf = vec![0u8; 1 << 20];
+        let res: Result<(), CloudError> = async {
+            loop {
+                let n = f.read(&mut buf).await.map_err(io_err(src))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                w.wait_for_capacity(4)
+                    .await
+                    .map_err(|e| s3_err("uploading part of", key, e))?;
+                w.write(&buf[..n]);
+            }
+        }
+        .await;
+        match res {
+            Ok(()) => {
+                w.finish()
+                    .await
+                    .map_err(|e| s3_err("completing multipart upload of", key, e))?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = w.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl BlobStore for S3Blobs {
+    fn put_file<'a>(&'a self, key: &'a str, src: &'a Path) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            self.upload_file(key, src).await?;
+            // The object is complete in the bucket: the spool copy can go.
+            let _ = tokio::fs::remove_file(src).await;
+            Ok(())
+        })
+    }
+
+    fn put_bytes<'a>(&'a self, key: &'a str, data: Bytes) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            use object_store::ObjectStoreExt;
+            let path = self.path(key)?;
+            self.store
+                .put(&path, data.into())
+                .await
+                .map_err(|e| s3_err("put", key, e))?;
+            Ok(())
+        })
+    }
+
+    fn size<'a>(&'a self, key: &'a str) -> BoxFut<'a, Option<u64>> {
+        Box::pin(async move {
+            use object_store::ObjectStoreExt;
+            let path = self.path(key)?;
+            match self.store.head(&path).await {
+                Ok(m) => Ok(Some(m.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(s3_err("head", key, e)),
+            }
+        })
+    }
+
+    fn read_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFut<'a, ByteStream> {
+        Box::pin(async move {
+            use futures_util::StreamExt;
+            use object_store::ObjectStore;
+            let path = self.path(key)?;
+            if end <= start {
+                return Ok(Box::pin(futures_util::stream::empty()) as ByteStream);
+            }
+            let opts = object_store::GetOptions {
+                range: Some(object_store::GetRange::Bounded(start..end)),
+                ..Default::default()
+            };
+            let res = self
+                .store
+                .get_opts(&path, opts)
+                .await
+                .map_err(|e| s3_err("get", key, e))?;
+            let stream = res.into_stream().map(|r| r.map_err(std::io::Error::from));
+            Ok(Box::pin(stream) as ByteStream)
+        })
+    }
+
+    fn get_bytes<'a>(&'a self, key: &'a str) -> BoxFut<'a, Option<Bytes>> {
+        Box::pin(async move {
+            use object_store::ObjectStoreExt;
+            let path = self.path(key)?;
+            match self.store.get(&path).await {
+                Ok(r) => Ok(Some(r.bytes().await.map_err(|e| s3_err("get", key, e))?)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(s3_err("get", key, e)),
+            }
+        })
+    }
+
+    fn ready<'a>(&'a self) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            use object_store::ObjectStoreExt;
+            let path = self.path("ready-probe")?;
+            self.store
+                .put(&path, Bytes::from_static(b"ok").into())
+                .await
+                .map_err(|e| s3_err(&format!("writing to {}:", self.describe), "ready-probe", e))?;
+            Ok(())
+        })
+    }
+}

@@ -42,6 +42,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// Chain access (verifier, relayer, indexer).
     pub chain: ChainConfig,
+    /// The requester's web page served at `/`.
+    pub web: WebConfig,
     /// Seconds to wait for in-flight requests on SIGTERM / Ctrl-C.
     pub shutdown_grace_secs: u64,
 }
@@ -50,10 +52,21 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlobConfig {
-    /// `local` (a directory) or `s3` (an S3-compatible object store).
+    /// `local` (a directory) or `s3` (an S3-compatible object store; implied by `url`).
     pub backend: String,
     /// Directory of the local backend. Empty: `<data_dir>/blobs`.
     pub dir: PathBuf,
+    /// S3 location `s3://bucket[/prefix]`. Non-empty selects the S3 backend.
+    pub url: String,
+    /// S3 endpoint URL, `http(s)://host:port` (MinIO, s3s-fs, Ceph RGW, ...). Empty: AWS S3 of
+    /// `region`.
+    pub endpoint: String,
+    /// S3 region (used for request signing).
+    pub region: String,
+    /// File holding the S3 access key id (alternative: env `AWS_ACCESS_KEY_ID`).
+    pub access_key_id_file: Option<PathBuf>,
+    /// File holding the S3 secret access key (alternative: env `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key_file: Option<PathBuf>,
 }
 
 /// Upload size caps.
@@ -96,6 +109,18 @@ pub struct SearchConfig {
     pub max_page_size: u32,
     /// Longest time range of one search, in seconds.
     pub max_range_secs: i64,
+}
+
+/// The requester's web page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Directory of the built page (`web/dist`). None: no page (`/` answers a JSON 404).
+    pub dir: Option<PathBuf>,
+    /// Chain name shown by the page (`chainName` of `/config.json`). None: derived from the id.
+    pub chain_name: Option<String>,
+    /// Base URL of this API as the page should call it (`cloudUrl`); empty = the page's origin.
+    pub cloud_url: String,
 }
 
 /// Chain access.
@@ -146,6 +171,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             search: SearchConfig::default(),
             chain: ChainConfig::default(),
+            web: WebConfig::default(),
             shutdown_grace_secs: 20,
         }
     }
@@ -156,6 +182,11 @@ impl Default for BlobConfig {
         Self {
             backend: "local".into(),
             dir: PathBuf::new(),
+            url: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id_file: None,
+            secret_access_key_file: None,
         }
     }
 }
@@ -246,11 +277,25 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), CloudError> {
-        if !matches!(self.blob.backend.as_str(), "local") {
+        if !matches!(self.blob.backend.as_str(), "local" | "s3") {
             return Err(CloudError::Config(format!(
-                "blob.backend '{}' is not supported (supported: local)",
+                "blob.backend '{}' is not supported (supported: local, s3)",
                 self.blob.backend
             )));
+        }
+        if self.blob.backend == "s3" && self.blob.url.is_empty() {
+            return Err(CloudError::Config(
+                "blob.backend is s3 but blob.url (s3://bucket[/prefix]) is not set".into(),
+            ));
+        }
+        if !self.blob.url.is_empty() {
+            self.s3_location()?;
+            let ep = &self.blob.endpoint;
+            if !(ep.is_empty() || ep.starts_with("http://") || ep.starts_with("https://")) {
+                return Err(CloudError::Config(format!(
+                    "blob.endpoint must be an http:// or https:// URL of the S3-compatible server, got '{ep}'"
+                )));
+            }
         }
         if self.upload.max_chunk_bytes == 0 || self.upload.max_clip_bytes == 0 {
             return Err(CloudError::Config(
@@ -275,6 +320,77 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The deployment file: `chain.deployment_file`, or `deployments/<chain_id>.json`.
+    pub fn deployment_file(&self) -> PathBuf {
+        if self.chain.deployment_file.as_os_str().is_empty() {
+            PathBuf::from(format!("deployments/{}.json", self.chain.chain_id))
+        } else {
+            self.chain.deployment_file.clone()
+        }
+    }
+
+    /// Bucket and key prefix of `blob.url` (`s3://bucket[/prefix]`).
+    pub fn s3_location(&self) -> Result<(String, String), CloudError> {
+        let rest = self.blob.url.strip_prefix("s3://").ok_or_else(|| {
+            CloudError::Config(format!(
+                "blob.url '{}' must look like s3://bucket[/prefix]",
+                self.blob.url
+            ))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(CloudError::Config(format!(
+                "blob.url '{}': '{bucket}' is not a valid bucket name (3-63 of a-z 0-9 . -)",
+                self.blob.url
+            )));
+        }
+        Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+    }
+
+    /// The S3 settings (credentials from env `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, or
+    /// the files `blob.access_key_id_file` / `blob.secret_access_key_file`); `None` for the
+    /// local backend.
+    pub fn s3_settings(
+        &self,
+        env: &[(String, String)],
+    ) -> Result<Option<crate::blob::S3Settings>, CloudError> {
+        if self.blob.url.is_empty() {
+            return Ok(None);
+        }
+        let (bucket, prefix) = self.s3_location()?;
+        let secret = |var: &str, file: &Option<PathBuf>, key: &str| -> Result<Secret, CloudError> {
+            if let Some(path) = file {
+                return Secret::from_file(path);
+            }
+            match env.iter().find(|(k, _)| k == var) {
+                Some((_, v)) => Secret::new(v.clone(), var),
+                None => Err(CloudError::Config(format!(
+                    "S3 blob storage needs credentials: set {key} or env {var}"
+                ))),
+            }
+        };
+        Ok(Some(crate::blob::S3Settings {
+            bucket,
+            prefix,
+            endpoint: (!self.blob.endpoint.is_empty()).then(|| self.blob.endpoint.clone()),
+            region: self.blob.region.clone(),
+            access_key_id: secret(
+                "AWS_ACCESS_KEY_ID",
+                &self.blob.access_key_id_file,
+                "blob.access_key_id_file",
+            )?,
+            secret_access_key: secret(
+                "AWS_SECRET_ACCESS_KEY",
+                &self.blob.secret_access_key_file,
+                "blob.secret_access_key_file",
+            )?,
+        }))
     }
 
     /// Directory of the local blob store.

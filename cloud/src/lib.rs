@@ -42,7 +42,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api::AppState;
-use crate::blob::LocalBlobs;
+use crate::blob::{LocalBlobs, S3Blobs};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::CloudError;
@@ -60,6 +60,17 @@ pub async fn build_state(
     config: Config,
     env: Vec<(String, String)>,
 ) -> Result<Arc<AppState>, CloudError> {
+    // Checked here, not when loading the configuration: `--set web.dir=… print-config` is how
+    // scripts ask whether this binary knows the key, before the page is built.
+    if let Some(dir) = &config.web.dir
+        && !dir.join("index.html").is_file()
+    {
+        return Err(CloudError::Config(format!(
+            "web.dir {} has no index.html (build the page first: npm run build in web/)",
+            dir.display()
+        )));
+    }
+    let s3 = config.s3_settings(&env)?;
     let admin_token = config.admin_token(env)?;
     if admin_token.is_none() {
         tracing::warn!("no admin token configured: the operator API answers 403");
@@ -73,7 +84,14 @@ pub async fn build_state(
     if !applied.is_empty() {
         tracing::info!(?applied, "database migrated");
     }
-    let blobs = Box::new(LocalBlobs::new(config.blob_dir())?);
+    let blobs: Box<dyn blob::BlobStore> = match s3 {
+        Some(s) => {
+            let b = S3Blobs::new(s)?;
+            tracing::info!(store = %b.describe(), "blob storage: S3-compatible object store");
+            Box::new(b)
+        }
+        None => Box::new(LocalBlobs::new(config.blob_dir())?),
+    };
     let chain = chain::Chain::from_config(&config).await?;
     if chain.is_none() {
         tracing::warn!("chain.rpc_url not set: verifier, relayer, indexer and downloads are off");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Backend, DeviceChain, TestServer, batch, expect_error};
+use common::{Backend, DeviceChain, S3sFs, TestServer, batch, expect_error};
 use dashledger_protocol::frames::{encode_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use reqwest::Method;
@@ -38,6 +38,19 @@ async fn service_basics(s: &TestServer) {
         s.client.delete(s.u("/healthz")).send().await.unwrap(),
         405,
         "method_not_allowed",
+    )
+    .await;
+    // A body over the route's limit is a JSON 413, not axum's plain-text one.
+    expect_error(
+        s.client
+            .post(s.u("/v1/evidence"))
+            .header("content-type", "application/octet-stream")
+            .body(vec![0u8; 100_000])
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "body_too_large",
     )
     .await;
     let m = s
@@ -309,7 +322,7 @@ fn sample_clip(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i.wrapping_mul(7919) >> 3) as u8).collect()
 }
 
-async fn upload_flow(mut s: TestServer) {
+async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
     let dev = DeviceChain::new();
     s.approve_device(&dev.key).await;
     let clip = sample_clip(300_000);
@@ -542,6 +555,15 @@ async fn upload_flow(mut s: TestServer) {
             .status(),
         200
     );
+    if s3.is_none() {
+        // Simulate a crash after the clip reached blob storage (which consumes the spool file)
+        // but before the database recorded it: completing after the restart still works.
+        s.stop_keep().await;
+        let dest = s.dir.path().join("blobs").join("clips");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::rename(&spool, dest.join(format!("{ec}.sealed"))).unwrap();
+        s.restart().await;
+    }
     let done: Value = s
         .client
         .post(s.u(&format!("/v1/uploads/{id}/complete")))
@@ -565,17 +587,17 @@ async fn upload_flow(mut s: TestServer) {
         .await
         .unwrap();
     assert_eq!(again["cipher_hash"], done["cipher_hash"]);
-    let stored = s
-        .dir
-        .path()
-        .join("blobs")
-        .join("clips")
-        .join(format!("{ec}.sealed"));
-    assert_eq!(
-        common::read_all(&stored),
-        clip,
-        "stored clip equals the uploaded bytes"
-    );
+    let key = format!("clips/{ec}.sealed");
+    let stored = match s3 {
+        None => common::read_all(&s.dir.path().join("blobs").join(&key)),
+        Some(fs) => {
+            use dashledger_cloud::blob::BlobStore;
+            let b = fs.blobs("uploads");
+            assert_eq!(b.size(&key).await.unwrap(), Some(clip.len() as u64));
+            b.get_bytes(&key).await.unwrap().unwrap().to_vec()
+        }
+    };
+    assert_eq!(stored, clip, "stored clip equals the uploaded bytes");
     assert!(!spool.exists());
     // A second session for the same EC is refused; chunks to a finished upload are refused.
     expect_error(
@@ -625,7 +647,7 @@ async fn sqlite_upload_resumes_across_restart() {
     )
     .await
     .unwrap();
-    upload_flow(s).await;
+    upload_flow(s, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +674,7 @@ async fn postgres_upload_resumes_across_restart() {
     else {
         return;
     };
-    upload_flow(s).await;
+    upload_flow(s, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -827,4 +849,72 @@ async fn postgres_search() {
     };
     search_flow(&s).await;
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_upload_resumes_across_restart() {
+    let Some(fs) = S3sFs::start() else {
+        return;
+    };
+    let creds = tempfile::tempdir().unwrap();
+    let mut extra = fs.overrides(creds.path(), "uploads");
+    extra.push("upload.max_chunk_bytes=100000".into());
+    extra.push("upload.max_clip_bytes=10000000".into());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let s = TestServer::start(Backend::Sqlite, &extra).await.unwrap();
+    // Readiness covers the object store (it writes a probe object).
+    let r = s.client.get(s.u("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    upload_flow(s, Some(&fs)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_blob_store_round_trips() {
+    use dashledger_cloud::blob::BlobStore;
+    use futures_util::StreamExt;
+    let Some(fs) = S3sFs::start() else {
+        return;
+    };
+    let b = fs.blobs("p");
+    b.ready().await.unwrap();
+    assert_eq!(b.size("clips/none").await.unwrap(), None);
+    assert_eq!(b.get_bytes("clips/none").await.unwrap(), None);
+    b.put_bytes("thumbs/a/first.jpg", bytes::Bytes::from_static(b"jpeg"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get_bytes("thumbs/a/first.jpg").await.unwrap().unwrap(),
+        bytes::Bytes::from_static(b"jpeg")
+    );
+    // A file larger than one part goes up as a multipart upload and comes back identical,
+    // also in ranges; the source (spool) file is consumed.
+    let data: Vec<u8> = (0..(19u32 << 20) + 12345)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("spool.part");
+    std::fs::write(&src, &data).unwrap();
+    b.put_file("clips/big.sealed", &src).await.unwrap();
+    assert!(!src.exists());
+    assert_eq!(
+        b.size("clips/big.sealed").await.unwrap(),
+        Some(data.len() as u64)
+    );
+    for (start, end) in [
+        (0u64, data.len() as u64),
+        (5, 9_000_001),
+        (17 << 20, (17 << 20) + 1),
+    ] {
+        let mut got = Vec::new();
+        let mut st = b.read_range("clips/big.sealed", start, end).await.unwrap();
+        while let Some(c) = st.next().await {
+            got.extend_from_slice(&c.unwrap());
+        }
+        assert!(
+            got == data[start as usize..end as usize],
+            "range {start}..{end}"
+        );
+    }
+    // Keys are checked as for the local store.
+    assert!(b.put_bytes("../x", bytes::Bytes::new()).await.is_err());
 }

@@ -28,6 +28,15 @@ paths = {
                       "responses": {"200": ok("ready", OBJ), "503": ok("not ready; `problems` lists why", OBJ)}}},
   "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)", "responses": {"200": ok("metrics", {"type": "string"}, "text/plain")}}},
   "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI 3.1", OBJ)}}},
+  "/config.json": {"get": {"summary": "The web page's deployment configuration, built from the deployment file (chain.deployment_file)",
+            "responses": {"200": ok("configuration", {"type": "object", "required": ["chainId", "chainName", "fromBlock", "contracts", "cloudUrl"], "properties": {
+                "chainId": {"type": "integer"}, "chainName": {"type": "string"}, "fromBlock": {"type": "integer", "description": "the deployment's startBlock"},
+                "contracts": {"type": "object", "properties": {k: {"type": "string"} for k in ["evidenceFactory", "searchContract", "requestFactory", "responseContract"]}},
+                "cloudUrl": {"type": "string", "description": "API base URL; empty = the page's origin"}}}),
+                          "503": err("no usable deployment file")}}},
+  "/": {"get": {"summary": "The requester's web page (files of web.dir, i.e. the built web/dist; any other GET path not under /v1/ is a file of it)",
+            "responses": {"200": ok("index.html", {"type": "string"}, "text/html"), "400": err("path refused (traversal)"),
+                          "404": err("no such file, or no web.dir configured (error no_web_page)")}}},
   "/v1/admin/devices": {
     "post": {"summary": "Register a device key (idempotent); optionally approve it at once", "security": ADMIN,
              "requestBody": jbody({"type": "object", "required": ["address"], "properties": {

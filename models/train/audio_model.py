@@ -259,7 +259,48 @@ def mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> np.ndarray:
     return a + b * np.sqrt(pa / (pb * 10 ** (snr_db / 10)))
 
 
+def clip_results(predict_mfcc, threshold: float) -> dict:
+    """Clip level on the shared videos' soundtracks, decoded like agent/src/decode.rs (GStreamer
+    `decodebin ! audioconvert ! audioresample` to F32 mono 16 kHz), cut like the agent (1-s windows,
+    last partial window zero-padded, dropped when shorter than 0.25 s), MFCC, model."""
+    import agent_view
+
+    clips = {}
+    for video in sorted((DATASETS / "videos").glob("*.mp4")):
+        samples = agent_view.agent_audio(video)
+        if samples is None or len(samples) == 0:
+            clips[video.name] = {"windows": 0, "decision": "no audio track"}
+            continue
+        ws = [w for w in (samples[i:i + F.WINDOW] for i in range(0, len(samples), F.WINDOW))
+              if len(w) >= F.WINDOW // 4]
+        x = mfcc_all(np.stack([np.pad(w, (0, F.WINDOW - len(w))) for w in ws]))
+        probs = predict_mfcc(x)
+        clips[video.name] = {
+            "decode": "GStreamer decodebin ! audioconvert ! audioresample ! F32 mono 16 kHz (the agent's elements)",
+            "windows": len(ws),
+            "p_accident": [round(float(v), 3) for v in probs],
+            "accident_windows": int((probs >= threshold).sum()),
+            "decision": "accident" if (probs >= threshold).any() else "normal",
+        }
+        log(f"clip {video.name}: {clips[video.name]}")
+    return clips
+
+
+def refresh_clips() -> None:
+    """`--clips-only`: recompute the card's clip-level results with the committed ONNX (no retraining)."""
+    card_path = MODELS / f"{NAME}.card.json"
+    card = json.loads(card_path.read_text())
+    sess = common.ort_session(MODELS / card["file"])
+    card["metrics"]["clips"] = clip_results(
+        lambda x: np.array([sess.run(None, {"mfcc": x[i:i + 1].astype(np.float32)})[0][0, 0] for i in range(len(x))]),
+        card["thresholds"]["cost_model"])
+    common.write_card(NAME, card)
+
+
 def main() -> None:
+    if "--clips-only" in sys.argv[1:]:
+        refresh_clips()
+        return
     rng = np.random.default_rng(common.SEED)
     split = split_files(common.SEED)
     log(f"files: train {len(split['train'])}, val {len(split['val'])} (held out by file)")
@@ -332,25 +373,7 @@ def main() -> None:
     out = MODELS / f"{NAME}.onnx"
     export(net, mu, sd, out)
 
-    # Clip level: the shared videos' soundtracks (ffmpeg -> 16 kHz mono), every 1-s window.
-    import subprocess
-
-    clips = {}
-    for video in sorted((DATASETS / "videos").glob("*.mp4")):
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vn", "-ac", "1", "-ar", "16000",
-                              "-f", "f32le", "-"], capture_output=True).stdout
-        samples = np.frombuffer(raw, dtype=np.float32)
-        if len(samples) == 0:
-            clips[video.name] = {"windows": 0, "decision": "no audio track"}
-            continue
-        ws = F.split_windows(samples)
-        probs = predict(net, norm(mfcc_all(np.stack(ws)).astype(np.float64)))
-        clips[video.name] = {
-            "windows": len(ws),
-            "p_accident": [round(float(v), 3) for v in probs],
-            "decision": "accident" if (probs >= t_cost).any() else "normal",
-        }
-        log(f"clip {video.name}: {clips[video.name]}")
+    clips = clip_results(lambda x: predict(net, norm(x.astype(np.float64))), t_cost)
 
     card = {
         "schema_version": 1,

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -69,7 +68,7 @@ def main() -> None:
     feats = compose.vgg16_features_model(onnx.load(str(base)))
     compose.save(feats, CACHE / "vgg16_features.onnx")
     head = json.loads((MODELS / f"{NAME}.head.json").read_text())
-    model = compose.with_head(feats, np.array(head["w"], dtype=np.float32), head["b"], NAME)
+    model = compose.with_mlp_head(feats, compose.head_layers(head), NAME)
     tmp = out.with_suffix(".onnx.tmp")
     compose.save(model, tmp)
     got = compose._sha256_bytes(tmp.read_bytes())

@@ -115,6 +115,53 @@ def with_head(features: onnx.ModelProto, w: np.ndarray, b: float, name: str) -> 
     return m
 
 
+def with_mlp_head(features: onnx.ModelProto, layers: list[tuple[np.ndarray, np.ndarray]], name: str) -> onnx.ModelProto:
+    """Appends a small MLP head: Gemm (+ Relu between layers) ... Gemm -> Sigmoid, shape [N, 1].
+
+    `layers` are (W [in, out], b [out]) pairs; the feature standardisation is already folded into
+    the first layer's weights and bias. A single layer is the logistic head of `with_head`.
+    """
+    if len(layers) == 1:
+        w, b = layers[0]
+        return with_head(features, np.asarray(w).reshape(-1), float(np.asarray(b).reshape(-1)[0]), name)
+    g = features.graph
+    (feat_out,) = g.output
+    (feat_in,) = [i for i in g.input if i.name not in {t.name for t in g.initializer}]
+    nodes, inits, x = list(g.node), list(g.initializer), feat_out.name
+    for k, (w, b) in enumerate(layers):
+        w = np.asarray(w, dtype=np.float32)
+        b = np.asarray(b, dtype=np.float32).reshape(-1)
+        out = "dl_logit" if k == len(layers) - 1 else f"dl_h{k}"
+        nodes.append(helper.make_node("Gemm", [x, f"dl_head{k}_w", f"dl_head{k}_b"], [out], name=f"dl_head{k}"))
+        inits += [numpy_helper.from_array(w, f"dl_head{k}_w"), numpy_helper.from_array(b, f"dl_head{k}_b")]
+        if k < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [out], [f"dl_r{k}"], name=f"dl_relu{k}"))
+            x = f"dl_r{k}"
+    nodes.append(helper.make_node("Sigmoid", ["dl_logit"], ["p_accident"], name="dl_sigmoid"))
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])]
+        if feat_in.name == "image"
+        else [feat_in],
+        [helper.make_tensor_value_info("p_accident", TensorProto.FLOAT, ["N", 1])],
+        initializer=inits,
+        value_info=list(g.value_info),
+    )
+    m = helper.make_model(graph, opset_imports=list(features.opset_import), producer_name="dashledger")
+    m.ir_version = features.ir_version
+    onnx.checker.check_model(m)
+    return m
+
+
+def head_layers(head: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The layers of a committed head file: `{"layers": [{"w": [[..]], "b": [..]}, ..]}` or the
+    older logistic form `{"w": [..], "b": x}`."""
+    if "layers" in head:
+        return [(np.array(l["w"], dtype=np.float32), np.array(l["b"], dtype=np.float32)) for l in head["layers"]]
+    return [(np.array(head["w"], dtype=np.float32).reshape(-1, 1), np.array([head["b"]], dtype=np.float32))]
+
+
 def with_flip_tta_head(features: onnx.ModelProto, w: np.ndarray, b: float, name: str) -> onnx.ModelProto:
     """Like `with_head`, averaged with the mirrored frame (test-time augmentation):
     `p_accident = (sigmoid(f(x) @ w + b) + sigmoid(f(flip_W(x)) @ w + b)) / 2`.

@@ -22,10 +22,14 @@ validation figures overstate what unseen scenes (and dashcam footage) give. The 
 is held back elsewhere for independent evaluation."""
 
 PREPROCESSING = """\
-Exactly what `dashledger_detect::preprocess` does (the Rust code is the reference; training uses
-the numpy twin `models/train/features.py`, equal within 1e-4 by the parity tests):
+Exactly what `dashledger_detect::preprocess` does (the Rust code is the reference; training feeds
+its frames through the same code, the `dashledger-features image` CLI, via
+`models/train/agent_view.py`; the numpy twin `models/train/features.py` is equal within 1e-4 by the
+parity tests and is the fallback when the CLI is not built). Features of this model were made with:
+{used}.
 
-1. decoded RGB frame at native size (the agent: GStreamer `videoconvert` to RGB, no `videoscale`);
+1. decoded RGB frame at native size (the agent: GStreamer `decodebin ! videorate ! videoconvert !
+   videoscale` to RGB at the native size, see `agent/src/decode.rs`);
 2. scale so the shorter side is **256** (other side `floor(len * 256 / short + 0.5)`), triangle
    filter (bilinear when enlarging, antialiased when shrinking: radius = max(scale, 1));
 3. centre crop **224 x 224** (offset floor((len - 224) / 2));
@@ -88,11 +92,21 @@ def image_card(c: dict) -> str:
               "into one committed ONNX file")
     tr = c["training"]
     robust = m["robustness_at_cost_threshold"]
+    robust_f1 = m.get("robustness_at_best_f1_threshold", {})
     from image_model import VARIANT_TEXT
 
     clips = "\n".join(
-        f"| {k} | {v['frames']} | {v['accident_frames']} | {v['decision']} | {' '.join(f'{p:.2f}' for p in v['p_accident'])} |"
+        f"| {k} | {v['frames']} | {v['accident_frames']} | {v['decision']} | "
+        f"{v.get('accident_frames_5fps', '-')} / {v.get('frames_5fps', '-')} | "
+        f"{' '.join(f'{p:.2f}' for p in v['p_accident'])} |"
         for k, v in m["clips"].items())
+    rob_rows = "\n".join(
+        f"| {k}: {VARIANT_TEXT.get(k, k)} | {v['accuracy']:.3f} | {v['f1']:.3f} | {v['roc_auc']:.3f} | "
+        f"{robust_f1[k]['accuracy'] if k in robust_f1 else float('nan'):.3f} | "
+        f"{robust_f1[k]['f1'] if k in robust_f1 else float('nan'):.3f} |"
+        for k, v in robust.items())
+    headline = tr.get("headline_variant", "orig")
+    used = ", ".join(tr.get("preprocessing_used", [])) or "features.py numpy twin"
     return f"""# Model card: {c['name']}
 
 Frame classifier for dashledger's agent: one decoded video frame -> P(accident).
@@ -101,14 +115,19 @@ ONNX: `{c['file']}`, sha256 `{c['sha256']}`.
 
 ## Model
 {source}; head: {tr['head']}. Output `p_accident` float32 `[1, 1]`; labels normal / accident.
-Trained on {tr['images']} images x {len(tr['variants'])} variants ({', '.join(tr['variants'])}: flips,
-downscales, JPEG re-encodes, so the head does not depend on one resolution or codec), seed {tr['seed']}.
+
+Trained on {tr['images']} images x {len(tr['variants'])} variants, each seen the way the agent
+sees video: `{'`, `'.join(tr['variants'])}`. Ops, applied in order (`models/train/image_model.py`
+`variant_frames`): `h264[qN]` = encode as H.264 (libx264, yuv420p, crf 26 or N) and decode with
+GStreamer `decodebin ! videoconvert` like the agent; `flip` mirror; `zoomN` random crop of N-100 %
+of each side scaled back; `downN` / `upN` rescale to N %; `jpegN` JPEG quality N; `light` random
+gamma 0.6-1.4 and contrast 0.75-1.2. Seed {tr['seed']}.
 
 ## Data
 {IMAGE_DATA.format(train_acc=369, train_norm=422)}
 
 ## Preprocessing
-{PREPROCESSING.format(norm=norm)}
+{PREPROCESSING.format(norm=norm, used=used)}
 
 ## Thresholds
 {COST_TEXT.format(**c['cost_model'])}
@@ -118,21 +137,33 @@ downscales, JPEG re-encodes, so the head does not depend on one resolution or co
 | cost model (**agent uses this**) | {c['thresholds']['cost_model']} |
 | best F1 | {c['thresholds']['best_f1']} |
 
-## Metrics on validation ({m['validation_at_cost_threshold']['n']} images)
-{table({"cost-model threshold": m["validation_at_cost_threshold"], "best-F1 threshold": m["validation_at_best_f1_threshold"], "0.5": m["validation_at_0.5"], "train (cost threshold)": m["train_at_cost_threshold"]}, "threshold")}
+## Metrics on validation ({m['validation_at_cost_threshold']['n']} images, as the agent sees them: `{headline}` = {VARIANT_TEXT.get(headline, headline)})
+{table({"cost-model threshold": m["validation_at_cost_threshold"], "best-F1 threshold": m["validation_at_best_f1_threshold"], "0.5": m["validation_at_0.5"], "train (cost threshold, original JPEGs)": m["train_at_cost_threshold"]}, "threshold")}
 
-{target_line(m["validation_at_cost_threshold"], 0.92, 0.90)} The paper reported 86 % / F1 0.84.
+{target_line(m["validation_at_cost_threshold"], 0.92, 0.90)}
+At the best-F1 threshold: accuracy {m['validation_at_best_f1_threshold']['accuracy']:.3f}, F1 {m['validation_at_best_f1_threshold']['f1']:.3f}. The paper reported 86 % / F1 0.84.
 
-## Robustness (validation images, cost-model threshold)
-{table({f"{k}: {VARIANT_TEXT[k]}": v for k, v in robust.items()}, "variant")}
+## Robustness (the same validation images, degraded before the agent's preprocessing)
+| variant | acc @cost | F1 @cost | ROC AUC | acc @best-F1 | F1 @best-F1 |
+|---|---|---|---|---|---|
+{rob_rows}
 
-## Clip level (shared videos, 1 frame/s decoded by ffmpeg, a clip is "accident" if any frame reaches the threshold)
-| clip | frames | accident frames | decision | P(accident) per frame |
-|---|---|---|---|---|
+## Clip level (shared videos through the agent's decode path)
+GStreamer `decodebin ! videorate ! video/x-raw,framerate=1/1 ! videoconvert ! videoscale` to RGB at
+the native size (the elements of `agent/src/decode.rs`), the Rust preprocessing, the model; a clip
+is "accident" if any 1-frame/s frame reaches the cost-model threshold. The 5 frames/s column counts
+positive frames when sampling denser with the same elements (per-frame stability).
+
+| clip | frames (1/s) | accident frames | decision | accident frames at 5/s | P(accident) per 1/s frame |
+|---|---|---|---|---|---|
 {clips}
 
-`crash_cctv.mp4` is a CCTV crash (the kind of scene the model was trained on); `normal_dashcam.mp4`
-is real dashcam driving, a domain the training data does not cover.
+`crash_cctv.mp4` is a CCTV crash (the kind of scene the model was trained on). By eye: the frame at
+0 s is before the collision, the collision happens at about 1.0 s and the car rolls over until the
+end (3.8 s), so the 1-frame/s frames at 1, 2 and 3 s show the accident and 14 of the 19 frames at
+5/s do. `normal_dashcam.mp4` is real dashcam driving, a domain the training data does not cover (no
+dashcam frame is used in training or threshold selection): every positive frame there is a false
+positive.
 
 ## Inference time
 {timing_lines(c['name'])}
@@ -144,7 +175,11 @@ is real dashcam driving, a domain the training data does not cover.
 * Scenes recur between train and validation: the validation numbers are optimistic.
 * Per-frame decisions: over a 60-frame segment the per-frame false-positive rate compounds; the
   agent should require more than one positive frame or fuse with sound.
-{"* Tried and not shipped: averaging P over the frame and its mirror image inside the ONNX (`compose.with_flip_tta_head`, `flip_tta` in `image_model.py`): validation ROC AUC 0.952 (vs 0.924), accuracy / F1 0.898 / 0.894 at its cost threshold 0.58 and 0.918 / 0.909 at its best-F1 threshold 0.68, but robustness was mixed (downscaled 35 %: 0.755, 50 %: 0.806) and it doubles inference time." if not vgg else ""}
+* Decoder differences are small next to frame choice: the first frame of `crash_cctv.mp4` decoded
+  by ffmpeg and by GStreamer differs by ~1.3 levels per channel on average (colour conversion),
+  whereas ffmpeg `fps=1` (used for the earlier cards) samples a frame ~0.5 s later than GStreamer
+  `videorate`. The earlier model's 0.99 on "the first crash frame" was such a later frame, still
+  before the collision; the training variants now include the agent's H.264 + GStreamer path.
 {"* VGG16 takes about a second per frame and ~1 GB to load: too slow and large for a Raspberry Pi 3B+ at 1 frame/s; prefer EfficientNet-Lite0 there." if vgg else ""}
 """
 
@@ -221,7 +256,12 @@ Whole held-out files, uncleaned (a file is "accident" if any 1-s window reaches 
 ## Robustness (held-out windows, cost-model threshold)
 {table(m["robustness_at_cost_threshold"], "variant")}
 
-## Clip level (shared videos' soundtracks via ffmpeg, every 1-s window)
+## Clip level (shared videos' soundtracks through the agent's decode path)
+GStreamer `decodebin ! audioconvert ! audioresample` to F32 mono 16 kHz (the elements of
+`agent/src/decode.rs`), 1-s windows cut like the agent (last one zero-padded, dropped under 0.25 s),
+MFCC, model; a clip is "accident" if any window reaches the cost-model threshold
+(`audio_model.py --clips-only` refreshes this with the committed ONNX).
+
 | clip | windows | decision | P(accident) per window |
 |---|---|---|---|
 {clips}
@@ -240,6 +280,11 @@ Whole held-out files, uncleaned (a file is "accident" if any 1-s window reaches 
   (much worse: loudness matters), narrower/wider nets; the window ROC AUC varies 0.90-0.94 across
   training seeds, and an average of 5 seeds reached 0.948 (accuracy 0.856 / F1 0.787 at its cost
   threshold) - a candidate for the next iteration, with more real in-car crash recordings.
+* The dashcam soundtrack (`normal_dashcam.mp4`: quiet, about -38 dBFS, tonal, spectral centroid
+  ~0.5-0.9 kHz, nothing like the training negatives) is taken for a crash in almost every window.
+  Tried and not shipped: extra normal windows at -20..-50 dB gain (no change on the clip, window ROC
+  AUC 0.919 vs 0.938). The agent should not trigger on sound alone until in-car recordings (cabin
+  noise, music, speech) are in the negatives.
 """
 
 

@@ -365,11 +365,43 @@ pub(crate) fn parse_strict_signature(bytes: &[u8; 65]) -> Result<Signature> {
     Ok(sig)
 }
 
-/// Recovers the signer of a 32-byte digest from a strict 65-byte signature.
+/// Recovers the signer of a 32-byte digest from a strict 65-byte signature (libsecp256k1 when
+/// the `secp256k1` feature is on, else k256; both give the same answer).
 pub(crate) fn recover_strict(digest: &B256, sig: &[u8; 65]) -> Result<Address> {
+    #[cfg(feature = "secp256k1")]
+    {
+        recover_strict_secp256k1(digest, sig)
+    }
+    #[cfg(not(feature = "secp256k1"))]
+    {
+        recover_strict_k256(digest, sig)
+    }
+}
+
+/// [`recover_strict`] with k256.
+#[cfg_attr(all(feature = "secp256k1", not(test)), allow(dead_code))]
+pub(crate) fn recover_strict_k256(digest: &B256, sig: &[u8; 65]) -> Result<Address> {
     parse_strict_signature(sig)?
         .recover_address_from_prehash(digest)
         .map_err(|e| Error::Signature(format!("public key recovery failed: {e}")))
+}
+
+/// [`recover_strict`] with libsecp256k1 (the strictness checks are the same k256 parse).
+#[cfg(feature = "secp256k1")]
+pub(crate) fn recover_strict_secp256k1(digest: &B256, sig: &[u8; 65]) -> Result<Address> {
+    use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+    static CTX: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::VerifyOnly>> =
+        std::sync::LazyLock::new(secp256k1::Secp256k1::verification_only);
+    parse_strict_signature(sig)?;
+    let recid = RecoveryId::try_from(i32::from(sig[64] - 27))
+        .map_err(|e| Error::Signature(format!("bad recovery id: {e}")))?;
+    let rsig = RecoverableSignature::from_compact(&sig[..64], recid)
+        .map_err(|e| Error::Signature(format!("bad signature: {e}")))?;
+    let pk = CTX
+        .recover_ecdsa(secp256k1::Message::from_digest(digest.0), &rsig)
+        .map_err(|e| Error::Signature(format!("public key recovery failed: {e}")))?;
+    let uncompressed = pk.serialize_uncompressed();
+    Ok(Address::from_raw_public_key(&uncompressed[1..]))
 }
 
 /// An evidence record with the device's signature (161 bytes on the wire). Not yet verified:
@@ -556,5 +588,61 @@ mod tests {
         assert!(SegmentTime::parse_file_name("20000230-000000.mp4").is_err());
         assert!(SegmentTime::parse_file_name("2000023-0000000.mp4").is_err());
         assert!(SegmentTime::from_unix(253_402_300_800).is_err());
+    }
+}
+
+/// libsecp256k1 and k256 recovery agree on every input: valid signatures of random keys over
+/// random digests, and arbitrary 65-byte strings (same address or both refused).
+#[cfg(all(test, feature = "secp256k1"))]
+mod secp256k1_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn same_address_for_valid_signatures(key in any::<[u8; 32]>(), digest in any::<[u8; 32]>()) {
+            let Ok(signer) = PrivateKeySigner::from_slice(&key) else { return Ok(()) };
+            let digest = B256::from(digest);
+            let sig = signer.sign_hash_sync(&digest).unwrap().as_bytes();
+            let a = recover_strict_k256(&digest, &sig).unwrap();
+            let b = recover_strict_secp256k1(&digest, &sig).unwrap();
+            prop_assert_eq!(a, signer.address());
+            prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn same_answer_for_arbitrary_bytes(
+            rs in any::<[u8; 64]>(),
+            v in prop_oneof![Just(27u8), Just(28u8), any::<u8>()],
+            digest in any::<[u8; 32]>(),
+        ) {
+            let mut sig = [0u8; 65];
+            sig[..64].copy_from_slice(&rs);
+            sig[64] = v;
+            let digest = B256::from(digest);
+            let a = recover_strict_k256(&digest, &sig).ok();
+            let b = recover_strict_secp256k1(&digest, &sig).ok();
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn tampered_signature_same_answer() {
+        let signer = PrivateKeySigner::random();
+        let digest = keccak256(b"dashledger");
+        let sig = signer.sign_hash_sync(&digest).unwrap().as_bytes();
+        for i in 0..65 {
+            for bit in [0x01u8, 0x80] {
+                let mut s = sig;
+                s[i] ^= bit;
+                assert_eq!(
+                    recover_strict_k256(&digest, &s).ok(),
+                    recover_strict_secp256k1(&digest, &s).ok(),
+                    "byte {i} bit {bit:#x}"
+                );
+            }
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! from the forge artifacts in protocol/abi): an EC created and verified as the agent and the
 //! cloud would, the owner responding with a real kfrag, and the real `dashledger-requester`
 //! binary doing request → status → fetch (recover, confirm, open, verify), plus the failure
-//! paths (tampered clip, wrong kfrag → dispute, deadline → cancel + withdraw, errors).
+//! paths (tampered clip, wrong kfrag → dispute, deadline → cancel + withdraw, errors). The last
+//! test runs the real cloud, with the accident uploaded through its API (`support/device.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,6 +23,9 @@ use dashledger_requester::bindings::{
 };
 use dashledger_requester::config::Deployment;
 use serde_json::Value;
+
+#[path = "support/device.rs"]
+mod device;
 
 const RESPONSE_WINDOW: u64 = 3600;
 const CONFIRM_WINDOW: u64 = 7200;
@@ -778,9 +782,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Against the real cloud: it indexes the chain and serves the search; after the CLI confirms,
-/// it serves the sealed clip to the signed request, and the CLI resumes a partial download with
-/// HTTP Range, opens and verifies it.
+/// Against the real cloud: the accident arrives as a dashcam sends it (evidence record, relayed
+/// EC creation, resumable chunked upload), the cloud verifies and lists it and serves the search;
+/// after the CLI confirms, it serves the sealed clip to the signed request, and the CLI resumes
+/// a partial download with HTTP Range, opens and verifies it.
 #[tokio::test]
 async fn real_cloud_search_and_resumed_download() {
     let Some(bin) = cloud_binary() else {
@@ -790,11 +795,13 @@ async fn real_cloud_search_and_resumed_download() {
         return;
     };
     let env = Env::start().await;
-    let clip = env.evidence(250_000, 48_856_600, 2_352_200).await;
     let data = env.dir.path().join("cloud");
     std::fs::create_dir_all(&data).unwrap();
     let vkey = env.dir.path().join("verifier.key");
     std::fs::write(&vkey, key_hex(&env.verifier_key)).unwrap();
+    let token_file = env.dir.path().join("admin.token");
+    let admin_token = "flow-test-operator-token-0123456789";
+    std::fs::write(&token_file, admin_token).unwrap();
     let port = free_port();
     let log = std::fs::File::create(env.dir.path().join("cloud.log")).unwrap();
     let set = |kv: String| ["--set".to_string(), kv];
@@ -802,6 +809,7 @@ async fn real_cloud_search_and_resumed_download() {
     for kv in [
         format!("listen=127.0.0.1:{port}"),
         format!("data_dir={}", data.display()),
+        format!("admin_token_file={}", token_file.display()),
         format!("chain.rpc_url={}", env.url),
         format!("chain.deployment_file={}", env.deployments.display()),
         format!("chain.signer_key_file={}", vkey.display()),
@@ -836,43 +844,91 @@ async fn real_cloud_search_and_resumed_download() {
         || std::fs::read_to_string(env.dir.path().join("cloud.log")).unwrap_or_default();
     assert!(up, "the cloud did not come up:\n{}", cloud_log());
 
-    // Search: the cloud indexes EvidenceListed; poll until the clip shows up.
+    // The accident as a dashcam reports it: evidence record, relayed EC creation, the sealed
+    // clip through the resumable chunked upload (interrupted once); the cloud's own verifier
+    // checks it and lists the EC.
+    let plain: Vec<u8> = (0..250_000usize).map(|i| (i * 31 % 253) as u8).collect();
+    let device_key = PrivateKeySigner::random();
+    let thumb = b"\xFF\xD8\xFF\xE0 first frame".to_vec();
+    let leaves = device::synthetic_leaves(&plain);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    let reported = device::report(&device::AccidentInput {
+        cloud: &base,
+        admin_token,
+        chain_id: env.dep.chain_id,
+        factory: env.dep.evidence_factory,
+        device: &device_key,
+        owner: &env.owner_key,
+        owner_umbral: &env.owner_umbral,
+        clip: &plain,
+        leaves: &leaves,
+        thumbnail: &thumb,
+        recorded_at: now - 300,
+        latitude: 48_856_600,
+        longitude: 2_352_200,
+        chunk_bytes: 40_000,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("reporting the accident: {e:#}\n{}", cloud_log()));
+    assert!(
+        reported.resumed_at >= 120_000 && reported.resumed_at < reported.sealed.len() as u64,
+        "the upload resumed at {}",
+        reported.resumed_at
+    );
+    let clip = Clip {
+        plain,
+        sealed: reported.sealed,
+        ec: reported.ec,
+    };
+    let listing = device::wait_listed(&base, clip.ec, std::time::Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", cloud_log()));
+    assert_eq!(listing["status"], "verified", "{listing}");
+    // The cloud stored exactly the uploaded bytes.
+    let blob = data
+        .join("blobs")
+        .join("clips")
+        .join(format!("{:#x}.sealed", clip.ec));
+    assert_eq!(std::fs::read(&blob).unwrap(), clip.sealed);
+    assert_eq!(
+        EvidenceContract::new(clip.ec, &env.requester)
+            .owner()
+            .call()
+            .await
+            .unwrap(),
+        env.owner_key.address(),
+        "the relayed EC belongs to the owner who signed the EIP-712 creation"
+    );
+
+    // Search: the CLI finds it through the cloud.
     let (from, to) = ((now - 3600).to_string(), (now + 60).to_string());
-    let mut hits = Value::Null;
-    for _ in 0..100 {
-        let out = env.cli_cloud(
-            &base,
-            &[
-                "--json",
-                "search",
-                "--from",
-                &from,
-                "--to",
-                &to,
-                "--lat",
-                "48.8566",
-                "--lon",
-                "2.3522",
-                "--radius-m",
-                "300",
-            ],
-        );
-        assert!(out.status.success(), "{}\n{}", stderr(&out), cloud_log());
-        hits = json(&out);
-        if !hits.as_array().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let out = env.cli_cloud(
+        &base,
+        &[
+            "--json",
+            "search",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--lat",
+            "48.8566",
+            "--lon",
+            "2.3522",
+            "--radius-m",
+            "300",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stderr(&out), cloud_log());
+    let hits = json(&out);
     let hits = hits.as_array().expect("search results");
     assert_eq!(
         hits.len(),
         1,
-        "the cloud never listed the clip:\n{}",
+        "the cloud's search did not find the clip:\n{}",
         cloud_log()
     );
     assert_eq!(
@@ -880,14 +936,13 @@ async fn real_cloud_search_and_resumed_download() {
         format!("{:#x}", clip.ec)
     );
     assert!(hits[0]["thumbnail"].as_str().unwrap().starts_with(&base));
-
-    // The sealed clip as the cloud stores it after the agent's upload.
-    let blob = data
-        .join("blobs")
-        .join("clips")
-        .join(format!("{:#x}.sealed", clip.ec));
-    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
-    std::fs::write(&blob, &clip.sealed).unwrap();
+    let t = http
+        .get(hits[0]["thumbnail"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.status(), 200);
+    assert_eq!(t.bytes().await.unwrap().to_vec(), thumb);
 
     let reqc = env.request(clip.ec, "0.04");
     env.respond(reqc, None).await;

@@ -1,6 +1,7 @@
 // The dashledger cloud's HTTP API (docs/cloud.md): search, thumbnails, signed download.
 // Every call goes through `call()`, which turns "no answer" into a CloudError('down').
 
+import { getAddress } from 'viem';
 import { keccakHex } from './sealed.js';
 
 export class CloudError extends Error {
@@ -91,8 +92,14 @@ export class Cloud {
       const body = await (await this.call(`/v1/clips?${q}`)).json();
       if (!Array.isArray(body?.items)) throw new CloudError('format', 'the cloud sent search results in an unexpected shape (no items)');
       for (const it of body.items) {
+        let ec;
+        try {
+          ec = getAddress(it.ec_address); // checksummed, as the chain's results are
+        } catch {
+          throw new CloudError('format', `the cloud sent a search result whose ec_address is not an address: ${JSON.stringify(it.ec_address)}`);
+        }
         out.push({
-          ec: it.ec_address,
+          ec,
           recordedAt: Number(it.recorded_at),
           latitude: Math.round(Number(it.lat) * 1e6),
           longitude: Math.round(Number(it.lon) * 1e6),

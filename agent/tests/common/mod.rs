@@ -123,6 +123,7 @@ pub fn setup(root: &Path, extra: &str) -> PathBuf {
         "init failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::write(root.join("init.json"), &out.stdout).unwrap();
     config
 }
 

@@ -6,7 +6,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -282,7 +282,7 @@ async fn relay(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    super::ApiBytes(body): super::ApiBytes,
 ) -> Result<Response, ApiError> {
     let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
     let chain = chain(&st)?;

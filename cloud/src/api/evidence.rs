@@ -211,7 +211,7 @@ fn verify_all(records: Vec<SignedRecord>) -> Result<Vec<VerifiedRecord>, ApiErro
 async fn ingest(
     State(st): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    super::ApiBytes(body): super::ApiBytes,
 ) -> Result<Json<IngestResult>, ApiError> {
     let res = ingest_inner(&st, &headers, &body).await;
     if res.is_err() {

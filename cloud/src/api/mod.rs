@@ -7,6 +7,7 @@ mod chain_api;
 pub(crate) mod evidence;
 mod search;
 mod uploads;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,12 +67,13 @@ pub fn router(state: Shared) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/config.json", get(web::config_json))
         .merge(admin::routes())
         .merge(evidence::routes(ingest_limit))
         .merge(uploads::routes())
         .merge(search::routes())
         .merge(chain_api::routes())
-        .fallback(not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -170,6 +172,33 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
         StatusCode::BAD_REQUEST
     };
     ApiError::new(status, code, rej.body_text())
+}
+
+/// The raw body (`Bytes`) whose rejections (over the route's body limit, unreadable body) are
+/// JSON error bodies.
+#[derive(Debug)]
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Self(b)),
+            Err(rej) => {
+                let status = rej.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Err(ApiError::too_large(
+                        "body_too_large",
+                        "request body exceeds this route's size limit",
+                    ))
+                } else if status.is_client_error() {
+                    Err(ApiError::new(status, "malformed_body", rej.body_text()))
+                } else {
+                    Err(ApiError::bad_request("malformed_body", rej.body_text()))
+                }
+            }
+        }
+    }
 }
 
 /// `Query<T>` whose rejections are JSON error bodies.

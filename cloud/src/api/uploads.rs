@@ -148,7 +148,7 @@ async fn create(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    super::ApiBytes(body): super::ApiBytes,
 ) -> Result<Response, ApiError> {
     let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
     let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
@@ -523,6 +523,16 @@ async fn thumbnail(
     Ok(Json(view(&st, &row).await))
 }
 
+/// Keccak-256 over a stored blob of `size` bytes.
+async fn hash_blob(st: &AppState, key: &str, size: u64) -> Result<sha3::Keccak256, ApiError> {
+    let mut h = sha3::Keccak256::new();
+    let mut stream = st.blobs.read_range(key, 0, size).await?;
+    while let Some(chunk) = stream.next().await {
+        h.update(&chunk.map_err(|e| ApiError::internal(format!("reading {key}: {e}")))?);
+    }
+    Ok(h)
+}
+
 /// Answer to a completed upload.
 #[derive(Debug, Serialize)]
 struct Completed {
@@ -577,8 +587,18 @@ async fn complete(
     };
     let last_bytes = tokio::fs::read(&last).await.ok();
     let spool = upload::spool_path(&spool_dir, &id);
+    let ec = row.ec_address.clone();
+    let clip_key = format!("clips/{ec}.sealed");
+    // A crash after the clip went to blob storage (which consumes the spool file) but before the
+    // database recorded it: the stored object is the upload; hash it from there.
+    let already_stored = !tokio::fs::try_exists(&spool).await.unwrap_or(true)
+        && st.blobs.size(&clip_key).await? == Some(row.total_size);
     let hasher = match cur.hasher_at(row.received) {
         Some(h) => h,
+        None if already_stored => {
+            tracing::warn!(upload = %id, ec = %ec, "completing an upload whose clip was stored before a restart");
+            hash_blob(&st, &clip_key, row.total_size).await?
+        }
         None => {
             let (p, n) = (spool.clone(), row.received);
             tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
@@ -589,8 +609,6 @@ async fn complete(
     let cipher_hash = upload::finish(hasher);
     let frame_hash = keccak256(&first_bytes);
     let last_hash = last_bytes.as_ref().map(keccak256);
-    let ec = row.ec_address.clone();
-    let clip_key = format!("clips/{ec}.sealed");
     // Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
     st.blobs
         .put_bytes(&format!("thumbs/{ec}/first.jpg"), Bytes::from(first_bytes))
@@ -600,9 +618,11 @@ async fn complete(
             .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
             .await?;
     }
-    // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
-    upload::rollback(&spool, row.received).await;
-    st.blobs.put_file(&clip_key, &spool).await?;
+    if !already_stored {
+        // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
+        upload::rollback(&spool, row.received).await;
+        st.blobs.put_file(&clip_key, &spool).await?;
+    }
     let leaves: (Vec<u8>, Vec<u8>) = {
         let r = sqlx::query("SELECT leaves, frames_root FROM uploads WHERE id = $1")
             .bind(&id)

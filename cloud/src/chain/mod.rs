@@ -1,4 +1,4 @@
-//! Chain access: contract bindings (from the forge artifacts in `protocol/abi`), the deployment
+//! Chain access: contract bindings (the protocol crate's, from `protocol/abi`), the deployment
 //! file, and a signing provider for the verifier account.
 
 pub mod indexer;
@@ -15,44 +15,14 @@ use serde::Deserialize;
 use crate::config::{Config, Secret};
 use crate::error::CloudError;
 
-/// Contract bindings generated from the forge artifacts the contracts engineer exports.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    clippy::all
-)]
+/// Contract bindings: the protocol crate's [`dashledger_protocol::bindings`] (generated from the
+/// forge artifacts in `protocol/abi`), re-exported under the names the cloud uses.
 pub mod bindings {
-    alloy::sol!(
-        #[sol(rpc)]
-        EvidenceFactory,
-        "../protocol/abi/EvidenceFactory.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        EvidenceContract,
-        "../protocol/abi/EvidenceContract.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
+    pub use dashledger_protocol::bindings::evidence_factory::IEvidenceFactory;
+    pub use dashledger_protocol::bindings::{
+        EvidenceContract, EvidenceFactory, RequestContract, RequestFactory, ResponseContract,
         SearchContract,
-        "../protocol/abi/SearchContract.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        RequestFactory,
-        "../protocol/abi/RequestFactory.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        RequestContract,
-        "../protocol/abi/RequestContract.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        ResponseContract,
-        "../protocol/abi/ResponseContract.json"
-    );
+    };
 }
 
 /// `deployments/<chainId>.json`, as the deploy script writes it.
@@ -125,11 +95,7 @@ impl Chain {
                 key_file.display()
             ))
         })?;
-        let deployment_file = if cfg.chain.deployment_file.as_os_str().is_empty() {
-            std::path::PathBuf::from(format!("deployments/{}.json", cfg.chain.chain_id))
-        } else {
-            cfg.chain.deployment_file.clone()
-        };
+        let deployment_file = cfg.deployment_file();
         let deployment = Deployment::load(&deployment_file)?;
         Self::connect(
             &cfg.chain.rpc_url,

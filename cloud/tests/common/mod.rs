@@ -136,6 +136,13 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    /// Stops the server but keeps its storage (start it again with [`TestServer::restart`]).
+    pub async fn stop_keep(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.unwrap();
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();
@@ -346,4 +353,103 @@ impl Drop for PgCluster {
 
 pub fn read_all(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
+}
+
+/// An `s3s-fs` S3-compatible server (crates.io; installed by scripts/setup.d/40-s3s-fs) over a
+/// temporary directory, on a free port, killed on drop.
+pub struct S3sFs {
+    pub endpoint: String,
+    pub root: tempfile::TempDir,
+    pub bucket: String,
+    child: std::process::Child,
+}
+
+pub const S3_ACCESS_KEY: &str = "dashledger-test-ak";
+pub const S3_SECRET_KEY: &str = "dashledger-test-secret-key-0123456789";
+
+fn s3s_fs_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("S3S_FS") {
+        return Some(PathBuf::from(p));
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let p = home.join("bin/s3s-fs");
+    p.exists().then_some(p)
+}
+
+impl S3sFs {
+    /// `None` (with a loud message) only if s3s-fs is not installed.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = s3s_fs_bin() else {
+            eprintln!(
+                "\n\n!!!!! SKIPPING S3 test: s3s-fs not found in ~/.cargo/bin (or $S3S_FS). \
+                 Run scripts/setup.d/40-s3s-fs (scripts/setup does). !!!!!\n\n"
+            );
+            return None;
+        };
+        let root = tempfile::tempdir().unwrap();
+        let bucket = "dashledger-test".to_string();
+        std::fs::create_dir_all(root.path().join(&bucket)).unwrap();
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting s3s-fs");
+        let mut me = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            root,
+            bucket,
+            child,
+        };
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(me);
+            }
+            if let Ok(Some(st)) = me.child.try_wait() {
+                panic!("s3s-fs exited early: {st}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("s3s-fs did not listen on port {port} within 30 s");
+    }
+
+    /// Config overrides selecting this server as the blob store (credentials in files in `dir`).
+    pub fn overrides(&self, dir: &Path, prefix: &str) -> Vec<String> {
+        let ak = dir.join("s3-access-key");
+        let sk = dir.join("s3-secret-key");
+        std::fs::write(&ak, S3_ACCESS_KEY).unwrap();
+        std::fs::write(&sk, S3_SECRET_KEY).unwrap();
+        vec![
+            format!("blob.url=s3://{}/{prefix}", self.bucket),
+            format!("blob.endpoint={}", self.endpoint),
+            format!("blob.access_key_id_file={}", ak.display()),
+            format!("blob.secret_access_key_file={}", sk.display()),
+        ]
+    }
+
+    /// A client of the same bucket and prefix, through the cloud's own S3 backend.
+    pub fn blobs(&self, prefix: &str) -> dashledger_cloud::blob::S3Blobs {
+        use dashledger_cloud::config::Secret;
+        dashledger_cloud::blob::S3Blobs::new(dashledger_cloud::blob::S3Settings {
+            bucket: self.bucket.clone(),
+            prefix: prefix.to_owned(),
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".into(),
+            access_key_id: Secret::new(S3_ACCESS_KEY.into(), "test").unwrap(),
+            secret_access_key: Secret::new(S3_SECRET_KEY.into(), "test").unwrap(),
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -5,11 +5,12 @@
 // Covered: connect + network check, wrong network refused, search by time and place, request
 // (REQC with reward), rejected transaction, owner approval (kfrag in WASM), live state change,
 // key recovery against keyCommitment, confirm, opening + verifying a sealed clip chunk by chunk,
-// tampered clip, saving the video, owner withdraw, expired deadline, cancel, insufficient funds,
+// tampered clip, saving the video, owner withdraw, expired deadline, cancel, owner decline and
+// claim (too early, then after the confirm window), a wrong kfrag disputed, insufficient funds,
 // key export/import, a cloud that is down. Screenshots go to web/test-results/.
 //
-// Not covered here yet (needs the cloud's search/download API and the agent): thumbnails and
-// results from the cloud's search, the signed download from the cloud.
+// The cloud's search (thumbnails), the signed download from the real cloud and the whole flow
+// with an accident reported through the cloud are in flow.test.js.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { formatEther, parseEther } from 'viem';
 import { artifact, deploy, devAccount, rpc, startAnvil } from '../support/devnet.js';
 import { createAccident } from '../support/evidence.js';
+import { generateKeyPair, grantKfrag } from '../../src/umbral.js';
 import { launch, shotDir, walletPage } from '../support/browser.js';
 import { serveDist } from '../support/server.js';
 
@@ -297,6 +299,85 @@ test('an expired deadline is explained; the requester cancels and withdraws', as
   await p.locator(`[data-reqc="${late}"]`).getByTestId('withdraw').click();
   await p.locator(`[data-reqc="${late}"]`).getByTestId('withdraw').waitFor({ state: 'detached', timeout: 15000 });
   assert.equal(await d.pub.readContract({ address: late, abi: reqcAbi, functionName: 'owed', args: [requester.address] }), 0n);
+});
+
+async function newRequest(reward) {
+  const p = requesterPage;
+  await p.getByTestId('tab-find').click();
+  const card = p.getByTestId('result-card').first();
+  await card.getByTestId('reward').fill(reward);
+  await card.getByTestId('request').click();
+  await card.getByTestId('new-reqc').filter({ hasNotText: /^$/ }).waitFor();
+  // The card keeps the last request's address until the new one is mined: wait for a new one.
+  let r;
+  for (;;) {
+    r = (await card.getByTestId('new-reqc').textContent()).trim();
+    const info = await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'info' });
+    if (info.reward === parseEther(reward)) break;
+    await p.waitForTimeout(100);
+  }
+  return r;
+}
+
+test('owner view: decline refunds the requester', async () => {
+  const r = await newRequest('0.03');
+  const op = ownerPage;
+  await op.getByTestId('refresh-owner').click();
+  const oc = op.locator(`[data-reqc="${r}"]`);
+  await oc.getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  await oc.getByTestId('decline').click();
+  await op.locator(`[data-reqc="${r}"]`).getByTestId('request-state').filter({ hasText: 'Declined' }).waitFor({ timeout: 15000 });
+  assert.equal(await reqcStatus(r), 'Declined');
+  await snap(op, 'owner-declined');
+  const p = requesterPage;
+  await p.getByTestId('tab-requests').click();
+  const rc = () => p.locator(`[data-reqc="${r}"]`);
+  await rc().getByTestId('request-state').filter({ hasText: 'Declined' }).waitFor({ timeout: 15000 });
+  assert.match(await rc().getByTestId('withdraw').textContent(), /Withdraw 0\.03 ETH/);
+  await rc().getByTestId('withdraw').click();
+  await rc().getByTestId('withdraw').waitFor({ state: 'detached', timeout: 15000 });
+  assert.equal(await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'owed', args: [requester.address] }), 0n);
+});
+
+test('owner view: claim is refused while the requester may confirm, allowed after', async () => {
+  const r = await newRequest('0.021');
+  const op = ownerPage;
+  await op.getByTestId('refresh-owner').click();
+  const oc = () => op.locator(`[data-reqc="${r}"]`);
+  await oc().getByTestId('approve').click();
+  await oc().getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
+  await oc().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
+  await oc().getByTestId('claim').click();
+  await oc().getByTestId('card-status').filter({ hasText: 'too early: the requester may confirm or dispute until' }).waitFor();
+  await snap(op, 'owner-claim-too-early');
+  await rpc(anvil.url, 'evm_increaseTime', [d.windows.confirmWindow + 10]);
+  await rpc(anvil.url, 'evm_mine', []);
+  await oc().getByTestId('claim').click();
+  await oc().getByTestId('request-state').filter({ hasText: 'Claimed' }).waitFor({ timeout: 15000 });
+  assert.equal(await reqcStatus(r), 'Claimed');
+  await oc().getByTestId('withdraw').click();
+  await oc().getByTestId('withdraw').waitFor({ state: 'detached', timeout: 15000 });
+  assert.equal(await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'owed', args: [owner.address] }), 0n);
+  await snap(op, 'owner-claimed');
+});
+
+test('a wrong kfrag is named on recovery and the requester disputes it', async () => {
+  const r = await newRequest('0.022');
+  // The owner answers with a kfrag for somebody else's key (sent outside the page).
+  const other = generateKeyPair();
+  const { kfrag, signerKey } = grantKfrag({ ownerSecretKey: acc.ownerUmbral.secretKey, signerSecretKey: owner.privateKey, requesterPublicKey: other.publicKey });
+  const hash = await d.wallet(owner.address).writeContract({ address: r, abi: reqcAbi, functionName: 'respond', args: [kfrag, signerKey, 'https://example.invalid/clip'], value: d.minDeposit });
+  assert.equal((await d.pub.waitForTransactionReceipt({ hash })).status, 'success');
+  const p = requesterPage;
+  await p.getByTestId('tab-requests').click();
+  const rc = () => p.locator(`[data-reqc="${r}"]`);
+  await rc().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
+  await rc().getByTestId('recover').click();
+  await rc().getByTestId('card-status').filter({ hasText: 'you can dispute this response' }).waitFor();
+  await snap(p, 'wrong-kfrag');
+  await rc().getByTestId('dispute').click();
+  await rc().getByTestId('request-state').filter({ hasText: 'Disputed' }).waitFor({ timeout: 15000 });
+  assert.equal(await reqcStatus(r), 'Disputed');
 });
 
 test('insufficient funds are named before anything is sent', async () => {

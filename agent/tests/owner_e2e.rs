@@ -1,0 +1,288 @@
+//! The owner side on real parts (anvil + the real contracts + the real cloud + the real agent
+//! binary): an accident ends as a verified EC; requesters open requests on chain; the owner
+//! approves (the requester recovers the session key from the on-chain kfrag and opens the sealed
+//! clip), declines, claims after the confirm window, and withdraws to the owner wallet; the
+//! daemon's auto-approve policy answers a request above its minimum reward and leaves one below.
+//! Also: the agent dying after the EC was created but before it stored the address continues
+//! with the existing EC instead of retrying a reverting creation.
+
+mod chain_env;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use chain_env::{CONFIRM_WINDOW, Env, MIN_DEPOSIT};
+use dashledger_agent::accident::Prepared;
+use dashledger_protocol::bindings::RequestFactory;
+use dashledger_protocol::bindings::request_contract::RequestContract;
+use dashledger_protocol::bindings::response_contract::ResponseContract;
+use dashledger_protocol::wrap::{self, UmbralPublicKey, UmbralSecretKey, WrappedKey};
+
+const REWARD: u64 = 1_000_000_000_000_000;
+
+/// A requester (anvil account `i`) opens a request for `ec`; returns the REQC and its key.
+async fn open_request(env: &Env, i: usize, ec: Address, reward: u64) -> (Address, UmbralSecretKey) {
+    let p = env.provider_for(i);
+    let umbral = UmbralSecretKey::generate();
+    let receipt = RequestFactory::new(env.request_factory, &p)
+        .createRequest(ec, umbral.public_key().to_bytes().to_vec().into())
+        .value(U256::from(reward))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    let reqc = receipt
+        .decoded_log::<ResponseContract::RequestOpened>()
+        .map(|l| l.data.reqc)
+        .expect("RequestOpened");
+    (reqc, umbral)
+}
+
+async fn status(env: &Env, reqc: Address) -> u8 {
+    RequestContract::new(reqc, &env.deployer)
+        .status()
+        .call()
+        .await
+        .unwrap()
+}
+
+fn addr(v: &serde_json::Value) -> Address {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Drops the stored EC address of the finished accident and puts it back to `prepared`, as if
+/// the agent died right after the relayer created the EC.
+fn forget_ec(env: &Env) -> Prepared {
+    let conn = rusqlite::Connection::open(env.outbox_path()).unwrap();
+    let (id, detail): (i64, String) = conn
+        .query_row(
+            "SELECT segment_id, detail FROM accidents WHERE stage = 'done'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut p: Prepared = serde_json::from_str(&detail).unwrap();
+    let before = p.clone();
+    p.ec_address = None;
+    p.upload_id = None;
+    conn.execute(
+        "UPDATE accidents SET stage = 'prepared', detail = ?1 WHERE segment_id = ?2",
+        rusqlite::params![serde_json::to_string(&p).unwrap(), id],
+    )
+    .unwrap();
+    before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_decline_claim_withdraw_and_auto_approve() {
+    let mut env = Env::start("", "").await;
+    let wallet = env.wallet();
+    // init printed the wallet; it is the seed's m/44'/60'/7'/1/0.
+    let secrets = dashledger_protocol::keys::load_keystore(
+        env.agent_root.join("keystore.json"),
+        b"test password",
+    )
+    .unwrap();
+    assert_eq!(
+        dashledger_agent::owner::wallet_key(&secrets)
+            .unwrap()
+            .address(),
+        wallet
+    );
+    assert_ne!(wallet.to_string(), env.init["first_owner_address"]);
+    env.fund(wallet, U256::from(10u128.pow(18))).await;
+
+    let (prepared, segment) = env.accident().await;
+    let ec: Address = prepared.ec_address.as_deref().unwrap().parse().unwrap();
+    let owner: Address = prepared.owner.parse().unwrap();
+
+    // --- Crash after the EC exists but before its address was stored: continue with it.
+    let before = forget_ec(&env);
+    let daemon = common::Daemon::start(&env.config);
+    let again = env.wait_accident_done(1).await;
+    assert!(daemon.stop());
+    let ec_of = |p: &Prepared| p.ec_address.as_deref().unwrap().parse::<Address>().unwrap();
+    assert_eq!(ec_of(&again), ec_of(&before), "the same EC is reused");
+    let conn = rusqlite::Connection::open(env.outbox_path()).unwrap();
+    let last_error: Option<String> = conn
+        .query_row("SELECT last_error FROM accidents", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        last_error.as_deref().is_none_or(|e| !e.contains("revert")),
+        "no reverting creation was retried: {last_error:?}"
+    );
+    drop(conn);
+
+    // --- Approve: the requester recovers the session key and opens the sealed clip.
+    let (reqc, requester_umbral) = open_request(&env, 2, ec, REWARD).await;
+    let (ok, out, err) = env.agent(&["approve", &reqc.to_string()]);
+    assert!(ok, "approve failed: {err}");
+    assert_eq!(addr(&out["request"]), reqc);
+    assert_eq!(addr(&out["ec"]), ec);
+    assert_eq!(addr(&out["owner"]), owner);
+    assert_eq!(out["deposit_wei"], MIN_DEPOSIT.to_string());
+    assert!(out["gas_used"].as_u64().unwrap() > 21_000);
+    assert!(out["tx"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(status(&env, reqc).await, 1, "Responded");
+    let responded = RequestContract::new(reqc, &env.deployer)
+        .RequestResponded_filter()
+        .from_block(0)
+        .query()
+        .await
+        .unwrap();
+    let (ev, _) = responded.into_iter().next().expect("RequestResponded");
+    assert_eq!(ev.owner, owner);
+    assert_eq!(ev.deposit, U256::from(MIN_DEPOSIT));
+    assert!(
+        ev.downloadLink.contains("/download?reqc="),
+        "{}",
+        ev.downloadLink
+    );
+    // The response carries the kfrag signer (the EC owner key as an Umbral key); the delegating
+    // key is the one the EC was created with.
+    let signer_pk = UmbralPublicKey::from_bytes(&ev.ownerUmbralKey).unwrap();
+    assert_eq!(
+        signer_pk.eth_address(),
+        owner,
+        "the kfrag is signed by the EC owner"
+    );
+    let owner_pk =
+        UmbralPublicKey::from_bytes(&hex::decode(&prepared.owner_umbral_key).unwrap()).unwrap();
+    let wrapped = WrappedKey::from_parts(
+        &hex::decode(&prepared.capsule).unwrap(),
+        &hex::decode(&prepared.wrapped_key).unwrap(),
+    )
+    .unwrap();
+    let key = wrap::recover(
+        &requester_umbral,
+        &owner_pk,
+        &signer_pk,
+        &wrapped,
+        &ev.kfrag,
+        &prepared.key_commitment.parse().unwrap(),
+    )
+    .expect("the requester recovers the session key");
+    let mut opened = Vec::new();
+    dashledger_protocol::seal::open(
+        std::fs::File::open(&prepared.sealed_path).unwrap(),
+        &mut opened,
+        &key,
+    )
+    .unwrap();
+    assert_eq!(opened, std::fs::read(&segment).unwrap(), "the clip opens");
+    let r = RequestContract::new(reqc, &env.provider_for(2))
+        .confirm()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+
+    // Wrong status is a clear error.
+    let (ok, _, err) = env.agent(&["approve", &reqc.to_string()]);
+    assert!(!ok);
+    assert!(err.contains("is Completed, not Open"), "{err}");
+    // Not a request of this deployment.
+    let (ok, _, err) = env.agent(&["approve", &owner.to_string()]);
+    assert!(!ok);
+    assert!(err.contains("is not a request contract"), "{err}");
+
+    // Withdraw: reward + deposit go to the wallet.
+    let w0 = env.deployer.get_balance(wallet).await.unwrap();
+    let (ok, out, err) = env.agent(&["withdraw"]);
+    assert!(ok, "withdraw failed: {err}");
+    assert_eq!(addr(&out["to"]), wallet);
+    assert_eq!(out["total_wei"], (REWARD + MIN_DEPOSIT).to_string());
+    assert_eq!(out["withdrawn"].as_array().unwrap().len(), 1);
+    let w1 = env.deployer.get_balance(wallet).await.unwrap();
+    assert!(w1 > w0, "the wallet received the proceeds: {w0} -> {w1}");
+    let owed = RequestContract::new(reqc, &env.deployer)
+        .owed(owner)
+        .call()
+        .await
+        .unwrap();
+    assert!(owed.is_zero());
+    // Nothing left: an empty withdrawal.
+    let (ok, out, err) = env.agent(&["withdraw"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["total_wei"], "0");
+
+    // --- Decline.
+    let (reqc_b, _) = open_request(&env, 3, ec, REWARD).await;
+    let (ok, out, err) = env.agent(&["decline", &reqc_b.to_string()]);
+    assert!(ok, "decline failed: {err}");
+    assert_eq!(addr(&out["request"]), reqc_b);
+    assert_eq!(status(&env, reqc_b).await, 2, "Declined");
+    let (ok, _, err) = env.agent(&["claim", &reqc_b.to_string()]);
+    assert!(!ok);
+    assert!(err.contains("is Declined, not Responded"), "{err}");
+
+    // --- Claim after the confirm window.
+    let (reqc_c, _) = open_request(&env, 4, ec, REWARD).await;
+    let deposit = MIN_DEPOSIT * 2;
+    let (ok, out, err) = env.agent(&[
+        "approve",
+        &reqc_c.to_string(),
+        "--deposit-wei",
+        &deposit.to_string(),
+    ]);
+    assert!(ok, "approve failed: {err}");
+    assert_eq!(out["deposit_wei"], deposit.to_string());
+    let (ok, _, err) = env.agent(&["claim", &reqc_c.to_string()]);
+    assert!(!ok, "claim inside the confirm window must fail");
+    assert!(
+        err.contains("confirm window") && err.contains("open until"),
+        "{err}"
+    );
+    env.increase_time(CONFIRM_WINDOW + 1).await;
+    let (ok, out, err) = env.agent(&["claim", &reqc_c.to_string()]);
+    assert!(ok, "claim failed: {err}");
+    assert_eq!(out["owed_wei"], (REWARD + deposit).to_string());
+    assert_eq!(status(&env, reqc_c).await, 6, "Claimed");
+    let sink = Address::repeat_byte(0x5a);
+    let (ok, out, err) = env.agent(&["withdraw", "--to", &sink.to_string()]);
+    assert!(ok, "withdraw failed: {err}");
+    assert_eq!(out["total_wei"], (REWARD + deposit).to_string());
+    assert_eq!(
+        env.deployer.get_balance(sink).await.unwrap(),
+        U256::from(REWARD + deposit)
+    );
+
+    // --- Auto-approve: above the minimum reward is answered, below is left to the owner.
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!(
+            "{cfg}\n[owner]\nauto_approve = true\nauto_approve_min_reward_wei = \"{}\"\npoll_secs = 1\n",
+            REWARD / 2
+        ),
+    )
+    .unwrap();
+    let (reqc_d, _) = open_request(&env, 5, ec, REWARD).await;
+    let (reqc_e, _) = open_request(&env, 6, ec, REWARD / 10).await;
+    let daemon = common::Daemon::start(&env.config);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&env, reqc_d).await != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "request not auto-approved in time"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // One more full pass over both requests after D was answered: E stays Open.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(daemon.stop());
+    assert_eq!(
+        status(&env, reqc_e).await,
+        0,
+        "below the minimum stays Open"
+    );
+    env.server.take().unwrap().shutdown().await.unwrap();
+}

@@ -1,0 +1,73 @@
+//! 1-minute dashcam segments built from the shared sample videos by `scripts/make-segments`,
+//! cached under the cargo target directory so repeated runs don't re-encode them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+
+/// Start of the first generated segment (UTC 2026-11-18 11:07:00, minute-aligned).
+pub const DEFAULT_START: u64 = 1_795_000_020;
+
+/// A minute-aligned start `minute` minutes into yesterday (UTC): recent enough for the
+/// contracts (`recordedAt` must not be in the future) and the cloud's search, and stable for a
+/// day so the cached segments are reused.
+pub fn yesterday_at(minute: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (now / 86_400 - 1) * 86_400 + minute * 60
+}
+
+/// Builds (or reuses) `normal` normal segments followed by one crash segment, starting at
+/// `start` (unix seconds), and returns their paths in recording order.
+pub fn segments(start: u64, normal: u32) -> anyhow::Result<Vec<PathBuf>> {
+    let cache = crate::bin_dir()?
+        .join("e2e-media")
+        .join(format!("{start}-{normal}"));
+    let done = cache.join(".done");
+    if !done.is_file() {
+        let _ = std::fs::remove_dir_all(&cache);
+        std::fs::create_dir_all(&cache)?;
+        let out = Command::new(crate::repo_root().join("scripts/make-segments"))
+            .arg(&cache)
+            .args([
+                "--start",
+                &start.to_string(),
+                "--normal",
+                &normal.to_string(),
+            ])
+            .arg("--datasets")
+            .arg(crate::datasets_dir())
+            .output()
+            .context("cannot run scripts/make-segments")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "scripts/make-segments failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&done, &out.stdout)?;
+    }
+    let listing = std::fs::read_to_string(&done)?;
+    Ok(listing
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect())
+}
+
+/// Copies a segment into `dir` the way a camera would: written under a temporary name, then
+/// renamed, keeping its modification time. Returns the new path.
+pub fn deliver(segment: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let name = segment.file_name().context("segment has no file name")?;
+    let tmp = dir.join(format!(".{}.part", name.to_string_lossy()));
+    std::fs::copy(segment, &tmp)?;
+    let mtime = std::fs::metadata(segment)?.modified()?;
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)?
+        .set_modified(mtime)?;
+    let dest = dir.join(name);
+    std::fs::rename(&tmp, &dest)?;
+    Ok(dest)
+}

@@ -1,0 +1,261 @@
+// The whole flow with the REAL dashcam agent as the owner, in Debian's Chromium against the real
+// cloud (`dashledger-cloud`: SQLite, temp blob dir, verifier/relayer/indexer on the test's anvil
+// with the real contracts, serving the page at `/`).
+//
+// The agent (`dashledger-agent`, from the cargo target directory) is set up as a driver does:
+// `init` (keystore), the operator approves its device key at the cloud, its owner wallet is funded
+// from an anvil account, and `run` watches a directory into which a crash segment (a real H.264
+// MP4 made with ffmpeg, named by its UTC start time) is delivered; the event file (the manual
+// event button) makes it an accident, so the model's decision does not matter. The agent sends
+// the record, seals the clip, has the cloud relay the EC creation (per-accident owner key),
+// uploads; the cloud verifies and lists it.
+//
+// In the browser: search (cloud, thumbnail) → request (Umbral key made in the page, reward) →
+// `dashledger-agent approve REQC` (kfrag from the owner's Umbral key, deposit, owner key funded
+// from the wallet) → the page recovers the key, confirms → downloads from the cloud (signed by
+// the wallet) → opens chunk by chunk → "verified" with the EC's videoHash → saves the video
+// (byte-identical to the segment) → `dashledger-agent withdraw` pays reward + deposit to the
+// owner wallet. Screenshots of every step: web/test-results/agent-flow-*.png.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatEther, parseEther, toHex } from 'viem';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
+import { launch, shotDir, walletPage } from '../support/browser.js';
+import { serveDist } from '../support/server.js';
+import { makeClip, startCloud } from '../support/cloud.js';
+import { segmentName, setupAgent } from '../support/agent.js';
+
+const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = shotDir(WEB);
+const reqcAbi = artifact('RequestContract').abi;
+const ecAbi = artifact('EvidenceContract').abi;
+const STATUS = ['Open', 'Responded', 'Declined', 'Cancelled', 'Completed', 'Disputed', 'Claimed'];
+const REWARD = parseEther('0.05');
+
+const verifier = devAccount(0);
+const requester = devAccount(2);
+const funder = devAccount(3);
+// Vienna, Stephansplatz (the agent's GPS fix).
+const PLACE = { lat: 48.208493, lon: 16.373118 };
+
+let anvil, d, cloud, site, br, agent, agentDir, clipBytes, recordedAt, ec, ecOwner, requesterPage, reqc, approval;
+let shot = 0;
+async function snap(page, name) {
+  shot += 1;
+  await page.screenshot({ path: path.join(SHOTS, `agent-flow-${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+async function reqcStatus(r) {
+  return STATUS[Number(await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'status' }))];
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
+const localInput = (unix) => {
+  const t = new Date(unix * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
+};
+async function openPage(account) {
+  const { page } = await walletPage(br.browser, anvil.url, account);
+  await page.goto(site.url);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.getByTestId('connect').click();
+  await page.getByTestId('network').filter({ hasText: String(anvil.chainId) }).waitFor();
+  return page;
+}
+/** Polls `probe` until it returns something truthy; fails naming `what` and the logs after `secs`. */
+async function until(what, secs, probe) {
+  const deadline = Date.now() + secs * 1000;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`${what} (waited ${secs} s)\nagent log:\n${agent.log()}\ncloud log:\n${cloud.log()}`);
+    await sleep(300);
+  }
+}
+
+before(async () => {
+  anvil = await startAnvil();
+  d = await deploy(anvil);
+  cloud = await startCloud({ anvil, d, verifierKey: verifier.privateKey, webDir: path.join(WEB, 'dist') });
+  const { clip } = makeClip(cloud.dir);
+  clipBytes = readFileSync(clip);
+  agentDir = mkdtempSync(path.join(tmpdir(), 'dashledger-web-agent-'));
+  agent = await setupAgent(agentDir, { cloud, anvil, ...PLACE });
+  agent.clip = clip;
+  if (cloud.servesPage) {
+    site = { url: cloud.url, close: async () => {} };
+  } else {
+    const config = { chainId: anvil.chainId, chainName: 'anvil (test)', fromBlock: d.fromBlock, contracts: d.contracts, cloudUrl: '' };
+    site = await serveDist(path.join(WEB, 'dist'), config, { proxy: cloud.url });
+  }
+  br = await launch();
+});
+
+after(async () => {
+  await agent?.daemon()?.stop();
+  await br?.close();
+  await site?.close();
+  await cloud?.cleanup();
+  await anvil?.stop();
+  if (agentDir) rmSync(agentDir, { recursive: true, force: true });
+});
+
+test('agent init; the operator approves the device; the owner wallet is funded', async () => {
+  const { init } = agent;
+  for (const k of ['device_address', 'wallet_address', 'umbral_public_key']) assert.ok(init[k], `init printed ${k}: ${JSON.stringify(init)}`);
+  const token = readFileSync(cloud.adminTokenFile, 'utf8').trim();
+  const r = await fetch(`${cloud.url}/v1/admin/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ address: init.device_address, approve: true }),
+  });
+  assert.ok(r.ok, `device approval: ${r.status} ${await r.text()}`);
+  const hash = await d.wallet(funder.address).sendTransaction({ to: init.wallet_address, value: parseEther('1') });
+  await d.pub.waitForTransactionReceipt({ hash });
+  assert.equal(await d.pub.getBalance({ address: init.wallet_address }), parseEther('1'));
+});
+
+test('a crash segment + the event button: the agent relays the EC, uploads, the cloud verifies and lists it', async () => {
+  // The segment the camera is recording started two minutes ago (chain time).
+  recordedAt = Number((await d.pub.getBlock()).timestamp) - 120;
+  agent.deliverSegment(agent.clip, segmentName(recordedAt));
+  agent.pressEvent();
+  const daemon = agent.start();
+  const status = await until('the agent did not finish the accident', 240, async () => {
+    if (daemon.exited()) throw new Error(`the agent daemon exited (${JSON.stringify(daemon.exited())}):\n${agent.log()}`);
+    const s = await agent.run(['status']).catch(() => null);
+    return s?.accidents_done === 1 ? s : null;
+  });
+  assert.equal(status.accidents_done, 1);
+  const q = new URLSearchParams({ from: String(recordedAt - 60), to: String(recordedAt + 120), lat: String(PLACE.lat), lon: String(PLACE.lon), radius_m: '250' });
+  const item = await until('the cloud did not list the agent\'s EC', 120, async () => {
+    const r = await fetch(`${cloud.url}/v1/clips?${q}`);
+    if (!r.ok) return null;
+    const items = (await r.json()).items ?? [];
+    return items.find((i) => i.status === 'verified');
+  });
+  ec = item.ec_address;
+  assert.equal(await daemon.stop(), 0, 'SIGTERM stops the daemon cleanly');
+  // On chain: Verified, the agent's per-accident owner key (not the wallet), the segment's hash,
+  // its start time and the GPS fix.
+  assert.equal(Number(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'status' })), 1);
+  ecOwner = await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'owner' });
+  assert.ok(!same(ecOwner, agent.init.wallet_address), 'the EC owner is a per-accident key, not the wallet');
+  assert.equal(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'videoHash' }), toHex(keccak_256(clipBytes)));
+  assert.equal(Number(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'recordedAt' })), recordedAt);
+  assert.ok(Math.abs(item.lat - PLACE.lat) < 1e-5 && Math.abs(item.lon - PLACE.lon) < 1e-5, JSON.stringify(item));
+});
+
+test('search through the cloud finds the agent\'s accident, with its thumbnail', async () => {
+  requesterPage = await openPage(requester.address);
+  const p = requesterPage;
+  await snap(p, 'connected');
+  await p.getByTestId('from').fill(localInput(recordedAt - 3600));
+  await p.getByTestId('to').fill(localInput(recordedAt + 600));
+  await p.getByTestId('place').fill(`${PLACE.lat}, ${PLACE.lon + 0.001}`); // ~74 m east
+  await p.getByTestId('radius').fill('250');
+  await p.getByTestId('search').click();
+  const card = p.getByTestId('result-card').first();
+  await card.waitFor();
+  assert.equal(await p.getByTestId('result-card').count(), 1);
+  assert.equal(await card.getAttribute('data-ec'), ec);
+  assert.match(await p.getByTestId('search-status').textContent(), /^1 result\.$/);
+  // The agent's first-frame JPEG, served by the cloud, decoded by the browser.
+  await p.waitForFunction(() => {
+    const img = document.querySelector('[data-testid="result-card"] img.thumb');
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await snap(p, 'search-results');
+});
+
+test('request: the Umbral key is made in the browser, the reward is held for the EC owner key', async () => {
+  const p = requesterPage;
+  const card = p.getByTestId('result-card').first();
+  await card.getByTestId('reward').fill(formatEther(REWARD));
+  await card.getByTestId('request').click();
+  await card.getByTestId('new-reqc').waitFor();
+  reqc = (await card.getByTestId('new-reqc').textContent()).trim();
+  const info = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'info' });
+  assert.equal(info.requester, requester.address);
+  assert.equal(info.owner, ecOwner);
+  assert.equal(info.ec, ec);
+  assert.equal(info.reward, REWARD);
+  assert.equal(await reqcStatus(reqc), 'Open');
+  await snap(p, 'requested');
+  await p.getByTestId('tab-requests').click();
+  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  await snap(p, 'my-requests-open');
+});
+
+test('the owner approves with `dashledger-agent approve`: kfrag + deposit, the owner key funded from the wallet', async () => {
+  // The agent sees the request through the cloud's owner API (signed by the EC's owner key).
+  const listed = await until('`dashledger-agent requests` did not list the request', 60, async () => {
+    const list = await agent.run(['requests']);
+    return list.find((r) => same(r.reqc, reqc));
+  });
+  assert.ok(same(listed.ec_address, ec), JSON.stringify(listed));
+  approval = await agent.run(['approve', reqc]);
+  assert.ok(same(approval.request, reqc), JSON.stringify(approval));
+  assert.ok(same(approval.ec, ec), JSON.stringify(approval));
+  assert.ok(same(approval.owner, ecOwner), JSON.stringify(approval));
+  assert.match(approval.tx, /^0x[0-9a-f]{64}$/i);
+  assert.equal(BigInt(approval.deposit_wei), d.minDeposit);
+  assert.ok(BigInt(approval.funded_wei) >= d.minDeposit, `the empty owner key was funded by the wallet: ${JSON.stringify(approval)}`);
+  assert.equal(await reqcStatus(reqc), 'Responded');
+  // The page's live state follows the chain.
+  await requesterPage.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
+  await snap(requesterPage, 'agent-approved');
+});
+
+test('the requester recovers the key from the agent\'s kfrag (checked against keyCommitment) and confirms', async () => {
+  const p = requesterPage;
+  const card = () => p.locator(`[data-reqc="${reqc}"]`);
+  await card().getByTestId('recover').click();
+  await card().getByTestId('card-status').filter({ hasText: "matches the EC's keyCommitment" }).waitFor();
+  await snap(p, 'key-recovered');
+  await card().getByTestId('confirm').click();
+  await card().getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
+  assert.equal(await reqcStatus(reqc), 'Completed');
+  await snap(p, 'confirmed');
+});
+
+test('download from the cloud (signed by the wallet), open chunk by chunk, verified, saved', async () => {
+  const p = requesterPage;
+  const card = p.locator(`[data-reqc="${reqc}"]`);
+  await card.getByTestId('download').click();
+  const verdict = card.getByTestId('verdict');
+  await verdict.waitFor({ timeout: 30000 });
+  const text = await verdict.textContent();
+  const videoHash = toHex(keccak_256(clipBytes));
+  assert.match(text, /^Verified: Keccak-256 0x[0-9a-f]{64} matches the Evidence Contract's videoHash/, text);
+  assert.ok(text.includes(videoHash), text);
+  assert.ok(text.includes(`${clipBytes.length} bytes`), text);
+  assert.equal(await card.getByTestId('progress').evaluate((e) => e.value === e.max), true);
+  await snap(p, 'verified');
+  const [download] = await Promise.all([p.waitForEvent('download'), card.getByTestId('save').click()]);
+  const saved = readFileSync(await download.path());
+  assert.ok(saved.equals(clipBytes), 'the saved video is the crash segment the agent saw, byte for byte');
+  await snap(p, 'saved');
+});
+
+test('`dashledger-agent withdraw` pays reward + deposit to the owner wallet', async () => {
+  const wallet = agent.init.wallet_address;
+  const before = await d.pub.getBalance({ address: wallet });
+  const out = await agent.run(['withdraw']);
+  assert.ok(same(out.to, wallet), JSON.stringify(out));
+  assert.equal(BigInt(out.total_wei), REWARD + d.minDeposit, JSON.stringify(out));
+  const mine = out.withdrawn.find((w) => same(w.request, reqc));
+  assert.ok(mine, JSON.stringify(out));
+  assert.equal(BigInt(mine.amount_wei), REWARD + d.minDeposit);
+  const gained = (await d.pub.getBalance({ address: wallet })) - before;
+  // The wallet pays the owner key's gas for the withdrawal out of what it receives.
+  assert.ok(gained >= REWARD, `the wallet gained ${formatEther(gained)} ETH, at least the reward ${formatEther(REWARD)} expected`);
+  assert.ok(gained <= REWARD + d.minDeposit, `the wallet gained ${formatEther(gained)} ETH`);
+  await snap(requesterPage, 'agent-withdrawn');
+});
