@@ -35,25 +35,10 @@ pub const WALLET_KEY_PATH: [u32; 5] = [44 | HARDENED, 60 | HARDENED, 7 | HARDENE
 /// Gas limit used when the node cannot estimate with a balance override (old nodes).
 const FALLBACK_GAS: u64 = 600_000;
 
-/// Request status names, by the contract's enum value.
-pub const STATUS_NAMES: [&str; 10] = [
-    "Open",
-    "Responded",
-    "Declined",
-    "Cancelled",
-    "Completed",
-    "Disputed",
-    "Claimed",
-    "ResolvedForOwner",
-    "ResolvedForRequester",
-    "DisputeExpired",
-];
-
 /// The name of a request status.
 pub fn status_name(s: u8) -> String {
-    STATUS_NAMES
-        .get(usize::from(s))
-        .map_or_else(|| format!("status {s}"), |n| (*n).to_string())
+    dashledger_protocol::bindings::request_status_name(s)
+        .map_or_else(|| format!("status {s}"), str::to_string)
 }
 
 /// The owner's funding wallet key.

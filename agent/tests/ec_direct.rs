@@ -25,5 +25,5 @@ async fn owner_key_creates_the_ec_itself() {
     let after = env.deployer.get_balance(wallet).await.unwrap();
     assert!(after < before, "the wallet funded the owner key");
     assert!(!env.deployer.get_code_at(ec).await.unwrap().is_empty());
-    env.server.take().unwrap().shutdown().await.unwrap();
+    env.cloud.shutdown().await;
 }

@@ -19,6 +19,7 @@ use dashledger_protocol::bindings::RequestFactory;
 use dashledger_protocol::bindings::request_contract::RequestContract;
 use dashledger_protocol::bindings::response_contract::ResponseContract;
 use dashledger_protocol::wrap::{self, UmbralPublicKey, UmbralSecretKey, WrappedKey};
+use dashledger_testkit::mined;
 
 const REWARD: u64 = 1_000_000_000_000_000;
 
@@ -26,16 +27,12 @@ const REWARD: u64 = 1_000_000_000_000_000;
 async fn open_request(env: &Env, i: usize, ec: Address, reward: u64) -> (Address, UmbralSecretKey) {
     let p = env.provider_for(i);
     let umbral = UmbralSecretKey::generate();
-    let receipt = RequestFactory::new(env.request_factory, &p)
-        .createRequest(ec, umbral.public_key().to_bytes().to_vec().into())
-        .value(U256::from(reward))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    let receipt = mined(
+        RequestFactory::new(env.request_factory, &p)
+            .createRequest(ec, umbral.public_key().to_bytes().to_vec().into())
+            .value(U256::from(reward)),
+    )
+    .await;
     let reqc = receipt
         .decoded_log::<ResponseContract::RequestOpened>()
         .map(|l| l.data.reqc)
@@ -175,15 +172,7 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
     )
     .unwrap();
     assert_eq!(opened, std::fs::read(&segment).unwrap(), "the clip opens");
-    let r = RequestContract::new(reqc, &env.provider_for(2))
-        .confirm()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    mined(RequestContract::new(reqc, &env.provider_for(2)).confirm()).await;
 
     // Wrong status is a clear error.
     let (ok, _, err) = env.agent(&["approve", &reqc.to_string()]);
@@ -284,5 +273,5 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
         0,
         "below the minimum stays Open"
     );
-    env.server.take().unwrap().shutdown().await.unwrap();
+    env.cloud.shutdown().await;
 }

@@ -5,10 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, B256, Bytes as ABytes, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use common::{DeviceChain, TestServer, expect_error};
 use dashledger_cloud::chain::bindings::{
@@ -18,100 +16,29 @@ use dashledger_protocol::eip712::{Evidence, sign_create_evidence};
 use dashledger_protocol::frames::{encode_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use dashledger_protocol::wrap;
+use dashledger_testkit::mined;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const ANVIL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil");
-
-struct Net {
-    anvil: AnvilInstance,
-    deployer: DynProvider,
-    verifier_key: PrivateKeySigner,
-    factory: Address,
-    search: Address,
-    request_factory: Address,
-    response: Address,
-    deployment_json: Value,
-}
-
-fn key(anvil: &AnvilInstance, i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from(anvil.keys()[i].clone())
-}
-
-fn provider_for(anvil: &AnvilInstance, k: PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(k))
-        .connect_http(anvil.endpoint_url())
-        .erased()
-}
+type Net = dashledger_testkit::Chain;
 
 async fn net() -> Net {
-    let anvil = Anvil::at(ANVIL)
-        .arg("--host")
-        .arg("127.0.0.1")
-        .port(0u16)
-        .try_spawn()
-        .expect("anvil starts (npm install ran?)");
-    let deployer = provider_for(&anvil, key(&anvil, 0));
-    let verifier_key = key(&anvil, 1);
-    let f = EvidenceFactory::deploy(&deployer, verifier_key.address())
-        .await
-        .unwrap();
-    let search = f.search().call().await.unwrap();
-    let min_deposit = U256::from(10u64.pow(16));
-    let rf = RequestFactory::deploy(
-        &deployer,
-        search,
-        verifier_key.address(),
-        min_deposit,
-        86_400,
-        172_800,
-        259_200,
-    )
-    .await
-    .unwrap();
-    let response = rf.responseContract().call().await.unwrap();
-    let deployment_json = json!({
-        "chainId": 31337, "evidenceFactory": f.address().to_string(), "searchContract": search.to_string(),
-        "requestFactory": rf.address().to_string(), "responseContract": response.to_string(),
-        "verifier": verifier_key.address().to_string(), "startBlock": 0,
-    });
-    Net {
-        factory: *f.address(),
-        search,
-        request_factory: *rf.address(),
-        response,
-        anvil,
-        deployer,
-        verifier_key,
-        deployment_json,
-    }
+    Net::start().await
 }
 
 async fn cloud_on(net: &Net, extra: &[&str]) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let dep = dir.path().join("deployment.json");
-    std::fs::write(&dep, net.deployment_json.to_string()).unwrap();
-    let keyf = dir.path().join("verifier.key");
-    std::fs::write(
-        &keyf,
-        format!("0x{}", hex::encode(net.verifier_key.to_bytes())),
-    )
-    .unwrap();
     let mut o = vec![
-        format!("chain.rpc_url={}", net.anvil.endpoint()),
-        format!("chain.deployment_file={}", dep.display()),
-        format!("chain.signer_key_file={}", keyf.display()),
+        format!("chain.rpc_url={}", net.endpoint()),
+        format!("chain.deployment_file={}", net.deployment_file.display()),
+        format!("chain.signer_key_file={}", net.verifier_key_file.display()),
         "chain.confirmations=0".to_string(),
         "chain.poll_interval_ms=200".to_string(),
     ];
     o.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = o.iter().map(String::as_str).collect();
-    let s = TestServer::start(common::Backend::Sqlite, &refs)
+    TestServer::start(common::Backend::Sqlite, &refs)
         .await
-        .unwrap();
-    std::mem::forget(dir); // keep the key/deployment files for the server's lifetime
-    s
+        .unwrap()
 }
 
 fn jpeg(tag: &str) -> Vec<u8> {
@@ -182,7 +109,8 @@ async fn relay(
     e: &Evidence,
 ) -> reqwest::Response {
     let deadline = common::now() + 600;
-    let sig = sign_create_evidence(owner, e, U256::from(deadline), 31337, net.factory).unwrap();
+    let sig =
+        sign_create_evidence(owner, e, U256::from(deadline), 31337, net.evidence_factory).unwrap();
     let body = json!({"evidence": evidence_json(e), "owner": owner.address(), "deadline": deadline, "signature": format!("0x{}", hex::encode(sig))});
     s.signed(
         device,
@@ -246,19 +174,14 @@ async fn open_request(
     requester_umbral: &wrap::UmbralSecretKey,
     reward: U256,
 ) -> Address {
-    let receipt = rf
-        .createRequest(
+    let receipt = mined(
+        rf.createRequest(
             ec,
             ABytes::from(requester_umbral.public_key().to_bytes().to_vec()),
         )
-        .value(reward)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+        .value(reward),
+    )
+    .await;
     receipt
         .decoded_log::<dashledger_cloud::chain::bindings::ResponseContract::RequestOpened>()
         .map(|l| l.data.reqc)
@@ -419,8 +342,8 @@ async fn verifier_relayer_requests_download_dispute() {
     .await;
 
     // --- Requests: a requester opens a REQC on the good EC.
-    let requester = key(&net.anvil, 2);
-    let requester_p = provider_for(&net.anvil, requester.clone());
+    let requester = net.key(2);
+    let requester_p = net.provider_for(&requester);
     let req_umbral = wrap::UmbralSecretKey::generate();
     let rf = RequestFactory::new(net.request_factory, &requester_p);
     let reward = U256::from(10u64.pow(17));
@@ -449,48 +372,25 @@ async fn verifier_relayer_requests_download_dispute() {
     .await;
 
     // The owner responds with a real kfrag (funded owner account), the requester confirms.
-    let fund = alloy::rpc::types::TransactionRequest::default()
-        .to(owner.address())
-        .value(U256::from(10u64.pow(18)));
-    net.deployer
-        .send_transaction(fund)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let owner_p = provider_for(&net.anvil, owner.clone());
+    net.fund(owner.address(), U256::from(10u64.pow(18))).await;
+    let owner_p = net.provider_for(&owner);
     let owner_key_bytes: [u8; 32] = owner.to_bytes().0;
     let kfrag_signer = wrap::KfragSigner::from_secret_bytes(&owner_key_bytes).unwrap();
     let kfrag = wrap::grant(&good.owner_umbral, &kfrag_signer, &req_umbral.public_key());
     let rc_owner = RequestContract::new(reqc, &owner_p);
     let deposit = U256::from(10u64.pow(16));
-    let r = rc_owner
-        .respond(
-            ABytes::from(kfrag),
-            ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
-            format!("{}{dl_path}", s.url),
-        )
-        .value(deposit)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    mined(
+        rc_owner
+            .respond(
+                ABytes::from(kfrag),
+                ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
+                format!("{}{dl_path}", s.url),
+            )
+            .value(deposit),
+    )
+    .await;
     let rc_req = RequestContract::new(reqc, &requester_p);
-    assert!(
-        rc_req
-            .confirm()
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
+    mined(rc_req.confirm()).await;
 
     expect_error(
         s.signed(
@@ -574,17 +474,7 @@ async fn verifier_relayer_requests_download_dispute() {
         "not_disputed",
     )
     .await;
-    assert!(
-        RequestContract::new(reqc2, &requester_p)
-            .dispute()
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
+    mined(RequestContract::new(reqc2, &requester_p).dispute()).await;
     let v: Value = s
         .client
         .post(s.u(&format!("/v1/disputes/{reqc2:#x}")))
@@ -621,19 +511,11 @@ async fn verifier_relayer_requests_download_dispute() {
 async fn indexer_follows_reorgs_and_survives_restart() {
     let net = net().await;
     let dir = tempfile::tempdir().unwrap();
-    let dep = dir.path().join("deployment.json");
-    std::fs::write(&dep, net.deployment_json.to_string()).unwrap();
-    let keyf = dir.path().join("verifier.key");
-    std::fs::write(
-        &keyf,
-        format!("0x{}", hex::encode(net.verifier_key.to_bytes())),
-    )
-    .unwrap();
     let overrides = vec![
         format!("data_dir={}", dir.path().display()),
-        format!("chain.rpc_url={}", net.anvil.endpoint()),
-        format!("chain.deployment_file={}", dep.display()),
-        format!("chain.signer_key_file={}", keyf.display()),
+        format!("chain.rpc_url={}", net.endpoint()),
+        format!("chain.deployment_file={}", net.deployment_file.display()),
+        format!("chain.signer_key_file={}", net.verifier_key_file.display()),
         "chain.confirmations=0".to_string(),
     ];
     let cfg = dashledger_cloud::config::Config::load(None, Vec::new(), &overrides).unwrap();
@@ -641,7 +523,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         .await
         .unwrap();
     let chain = st.chain.clone().unwrap();
-    let verifier_p = provider_for(&net.anvil, net.verifier_key.clone());
+    let verifier_p = net.provider_for(&net.verifier_key);
 
     // Create and verify an EC directly (owner = deployer account), then index.
     let e = accident("reorg", false).evidence;
@@ -658,7 +540,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         wrappedKey: e.wrappedKey,
         ownerUmbralKey: e.ownerUmbralKey,
     };
-    let f = EvidenceFactory::new(net.factory, &net.deployer);
+    let f = EvidenceFactory::new(net.evidence_factory, &net.deployer);
     let ec: Address = f.createEvidence(params.clone()).call().await.unwrap();
     f.createEvidence(params)
         .send()
@@ -671,15 +553,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         .await
         .unwrap();
     assert_eq!(step.events, 0, "nothing listed yet");
-    let rc = EvidenceContract::new(ec, &verifier_p)
-        .verify()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(rc.status());
+    mined(EvidenceContract::new(ec, &verifier_p).verify()).await;
     let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
         .await
         .unwrap();
@@ -732,6 +606,6 @@ async fn indexer_follows_reorgs_and_survives_restart() {
             .await
             .unwrap()
     );
-    let _ = net.response;
+    let _ = net.response_contract;
     st.db.close().await;
 }

@@ -12,6 +12,25 @@
     clippy::all
 )]
 
+/// `RequestContract` status names, indexed by the contract's status number (docs/contracts.md).
+pub const REQUEST_STATUS_NAMES: [&str; 10] = [
+    "Open",
+    "Responded",
+    "Declined",
+    "Cancelled",
+    "Completed",
+    "Disputed",
+    "Claimed",
+    "ResolvedForOwner",
+    "ResolvedForRequester",
+    "DisputeExpired",
+];
+
+/// The name of a `RequestContract` status number, or `None` for a number the contract does not use.
+pub fn request_status_name(status: u8) -> Option<&'static str> {
+    REQUEST_STATUS_NAMES.get(usize::from(status)).copied()
+}
+
 /// `EvidenceFactory` (`protocol/abi/EvidenceFactory.json`).
 pub mod evidence_factory {
     alloy::sol!(

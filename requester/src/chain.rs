@@ -21,20 +21,6 @@ use crate::bindings::{
 use crate::config::Deployment;
 use crate::error::{Error, Result};
 
-/// REQC status names, by status number (docs/contracts.md).
-pub const REQUEST_STATUS: [&str; 10] = [
-    "Open",
-    "Responded",
-    "Declined",
-    "Cancelled",
-    "Completed",
-    "Disputed",
-    "Claimed",
-    "ResolvedForOwner",
-    "ResolvedForRequester",
-    "DisputeExpired",
-];
-
 /// REQC status numbers used by the CLI.
 pub mod status {
     /// Waiting for the owner.
@@ -49,9 +35,8 @@ pub mod status {
 
 /// The name of a REQC status number.
 pub fn status_name(s: u8) -> String {
-    REQUEST_STATUS
-        .get(usize::from(s))
-        .map_or_else(|| format!("status {s}"), |n| (*n).to_owned())
+    dashledger_protocol::bindings::request_status_name(s)
+        .map_or_else(|| format!("status {s}"), str::to_owned)
 }
 
 /// RFC 3339 (UTC, seconds) for a unix time.

@@ -5,23 +5,21 @@
 //! paths (tampered clip, wrong kfrag → dispute, deadline → cancel + withdraw, errors). The last
 //! test runs the real cloud, with the accident uploaded through its API (`support/device.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, Bytes, U256, utils::parse_ether};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use dashledger_protocol::hash::keccak256;
 use dashledger_protocol::seal::{self, SessionKey};
 use dashledger_protocol::wrap::{self, KfragSigner, UmbralPublicKey, UmbralSecretKey};
 use dashledger_requester::bindings::{
-    EvidenceContract, EvidenceFactory, IEvidenceFactory, RequestContract, RequestFactory,
-    ResponseContract,
+    EvidenceContract, EvidenceFactory, IEvidenceFactory, RequestContract, ResponseContract,
 };
 use dashledger_requester::config::Deployment;
+use dashledger_testkit::{Chain, ChainParams, key_hex, mined};
 use serde_json::Value;
 
 #[path = "support/device.rs"]
@@ -31,21 +29,6 @@ const RESPONSE_WINDOW: u64 = 3600;
 const CONFIRM_WINDOW: u64 = 7200;
 const RESOLVE_WINDOW: u64 = 7200;
 
-fn anvil_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../node_modules/.bin/anvil")
-}
-
-fn provider(url: &str, key: &PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key.clone()))
-        .connect_http(url.parse().unwrap())
-        .erased()
-}
-
-fn key_hex(k: &PrivateKeySigner) -> String {
-    format!("0x{}", hex::encode(k.to_bytes()))
-}
-
 /// An evidence clip as the agent makes it.
 struct Clip {
     plain: Vec<u8>,
@@ -54,7 +37,7 @@ struct Clip {
 }
 
 struct Env {
-    _anvil: AnvilInstance,
+    chain: Chain,
     url: String,
     dir: tempfile::TempDir,
     deployments: PathBuf,
@@ -71,64 +54,38 @@ struct Env {
 
 impl Env {
     async fn start() -> Self {
-        let anvil = Anvil::at(anvil_path())
-            .host("127.0.0.1")
-            .port(0u16)
-            .try_spawn()
-            .expect("anvil starts (npm install in the repo root)");
-        let url = anvil.endpoint();
-        let keys: Vec<PrivateKeySigner> = anvil
-            .keys()
-            .iter()
-            .map(|k| PrivateKeySigner::from(k.clone()))
-            .collect();
-        let deployer = provider(&url, &keys[0]);
-        let verifier = provider(&url, &keys[1]);
-        let ef = EvidenceFactory::deploy(&deployer, keys[1].address())
-            .await
-            .expect("deploy EvidenceFactory");
-        let search = ef.search().call().await.unwrap();
-        let min_deposit = parse_ether("0.01").unwrap();
-        let rf = RequestFactory::deploy(
-            &deployer,
-            search,
-            keys[1].address(),
-            min_deposit,
-            RESPONSE_WINDOW,
-            CONFIRM_WINDOW,
-            RESOLVE_WINDOW,
-        )
-        .await
-        .expect("deploy RequestFactory");
-        let response_contract = rf.responseContract().call().await.unwrap();
+        let chain = Chain::start_with(ChainParams {
+            min_deposit: parse_ether("0.01").unwrap(),
+            response_window: RESPONSE_WINDOW,
+            confirm_window: CONFIRM_WINDOW,
+            resolve_window: RESOLVE_WINDOW,
+        })
+        .await;
         let dep = Deployment {
             chain_id: 31337,
-            evidence_factory: *ef.address(),
-            request_factory: *rf.address(),
-            response_contract,
-            search_contract: search,
+            evidence_factory: chain.evidence_factory,
+            request_factory: chain.request_factory,
+            response_contract: chain.response_contract,
+            search_contract: chain.search,
             start_block: 0,
         };
-        let dir = tempfile::tempdir().unwrap();
-        let deployments = dir.path().join("31337.json");
-        // The same fields scripts/devnet writes that the CLI and the cloud read.
-        let mut file = serde_json::to_value(&dep).unwrap();
-        file["verifier"] = Value::String(keys[1].address().to_string());
-        std::fs::write(&deployments, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+        // The deployment file holds the same fields scripts/devnet writes that the CLI and the
+        // cloud read.
+        assert_eq!(Deployment::load(&chain.deployment_file).unwrap(), dep);
         Self {
-            url: url.clone(),
-            deployments,
+            url: chain.endpoint(),
+            deployments: chain.deployment_file.clone(),
             dep,
-            verifier,
-            owner: provider(&url, &keys[2]),
-            owner_key: keys[2].clone(),
+            verifier: chain.provider(1),
+            owner: chain.provider(2),
+            owner_key: chain.key(2),
             owner_umbral: UmbralSecretKey::generate(),
-            requester: provider(&url, &keys[3]),
-            requester_key: keys[3].clone(),
-            min_deposit,
-            verifier_key: keys[1].clone(),
-            dir,
-            _anvil: anvil,
+            requester: chain.provider(3),
+            requester_key: chain.key(3),
+            min_deposit: chain.params.min_deposit,
+            verifier_key: chain.verifier_key.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            chain,
         }
     }
 
@@ -159,15 +116,7 @@ impl Env {
             ownerUmbralKey: Bytes::copy_from_slice(&self.owner_umbral.public_key().to_bytes()),
         };
         let ef = EvidenceFactory::new(self.dep.evidence_factory, &self.owner);
-        let receipt = ef
-            .createEvidence(p)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(receipt.status());
+        let receipt = mined(ef.createEvidence(p)).await;
         let ec = receipt
             .inner
             .logs()
@@ -177,15 +126,7 @@ impl Env {
             .inner
             .data
             .ec;
-        let r = EvidenceContract::new(ec, &self.verifier)
-            .verify()
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(r.status());
+        mined(EvidenceContract::new(ec, &self.verifier).verify()).await;
         Clip { plain, sealed, ec }
     }
 
@@ -211,20 +152,15 @@ impl Env {
             &wrong_recipient.unwrap_or(requester_pk),
         );
         let c = RequestContract::new(reqc, &self.owner);
-        let r = c
-            .respond(
+        mined(
+            c.respond(
                 Bytes::from(kfrag),
                 Bytes::copy_from_slice(&signer.verifying_key().to_bytes()),
                 format!("/v1/requests/{reqc}/clip"),
             )
-            .value(self.min_deposit)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(r.status());
+            .value(self.min_deposit),
+        )
+        .await;
     }
 
     async fn reqc_status(&self, reqc: Address) -> u8 {
@@ -236,16 +172,7 @@ impl Env {
     }
 
     async fn advance(&self, secs: u64) {
-        let _: Value = self
-            .requester
-            .raw_request("evm_increaseTime".into(), (secs,))
-            .await
-            .unwrap();
-        let _: Value = self
-            .requester
-            .raw_request("evm_mine".into(), ())
-            .await
-            .unwrap();
+        self.chain.increase_time(secs).await;
     }
 
     fn cli_as(&self, key: Option<&str>, args: &[&str]) -> Output {

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use dashledger_protocol::bindings::{REQUEST_STATUS_NAMES, request_status_name};
 use dashledger_protocol::eip712::{Evidence, verify_create_evidence};
 use dashledger_protocol::wrap::{UmbralPublicKey, verify_kfrag};
 use serde::{Deserialize, Serialize};
@@ -56,20 +57,6 @@ fn chain_call(what: &'static str) -> impl FnOnce(alloy::contract::Error) -> ApiE
     }
 }
 
-/// Request status numbers of the RequestContract.
-const STATUS_NAMES: [&str; 10] = [
-    "Open",
-    "Responded",
-    "Declined",
-    "Cancelled",
-    "Completed",
-    "Disputed",
-    "Claimed",
-    "ResolvedForOwner",
-    "ResolvedForRequester",
-    "DisputeExpired",
-];
-
 #[derive(Debug, Serialize)]
 struct RequestView {
     reqc: String,
@@ -93,11 +80,11 @@ async fn owner_requests(
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("state=")))
         .map(str::to_owned);
     if let Some(s) = &state
-        && !STATUS_NAMES.contains(&s.as_str())
+        && !REQUEST_STATUS_NAMES.contains(&s.as_str())
     {
         return Err(ApiError::bad_request(
             "invalid_state",
-            format!("state must be one of {}", STATUS_NAMES.join(", ")),
+            format!("state must be one of {}", REQUEST_STATUS_NAMES.join(", ")),
         ));
     }
     let rows = sqlx::query(
@@ -200,10 +187,7 @@ async fn download(
         ));
     }
     if info.status != 4 {
-        let name = STATUS_NAMES
-            .get(usize::from(info.status))
-            .copied()
-            .unwrap_or("unknown");
+        let name = request_status_name(info.status).unwrap_or("unknown");
         return Err(ApiError::forbidden(
             "not_completed",
             format!("request {reqc} is {name}; downloads open when it is Completed"),
@@ -434,10 +418,7 @@ async fn resolve_dispute(
     let rc = RequestContract::new(reqc, &chain.provider);
     let info = rc.info().call().await.map_err(chain_call("info"))?;
     if info.status != 5 {
-        let name = STATUS_NAMES
-            .get(usize::from(info.status))
-            .copied()
-            .unwrap_or("unknown");
+        let name = request_status_name(info.status).unwrap_or("unknown");
         return Err(ApiError::conflict(
             "not_disputed",
             format!("request {reqc} is {name}, not Disputed"),

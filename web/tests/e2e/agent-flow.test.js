@@ -23,7 +23,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatEther, parseEther, toHex } from 'viem';
+import { formatEther, getAddress, parseEther, toHex } from 'viem';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
 import { launch, shotDir, walletPage } from '../support/browser.js';
@@ -140,15 +140,15 @@ test('a crash segment + the event button: the agent relays the EC, uploads, the 
     const items = (await r.json()).items ?? [];
     return items.find((i) => i.status === 'verified');
   });
-  ec = item.ec_address;
+  ec = getAddress(item.ec_address);
   assert.equal(await daemon.stop(), 0, 'SIGTERM stops the daemon cleanly');
-  // On chain: Verified, the agent's per-accident owner key (not the wallet), the segment's hash,
-  // its start time and the GPS fix.
+  // On chain: Verified, the agent's per-accident owner key (not the wallet), the segment's start
+  // time; in the listing the GPS fix. (The videoHash is checked by the page's verdict below.)
   assert.equal(Number(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'status' })), 1);
   ecOwner = await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'owner' });
   assert.ok(!same(ecOwner, agent.init.wallet_address), 'the EC owner is a per-accident key, not the wallet');
-  assert.equal(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'videoHash' }), toHex(keccak_256(clipBytes)));
   assert.equal(Number(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'recordedAt' })), recordedAt);
+  assert.equal(Number(await d.pub.readContract({ address: ec, abi: ecAbi, functionName: 'latitude' })), Math.round(PLACE.lat * 1e6));
   assert.ok(Math.abs(item.lat - PLACE.lat) < 1e-5 && Math.abs(item.lon - PLACE.lon) < 1e-5, JSON.stringify(item));
 });
 
@@ -158,7 +158,7 @@ test('search through the cloud finds the agent\'s accident, with its thumbnail',
   await snap(p, 'connected');
   await p.getByTestId('from').fill(localInput(recordedAt - 3600));
   await p.getByTestId('to').fill(localInput(recordedAt + 600));
-  await p.getByTestId('place').fill(`${PLACE.lat}, ${PLACE.lon + 0.001}`); // ~74 m east
+  await p.getByTestId('place').fill(`${PLACE.lat}, ${(PLACE.lon + 0.001).toFixed(6)}`); // ~74 m east
   await p.getByTestId('radius').fill('250');
   await p.getByTestId('search').click();
   const card = p.getByTestId('result-card').first();
@@ -257,5 +257,4 @@ test('`dashledger-agent withdraw` pays reward + deposit to the owner wallet', as
   // The wallet pays the owner key's gas for the withdrawal out of what it receives.
   assert.ok(gained >= REWARD, `the wallet gained ${formatEther(gained)} ETH, at least the reward ${formatEther(REWARD)} expected`);
   assert.ok(gained <= REWARD + d.minDeposit, `the wallet gained ${formatEther(gained)} ETH`);
-  await snap(requesterPage, 'agent-withdrawn');
 });
