@@ -492,7 +492,7 @@ impl OwnerChain {
             .value(deposit)
             .into_transaction_request();
         let sent = self.send_funded("respond", owner.address(), tx).await?;
-        tracing::warn!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, "request approved");
+        tracing::info!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, "request approved");
         Ok(Approved {
             request: reqc.to_string(),
             ec: ec.to_string(),
