@@ -685,7 +685,7 @@ async fn search_keys_and_clear_errors() {
 }
 
 /// The cloud binary built in the same target directory (by `cargo test --workspace` or
-/// `cargo build -p dashledger-cloud`), if there is one.
+/// `cargo build -p dashledger-cloud`), if there is one; the test fails without it.
 fn cloud_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let p = exe.parent()?.parent()?.join("dashledger-cloud");
@@ -715,12 +715,10 @@ fn free_port() -> u16 {
 /// a partial download with HTTP Range, opens and verifies it.
 #[tokio::test]
 async fn real_cloud_search_and_resumed_download() {
-    let Some(bin) = cloud_binary() else {
-        eprintln!(
-            "SKIPPED: no dashledger-cloud binary next to this test; build it with `cargo build -p dashledger-cloud`"
-        );
-        return;
-    };
+    let bin = cloud_binary().expect(
+        "no dashledger-cloud binary next to this test: build it first with \
+         `cargo build -p dashledger-cloud` (`cargo test --workspace` builds it)",
+    );
     let env = Env::start().await;
     let data = env.dir.path().join("cloud");
     std::fs::create_dir_all(&data).unwrap();
