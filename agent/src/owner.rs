@@ -129,6 +129,20 @@ pub struct Acted {
     pub owed_wei: String,
 }
 
+impl Acted {
+    fn new(view: &RequestView, owner: Address, sent: Sent, owed: U256) -> Self {
+        Self {
+            request: view.reqc.to_string(),
+            ec: view.info.ec.to_string(),
+            owner: owner.to_string(),
+            tx: sent.tx,
+            gas_used: sent.gas_used,
+            funded_wei: sent.funded_wei,
+            owed_wei: owed.to_string(),
+        }
+    }
+}
+
 /// One payment collected by `withdraw`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Withdrawn {
@@ -521,15 +535,7 @@ impl OwnerChain {
             .decline()
             .into_transaction_request();
         let sent = self.send_funded("decline", owner, tx).await?;
-        Ok(Acted {
-            request: reqc.to_string(),
-            ec: view.info.ec.to_string(),
-            owner: owner.to_string(),
-            tx: sent.tx,
-            gas_used: sent.gas_used,
-            funded_wei: sent.funded_wei,
-            owed_wei: "0".into(),
-        })
+        Ok(Acted::new(&view, owner, sent, U256::ZERO))
     }
 
     /// Claims a Responded request once the confirm window is over (the requester neither
@@ -551,15 +557,7 @@ impl OwnerChain {
             .into_transaction_request();
         let sent = self.send_funded("claim", owner, tx).await?;
         let owed = self.owed(reqc, owner).await?;
-        Ok(Acted {
-            request: reqc.to_string(),
-            ec: view.info.ec.to_string(),
-            owner: owner.to_string(),
-            tx: sent.tx,
-            gas_used: sent.gas_used,
-            funded_wei: sent.funded_wei,
-            owed_wei: owed.to_string(),
-        })
+        Ok(Acted::new(&view, owner, sent, owed))
     }
 
     /// Every REQC opened for `owner`'s ECs.
