@@ -182,6 +182,15 @@ max_ms = 2000
             .unwrap_or_default()
     }
 
+    /// The last lines of the daemon's log and of `cloud`'s, for a failed wait's context.
+    pub fn logs_with(&self, cloud: &crate::cloud::Cloud) -> String {
+        format!(
+            "agent log:\n{}\ncloud log:\n{}",
+            self.log_tail(),
+            cloud.log_tail()
+        )
+    }
+
     /// Puts a segment into the watch directory the way a camera does.
     pub fn deliver(&self, segment: &Path) -> anyhow::Result<PathBuf> {
         crate::media::deliver(segment, &self.dir.join("watch"))

@@ -108,13 +108,7 @@ fn cloud_outage_restart_mid_upload_lost_record_and_altered_clip() -> anyhow::Res
             (got > 0 && got < total).then_some((got, total))
         }))
     })
-    .with_context(|| {
-        format!(
-            "agent log:\n{}\ncloud log:\n{}",
-            agent.log_tail(),
-            cloud.log_tail()
-        )
-    })?;
+    .with_context(|| agent.logs_with(&cloud))?;
     cloud.kill9()?;
     eprintln!("cloud killed with {} of {} bytes uploaded", cut.0, cut.1);
     cloud.start()?;
@@ -214,13 +208,7 @@ fn cloud_outage_restart_mid_upload_lost_record_and_altered_clip() -> anyhow::Res
         )?;
         Ok(a["alarms"].as_array().and_then(|v| v.first().cloned()))
     })
-    .with_context(|| {
-        format!(
-            "agent log:\n{}\ncloud log:\n{}",
-            agent.log_tail(),
-            cloud.log_tail()
-        )
-    })?;
+    .with_context(|| agent.logs_with(&cloud))?;
     assert_eq!(gap["seq"], 3, "the lost record is seq 3: {gap}");
 
     let ec2 = proc::wait_for("the altered clip's EC", WAIT, || {

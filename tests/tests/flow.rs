@@ -84,13 +84,7 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
             Ok((sent[0]["n"] == 2 && pending[0]["n"] == 0 && done).then_some(accidents))
         },
     )
-    .with_context(|| {
-        format!(
-            "agent log:\n{}\ncloud log:\n{}",
-            agent.log_tail(),
-            cloud.log_tail()
-        )
-    })?;
+    .with_context(|| agent.logs_with(&cloud))?;
     let detect =
         agent.query("SELECT name, detect_state, p_image, p_audio FROM segments ORDER BY id")?;
     assert_eq!(

@@ -30,6 +30,7 @@ import { launch, shotDir, walletPage } from '../support/browser.js';
 import { serveDist } from '../support/server.js';
 import { makeClip, startCloud } from '../support/cloud.js';
 import { segmentName, setupAgent } from '../support/agent.js';
+import { downloadVerifySave, recoverAndConfirm } from '../support/steps.js';
 
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = shotDir(WEB);
@@ -214,34 +215,11 @@ test('the owner approves with `dashledger-agent approve`: kfrag + deposit, the o
 });
 
 test('the requester recovers the key from the agent\'s kfrag (checked against keyCommitment) and confirms', async () => {
-  const p = requesterPage;
-  const card = () => p.locator(`[data-reqc="${reqc}"]`);
-  await card().getByTestId('recover').click();
-  await card().getByTestId('card-status').filter({ hasText: "matches the EC's keyCommitment" }).waitFor();
-  await snap(p, 'key-recovered');
-  await card().getByTestId('confirm').click();
-  await card().getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
-  assert.equal(await reqcStatus(reqc), 'Completed');
-  await snap(p, 'confirmed');
+  await recoverAndConfirm(requesterPage, reqc, { snap, reqcStatus });
 });
 
 test('download from the cloud (signed by the wallet), open chunk by chunk, verified, saved', async () => {
-  const p = requesterPage;
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('download').click();
-  const verdict = card.getByTestId('verdict');
-  await verdict.waitFor({ timeout: 30000 });
-  const text = await verdict.textContent();
-  const videoHash = toHex(keccak_256(clipBytes));
-  assert.match(text, /^Verified: Keccak-256 0x[0-9a-f]{64} matches the Evidence Contract's videoHash/, text);
-  assert.ok(text.includes(videoHash), text);
-  assert.ok(text.includes(`${clipBytes.length} bytes`), text);
-  assert.equal(await card.getByTestId('progress').evaluate((e) => e.value === e.max), true);
-  await snap(p, 'verified');
-  const [download] = await Promise.all([p.waitForEvent('download'), card.getByTestId('save').click()]);
-  const saved = readFileSync(await download.path());
-  assert.ok(saved.equals(clipBytes), 'the saved video is the crash segment the agent saw, byte for byte');
-  await snap(p, 'saved');
+  await downloadVerifySave(requesterPage, reqc, { clipBytes, videoHash: toHex(keccak_256(clipBytes)), snap });
 });
 
 test('`dashledger-agent withdraw` pays reward + deposit to the owner wallet', async () => {

@@ -22,6 +22,7 @@ import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
 import { launch, shotDir, walletPage } from '../support/browser.js';
 import { serveDist } from '../support/server.js';
 import { makeClip, reportAccident, startCloud } from '../support/cloud.js';
+import { downloadVerifySave, recoverAndConfirm } from '../support/steps.js';
 
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = shotDir(WEB);
@@ -156,39 +157,22 @@ test('the owner approves in the owner view: a kfrag made in WASM', async () => {
 });
 
 test('the requester recovers the key (checked against keyCommitment) and confirms', async () => {
-  const p = requesterPage;
-  const card = () => p.locator(`[data-reqc="${reqc}"]`);
-  await card().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
-  await card().getByTestId('recover').click();
-  await card().getByTestId('card-status').filter({ hasText: "matches the EC's keyCommitment" }).waitFor();
-  await snap(p, 'key-recovered');
-  await card().getByTestId('confirm').click();
-  await card().getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
-  assert.equal(await reqcStatus(reqc), 'Completed');
-  await snap(p, 'confirmed');
+  await recoverAndConfirm(requesterPage, reqc, { snap, reqcStatus });
 });
 
 test('download from the cloud (signed by the wallet), open chunk by chunk, verified, saved', async () => {
-  const p = requesterPage;
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('download').click();
-  const verdict = card.getByTestId('verdict');
-  await verdict.waitFor({ timeout: 30000 });
-  const text = await verdict.textContent();
-  assert.match(text, /^Verified: Keccak-256 0x[0-9a-f]{64} matches the Evidence Contract's videoHash/, text);
-  assert.ok(text.includes(acc.video_hash), text);
-  assert.ok(text.includes(`${clipBytes.length} bytes`), text);
-  assert.equal(await card.getByTestId('progress').evaluate((e) => e.value === e.max), true);
-  assert.equal(await card.getByTestId('progress').evaluate((e) => e.max), acc.sealed_bytes);
-  const chunks = Math.ceil(clipBytes.length / 65536);
-  assert.ok(chunks > 1, `the clip spans ${chunks} chunks`);
-  assert.ok(text.includes(`(${chunks} chunks, ${clipBytes.length} bytes)`), text);
-  await snap(p, 'verified');
-  const [download] = await Promise.all([p.waitForEvent('download'), card.getByTestId('save').click()]);
-  const saved = readFileSync(await download.path());
-  assert.ok(saved.equals(clipBytes), 'the saved video is the dashcam clip, byte for byte');
+  const download = await downloadVerifySave(requesterPage, reqc, {
+    clipBytes,
+    videoHash: acc.video_hash,
+    snap,
+    check: async (card, text) => {
+      assert.equal(await card.getByTestId('progress').evaluate((e) => e.max), acc.sealed_bytes);
+      const chunks = Math.ceil(clipBytes.length / 65536);
+      assert.ok(chunks > 1, `the clip spans ${chunks} chunks`);
+      assert.ok(text.includes(`(${chunks} chunks, ${clipBytes.length} bytes)`), text);
+    },
+  });
   assert.equal(download.suggestedFilename(), `dashledger-${acc.ec}.mp4`);
-  await snap(p, 'saved');
 });
 
 test('the owner withdraws reward + deposit', async () => {
