@@ -99,20 +99,7 @@ def with_head(features: onnx.ModelProto, w: np.ndarray, b: float, name: str) -> 
         numpy_helper.from_array(w, "dl_head_w"),
         numpy_helper.from_array(np.array([b], dtype=np.float32), "dl_head_b"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])]
-        if feat_in.name == "image"
-        else [feat_in],
-        [helper.make_tensor_value_info("p_accident", TensorProto.FLOAT, ["N", 1])],
-        initializer=inits,
-        value_info=list(g.value_info),
-    )
-    m = helper.make_model(graph, opset_imports=list(features.opset_import), producer_name="dashledger")
-    m.ir_version = features.ir_version
-    onnx.checker.check_model(m)
-    return m
+    return _head_model(features, feat_in, nodes, inits, name)
 
 
 def with_mlp_head(features: onnx.ModelProto, layers: list[tuple[np.ndarray, np.ndarray]], name: str) -> onnx.ModelProto:
@@ -138,20 +125,7 @@ def with_mlp_head(features: onnx.ModelProto, layers: list[tuple[np.ndarray, np.n
             nodes.append(helper.make_node("Relu", [out], [f"dl_r{k}"], name=f"dl_relu{k}"))
             x = f"dl_r{k}"
     nodes.append(helper.make_node("Sigmoid", ["dl_logit"], ["p_accident"], name="dl_sigmoid"))
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])]
-        if feat_in.name == "image"
-        else [feat_in],
-        [helper.make_tensor_value_info("p_accident", TensorProto.FLOAT, ["N", 1])],
-        initializer=inits,
-        value_info=list(g.value_info),
-    )
-    m = helper.make_model(graph, opset_imports=list(features.opset_import), producer_name="dashledger")
-    m.ir_version = features.ir_version
-    onnx.checker.check_model(m)
-    return m
+    return _head_model(features, feat_in, nodes, inits, name)
 
 
 def head_layers(head: dict) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -216,3 +190,22 @@ def with_flip_tta_head(features: onnx.ModelProto, w: np.ndarray, b: float, name:
 def save(model: onnx.ModelProto, path: Path) -> None:
     """Deterministic serialisation (the card's sha256 must be reproducible)."""
     Path(path).write_bytes(model.SerializeToString(deterministic=True))
+
+
+def _head_model(features: onnx.ModelProto, feat_in, nodes: list, inits: list, name: str) -> onnx.ModelProto:
+    """The composed model: the backbone's graph plus the head's `nodes` and `inits`, one input
+    (`image` [N, 3, 224, 224], or the backbone's own input) and the output `p_accident` [N, 1]."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])]
+        if feat_in.name == "image"
+        else [feat_in],
+        [helper.make_tensor_value_info("p_accident", TensorProto.FLOAT, ["N", 1])],
+        initializer=inits,
+        value_info=list(features.graph.value_info),
+    )
+    m = helper.make_model(graph, opset_imports=list(features.opset_import), producer_name="dashledger")
+    m.ir_version = features.ir_version
+    onnx.checker.check_model(m)
+    return m
