@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use dashledger_protocol::layers;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AgentError;
@@ -249,60 +250,57 @@ pub struct Overrides {
     pub backbone: Option<String>,
 }
 
+impl Overrides {
+    /// The flags as configuration keys and values, the last layer of [`Config::load`].
+    fn assignments(&self) -> Result<Vec<(String, String)>, AgentError> {
+        let mut out = Vec::new();
+        let paths = [
+            ("--watch-dir", "watch_dir", &self.watch_dir),
+            ("--state-dir", "state_dir", &self.state_dir),
+            ("--keystore", "keystore", &self.keystore),
+        ];
+        for (flag, key, value) in paths {
+            if let Some(path) = value {
+                let text = path.to_str().ok_or_else(|| {
+                    AgentError::Config(format!(
+                        "{flag}: path {} is not valid UTF-8",
+                        path.display()
+                    ))
+                })?;
+                out.push((key.to_owned(), text.to_owned()));
+            }
+        }
+        let strings = [
+            ("cloud.url", &self.cloud_url),
+            ("chain.rpc_url", &self.rpc_url),
+            ("detect.backbone", &self.backbone),
+        ];
+        for (key, value) in strings {
+            if let Some(v) = value {
+                out.push((key.to_owned(), v.clone()));
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Config {
     /// Loads the layered configuration. `file` may be `None` (defaults + env + flags only); a
-    /// named file that does not exist is an error.
+    /// named file that does not exist is an error. The layering is
+    /// [`dashledger_protocol::layers::load`]'s; the checks that follow are the agent's.
     pub fn load(
         file: Option<&Path>,
         env: &BTreeMap<String, String>,
         flags: &Overrides,
     ) -> Result<Self, AgentError> {
-        let mut value = toml::Value::try_from(Config::default())
-            .map_err(|e| AgentError::Config(format!("cannot serialise defaults: {e}")))?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                AgentError::Config(format!("cannot read config file {}: {e}", path.display()))
-            })?;
-            let file_value: toml::Value = toml::from_str(&text).map_err(|e| {
-                AgentError::Config(format!(
-                    "config file {} is not valid TOML: {e}",
-                    path.display()
-                ))
-            })?;
-            merge(&mut value, file_value);
-        }
-        for (name, raw) in env {
-            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            if [PASSWORD_ENV, CONFIG_ENV, LOG_ENV].contains(&name.as_str()) || key.is_empty() {
-                continue;
-            }
-            let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            set_path(&mut value, &path, raw)
-                .map_err(|e| AgentError::Config(format!("environment variable {name}: {e}")))?;
-        }
-        let mut config: Config = value.try_into().map_err(|e: toml::de::Error| {
-            AgentError::Config(format!("invalid configuration: {}", e.message()))
-        })?;
-        if let Some(v) = &flags.watch_dir {
-            config.watch_dir = v.clone();
-        }
-        if let Some(v) = &flags.state_dir {
-            config.state_dir = v.clone();
-        }
-        if let Some(v) = &flags.keystore {
-            config.keystore = v.clone();
-        }
-        if let Some(v) = &flags.cloud_url {
-            config.cloud.url = v.clone();
-        }
-        if let Some(v) = &flags.rpc_url {
-            config.chain.rpc_url = v.clone();
-        }
-        if let Some(v) = &flags.backbone {
-            config.detect.backbone = v.clone();
-        }
+        let config: Config = layers::load(
+            file,
+            env,
+            ENV_PREFIX,
+            &[PASSWORD_ENV, CONFIG_ENV, LOG_ENV],
+            &flags.assignments()?,
+        )
+        .map_err(config_error)?;
         config.validate()?;
         Ok(config)
     }
@@ -399,72 +397,12 @@ impl Config {
 
     /// Renders the effective configuration as TOML.
     pub fn to_toml(&self) -> Result<String, AgentError> {
-        toml::to_string_pretty(self)
-            .map_err(|e| AgentError::Config(format!("cannot render config: {e}")))
+        layers::render(self).map_err(config_error)
     }
 }
 
-fn merge(base: &mut toml::Value, over: toml::Value) {
-    match (base, over) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
-/// Sets `path` in `root` from an environment string, typed like the value already there.
-fn set_path(root: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
-    let mut node = root;
-    for p in parents {
-        node = node
-            .as_table_mut()
-            .and_then(|t| t.get_mut(p))
-            .ok_or_else(|| format!("unknown configuration table `{p}`"))?;
-    }
-    let table = node.as_table_mut().ok_or("not a table")?;
-    let typed = match table.get(last) {
-        None => return Err(format!("unknown configuration key `{}`", path.join("."))),
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected an integer, got `{raw}`"))?,
-        ),
-        Some(toml::Value::Float(_)) => toml::Value::Float(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected a number, got `{raw}`"))?,
-        ),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
-            raw.trim()
-                .parse()
-                .map_err(|_| format!("expected true or false, got `{raw}`"))?,
-        ),
-        Some(toml::Value::Array(_)) => toml::Value::Array(
-            raw.split(',')
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .map(|s| toml::Value::String(s.to_string()))
-                .collect(),
-        ),
-        Some(toml::Value::Table(_)) => {
-            return Err(format!(
-                "`{}` is a table; name one of its keys",
-                path.join(".")
-            ));
-        }
-        Some(_) => toml::Value::String(raw.to_string()),
-    };
-    table.insert(last.clone(), typed);
-    Ok(())
+fn config_error(e: layers::LayerError) -> AgentError {
+    AgentError::Config(e.to_string())
 }
 
 #[cfg(test)]
@@ -478,8 +416,11 @@ mod tests {
             .collect()
     }
 
+    // The layering itself (order, typing, unknown keys) is tested in dashledger_protocol::layers;
+    // these tests cover the agent's keys, flags, skipped variables and validation.
+
     #[test]
-    fn layers_apply_in_order() {
+    fn flags_reach_their_keys_over_file_and_env() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("agent.toml");
         std::fs::write(
@@ -491,29 +432,34 @@ mod tests {
             ("DASHLEDGER_AGENT_SETTLE_SECS", "3"),
             ("DASHLEDGER_AGENT_CLOUD__URL", "http://env"),
             ("DASHLEDGER_AGENT_DETECT__THRESHOLD_OVERRIDE", "0.25"),
-            ("OTHER", "x"),
+            ("DASHLEDGER_AGENT_SEGMENT_EXTENSIONS", "mp4, MOV"),
+            ("DASHLEDGER_AGENT_CHAIN__EC_VIA", "direct"),
         ]);
         let flags = Overrides {
+            watch_dir: Some("/flag/watch".into()),
+            state_dir: Some("/flag/state".into()),
+            keystore: Some("/flag/keystore.json".into()),
             cloud_url: Some("http://flag".into()),
-            ..Default::default()
+            rpc_url: Some("http://rpc.flag".into()),
+            backbone: Some("vgg16".into()),
         };
         let c = Config::load(Some(&file), &e, &flags).unwrap();
-        assert_eq!(c.watch_dir, PathBuf::from("/from/file"));
-        assert_eq!(c.settle_secs, 3);
+        assert_eq!(c.watch_dir, PathBuf::from("/flag/watch"));
+        assert_eq!(c.state_dir, PathBuf::from("/flag/state"));
+        assert_eq!(c.keystore, PathBuf::from("/flag/keystore.json"));
         assert_eq!(c.cloud.url, "http://flag");
+        assert_eq!(c.chain.rpc_url, "http://rpc.flag");
+        assert_eq!(c.detect.backbone, "vgg16");
+        assert_eq!(c.settle_secs, 3);
         assert_eq!(c.detect.fusion, "mean");
         assert_eq!(c.detect.threshold_override, 0.25);
+        assert_eq!(c.segment_extensions, ["mp4", "MOV"]);
+        assert_eq!(c.chain.ec_via, EcVia::Direct);
         assert_eq!(c.poll_interval_ms, Config::default().poll_interval_ms);
     }
 
     #[test]
-    fn unknown_keys_and_bad_values_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("agent.toml");
-        std::fs::write(&file, "watch_dri = \"/x\"\n").unwrap();
-        let err = Config::load(Some(&file), &BTreeMap::new(), &Overrides::default()).unwrap_err();
-        assert!(err.to_string().contains("watch_dri"), "{err}");
-
+    fn bad_keys_values_and_settings_are_named() {
         let err = Config::load(
             None,
             &env(&[("DASHLEDGER_AGENT_SETTLE_SECS", "soon")]),
@@ -527,19 +473,33 @@ mod tests {
 
         let err = Config::load(
             None,
-            &env(&[("DASHLEDGER_AGENT_NOPE", "1")]),
+            &env(&[("DASHLEDGER_AGENT_CHAIN__EC_VIA", "carrier-pigeon")]),
             &Overrides::default(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        assert!(err.to_string().contains("chain.ec_via"), "{err}");
 
-        let err = Config::load(
-            None,
-            &env(&[("DASHLEDGER_AGENT_DETECT__FUSION", "weighted:2")]),
-            &Overrides::default(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("detect.fusion"), "{err}");
+        for (var, value, named) in [
+            (
+                "DASHLEDGER_AGENT_DETECT__FUSION",
+                "weighted:2",
+                "detect.fusion",
+            ),
+            ("DASHLEDGER_AGENT_POLL_INTERVAL_MS", "0", "poll_interval_ms"),
+            (
+                "DASHLEDGER_AGENT_OWNER__AUTO_APPROVE_MIN_REWARD_WEI",
+                "1e18",
+                "owner.auto_approve_min_reward_wei",
+            ),
+            (
+                "DASHLEDGER_AGENT_CLOUD__UPLOAD_CHUNK_BYTES",
+                "10",
+                "cloud.upload_chunk_bytes",
+            ),
+        ] {
+            let err = Config::load(None, &env(&[(var, value)]), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(named), "{var}: {err}");
+        }
     }
 
     #[test]
@@ -556,13 +516,18 @@ mod tests {
     }
 
     #[test]
-    fn password_variable_is_not_a_config_key() {
+    fn password_config_and_log_variables_are_not_config_keys() {
         let c = Config::load(
             None,
-            &env(&[(PASSWORD_ENV, "hunter2")]),
+            &env(&[
+                (PASSWORD_ENV, "hunter2"),
+                (CONFIG_ENV, "/etc/dashledger/agent.toml"),
+                (LOG_ENV, "debug"),
+            ]),
             &Overrides::default(),
         )
         .unwrap();
+        assert_eq!(c, Config::default());
         assert!(!c.to_toml().unwrap().contains("hunter2"));
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use dashledger_protocol::layers;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -231,47 +232,20 @@ impl Default for SearchConfig {
 impl Config {
     /// Loads the layered configuration: defaults, then `file` (if given), then the environment
     /// `env` (pairs of name and value; pass `std::env::vars()`), then `overrides` (`key=value`,
-    /// dotted keys for sections, e.g. `upload.max_clip_bytes=1000`).
+    /// dotted keys for sections, e.g. `upload.max_clip_bytes=1000`). The layering is
+    /// [`dashledger_protocol::layers::load`]'s; the checks that follow are the cloud's.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[String],
     ) -> Result<Self, CloudError> {
-        let mut value = toml::Value::try_from(Config::default())
-            .map_err(|e| CloudError::Config(format!("serialising defaults: {e}")))?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CloudError::Config(format!("cannot read config file {}: {e}", path.display()))
-            })?;
-            let file_value: toml::Value = toml::from_str(&text).map_err(|e| {
-                CloudError::Config(format!(
-                    "config file {} is not valid TOML: {e}",
-                    path.display()
-                ))
-            })?;
-            merge(&mut value, file_value);
-        }
-        for (name, raw) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            // Secrets, the log filter and the config path are not configuration keys.
-            if SECRET_ENV.contains(&rest) {
-                continue;
-            }
-            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            set_path(&mut value, &path, parse_scalar(&raw), &name)?;
-        }
-        for item in overrides {
-            let (key, raw) = item.split_once('=').ok_or_else(|| {
-                CloudError::Config(format!("override '{item}' is not of the form key=value"))
-            })?;
-            let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
-            set_path(&mut value, &path, parse_scalar(raw.trim()), key)?;
-        }
-        let cfg: Config = value.try_into().map_err(|e: toml::de::Error| {
-            CloudError::Config(format!("invalid configuration: {e}"))
-        })?;
+        let overrides = overrides
+            .iter()
+            .map(|item| layers::parse_assignment(item))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(config_error)?;
+        let cfg: Config = layers::load(file, env, ENV_PREFIX, NOT_CONFIG_ENV, &overrides)
+            .map_err(config_error)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -417,9 +391,8 @@ impl Config {
         &self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Option<Secret>, CloudError> {
-        let name = format!("{ENV_PREFIX}ADMIN_TOKEN");
-        if let Some((_, v)) = env.into_iter().find(|(k, _)| *k == name) {
-            return Secret::new(v, &name).map(Some);
+        if let Some((_, v)) = env.into_iter().find(|(k, _)| k == ADMIN_TOKEN_ENV) {
+            return Secret::new(v, ADMIN_TOKEN_ENV).map(Some);
         }
         match &self.admin_token_file {
             None => Ok(None),
@@ -428,68 +401,19 @@ impl Config {
     }
 }
 
+/// Environment variable holding the operator's admin token (a secret, not a configuration key).
+pub const ADMIN_TOKEN_ENV: &str = "DASHLEDGER_CLOUD_ADMIN_TOKEN";
+/// Environment variable naming the configuration file (same as `--config`).
+pub const CONFIG_ENV: &str = "DASHLEDGER_CLOUD_CONFIG";
+/// Environment variable with the log filter.
+pub const LOG_ENV: &str = "DASHLEDGER_CLOUD_LOG";
+
 /// `DASHLEDGER_CLOUD_*` variables that are not configuration keys: the admin token (a secret),
 /// the log filter and the config file path (read by the binary).
-const SECRET_ENV: &[&str] = &["ADMIN_TOKEN", "LOG", "CONFIG"];
+const NOT_CONFIG_ENV: &[&str] = &[ADMIN_TOKEN_ENV, LOG_ENV, CONFIG_ENV];
 
-fn merge(base: &mut toml::Value, over: toml::Value) {
-    match (base, over) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
-fn parse_scalar(raw: &str) -> toml::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        return toml::Value::Integer(i);
-    }
-    if let Ok(b) = raw.parse::<bool>() {
-        return toml::Value::Boolean(b);
-    }
-    toml::Value::String(raw.to_owned())
-}
-
-fn set_path(
-    root: &mut toml::Value,
-    path: &[String],
-    v: toml::Value,
-    origin: &str,
-) -> Result<(), CloudError> {
-    let mut cur = root;
-    for (i, key) in path.iter().enumerate() {
-        let table = cur.as_table_mut().ok_or_else(|| {
-            CloudError::Config(format!(
-                "{origin}: '{}' is not a section",
-                path[..i].join(".")
-            ))
-        })?;
-        if i + 1 == path.len() {
-            // Keep the type of a known string field when the raw value looked like a number.
-            let v = match (table.get(key), v) {
-                (Some(toml::Value::String(_)), toml::Value::Integer(n)) => {
-                    toml::Value::String(n.to_string())
-                }
-                (_, v) => v,
-            };
-            table.insert(key.clone(), v);
-            return Ok(());
-        }
-        cur = table
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-    }
-    Err(CloudError::Config(format!(
-        "{origin}: empty configuration key"
-    )))
+fn config_error(e: layers::LayerError) -> CloudError {
+    CloudError::Config(e.to_string())
 }
 
 /// A secret string (token, private key). Zeroized on drop; `Debug` never shows it.
@@ -531,8 +455,18 @@ impl fmt::Debug for Secret {
 mod tests {
     use super::*;
 
+    // The layering itself (order, typing, unknown keys) is tested in dashledger_protocol::layers;
+    // these tests cover the cloud's keys, `--set`, skipped variables and validation.
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn layers_apply_in_order() {
+    fn set_overrides_env_and_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(
@@ -540,41 +474,81 @@ mod tests {
             "listen = \"0.0.0.0:1\"\n[upload]\nmax_chunk_bytes = 10\nmax_leaves = 7\n",
         )
         .unwrap();
-        let env = vec![
-            (
-                "DASHLEDGER_CLOUD_UPLOAD__MAX_CHUNK_BYTES".to_string(),
-                "20".to_string(),
-            ),
-            (
-                "DASHLEDGER_CLOUD_ADMIN_TOKEN".to_string(),
-                "tok".to_string(),
-            ),
-            ("OTHER".to_string(), "x".to_string()),
+        let env = vars(&[
+            ("DASHLEDGER_CLOUD_UPLOAD__MAX_CHUNK_BYTES", "20"),
+            ("DASHLEDGER_CLOUD_DATABASE_URL", "12"),
+            ("DASHLEDGER_CLOUD_WEB__DIR", "web/dist"),
+        ]);
+        let sets = [
+            "upload.max_leaves=9".to_string(),
+            "admin_token_file = /run/admin.token".into(),
+            "chain.confirmations=0".into(),
         ];
-        let cfg = Config::load(Some(&file), env, &["upload.max_leaves=9".into()]).unwrap();
+        let cfg = Config::load(Some(&file), env, &sets).unwrap();
         assert_eq!(cfg.listen, "0.0.0.0:1");
         assert_eq!(cfg.upload.max_chunk_bytes, 20);
         assert_eq!(cfg.upload.max_leaves, 9);
+        assert_eq!(cfg.database_url, "12");
+        assert_eq!(cfg.web.dir, Some(PathBuf::from("web/dist")));
+        assert_eq!(
+            cfg.admin_token_file,
+            Some(PathBuf::from("/run/admin.token"))
+        );
+        assert_eq!(cfg.chain.confirmations, 0);
         assert_eq!(cfg.ingest, IngestConfig::default());
     }
 
     #[test]
-    fn unknown_keys_are_named() {
-        let err = Config::load(None, vec![], &["upload.max_clipp=3".into()]).unwrap_err();
-        assert!(err.to_string().contains("max_clipp"), "{err}");
-        let env = vec![("DASHLEDGER_CLOUD_LISTN".to_string(), "x".to_string())];
-        let err = Config::load(None, env, &[]).unwrap_err();
-        assert!(err.to_string().contains("listn"), "{err}");
+    fn token_log_and_config_variables_are_not_config_keys() {
+        let env = vars(&[
+            (ADMIN_TOKEN_ENV, "tok"),
+            (LOG_ENV, "debug"),
+            (CONFIG_ENV, "/etc/dashledger/cloud.toml"),
+            ("OTHER", "x"),
+        ]);
+        let cfg = Config::load(None, env.clone(), &[]).unwrap();
+        assert_eq!(cfg, Config::default());
+        assert!(!toml::to_string(&cfg).unwrap().contains("tok"));
+        assert_eq!(cfg.admin_token(env).unwrap().unwrap().expose(), "tok");
     }
 
     #[test]
-    fn numeric_env_into_string_field_stays_string() {
-        let env = vec![(
-            "DASHLEDGER_CLOUD_DATABASE_URL".to_string(),
-            "12".to_string(),
-        )];
-        let cfg = Config::load(None, env, &[]).unwrap();
-        assert_eq!(cfg.database_url, "12");
+    fn bad_keys_and_settings_are_named() {
+        let err = Config::load(None, vec![], &["upload.max_clipp=3".into()]).unwrap_err();
+        assert!(err.to_string().contains("max_clipp"), "{err}");
+        let err = Config::load(None, vars(&[("DASHLEDGER_CLOUD_LISTN", "x")]), &[]).unwrap_err();
+        assert!(err.to_string().contains("DASHLEDGER_CLOUD_LISTN"), "{err}");
+        let err = Config::load(None, vec![], &["listen".into()]).unwrap_err();
+        assert!(err.to_string().contains("key=value"), "{err}");
+        for (set, named) in [
+            ("blob.backend=ftp", "blob.backend"),
+            ("blob.backend=s3", "blob.url"),
+            ("blob.url=s3://X", "not a valid bucket name"),
+            ("search.max_page_size=0", "search.max_page_size"),
+        ] {
+            let err = Config::load(None, vec![], &[set.to_string()]).unwrap_err();
+            assert!(err.to_string().contains(named), "{set}: {err}");
+        }
+    }
+
+    #[test]
+    fn rendered_config_round_trips() {
+        let c = Config {
+            admin_token_file: Some("/run/admin.token".into()),
+            web: WebConfig {
+                chain_name: Some("Anvil".into()),
+                ..Default::default()
+            },
+            chain: ChainConfig {
+                rpc_url: "http://127.0.0.1:8545".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, toml::to_string_pretty(&c).unwrap()).unwrap();
+        assert_eq!(Config::load(Some(&file), vec![], &[]).unwrap(), c);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! * [`eip712`] — typed data for relayed Evidence Contract creation.
 //! * [`auth`] — signed API requests to the cloud.
 //! * [`bindings`] — alloy contract bindings from the forge artifacts.
+//! * `layers` (feature `config`) — layered configuration (defaults → TOML file → environment →
+//!   overrides) for the agent and the cloud.
 //!
 //! Byte layouts are specified in `docs/formats.md`.
 //!
@@ -63,6 +65,8 @@ pub mod error;
 pub mod frames;
 pub mod hash;
 pub mod keys;
+#[cfg(feature = "config")]
+pub mod layers;
 pub mod mp4;
 pub mod record;
 pub mod seal;
