@@ -1,6 +1,7 @@
 //! `dashledger-agent bench SEGMENT`: per-stage timing of one segment on this machine (hash,
 //! decode, image inference, audio features + inference, seal), the real-time factor and the
-//! peak resident memory (VmHWM). Used for `docs/benchmarks.md` ("Agent") and to check that a
+//! peak resident memory (VmHWM), and the per-second image, audio and fused scores with the
+//! decision. Used for `docs/benchmarks.md` ("Agent") and to check that a
 //! device keeps up with its camera before trusting it on the road.
 
 use std::path::Path;
@@ -71,5 +72,20 @@ pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentEr
         "realtime_factor": duration_s / total,
         "peak_rss_mib": peak_rss_mib(),
         "accident": analysis.accident,
+        "positive_seconds": analysis.positive_seconds,
+        "threshold": detector.threshold(),
+        "note": analysis.note,
+        "scores": {
+            "image": rounded(&analysis.p_image),
+            "audio": rounded(&analysis.p_audio),
+            "fused": rounded(&analysis.p_fused),
+        },
     }))
+}
+
+/// Per-second scores to three decimals (enough to read; keeps the JSON short).
+fn rounded(v: &[f32]) -> Vec<f64> {
+    v.iter()
+        .map(|&p| (f64::from(p) * 1000.0).round() / 1000.0)
+        .collect()
 }

@@ -109,7 +109,10 @@ pub struct DetectConfig {
     /// the agent runs image-only and says so).
     pub audio_card: PathBuf,
     /// How image and audio probabilities are fused (the detect crate's rules): `max`, `mean`,
-    /// `image-only`, `audio-only` or `weighted:<image weight>`.
+    /// `image-only`, `audio-only` or `weighted:<image weight>`. Default `weighted:0.3`: the
+    /// sound leads and the frame model can tip a borderline second, but cannot trigger alone
+    /// while there is a soundtrack (on dashcam video it flags many normal frames; see
+    /// docs/agent.md "Detection"). Without an audio track the frame model decides alone.
     pub fusion: String,
     /// Override of the card's threshold (negative: use the card's).
     pub threshold_override: f32,
@@ -198,7 +201,7 @@ impl Default for DetectConfig {
             backbone: "effnet-lite0".into(),
             image_card: PathBuf::new(),
             audio_card: PathBuf::new(),
-            fusion: "max".into(),
+            fusion: "weighted:0.3".into(),
             threshold_override: -1.0,
             min_positive_seconds: 1,
         }

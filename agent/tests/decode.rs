@@ -90,9 +90,35 @@ fn missing_audio_truncated_and_garbage_are_clear() {
 #[test]
 fn detector_scores_real_segments() {
     let det = Detector::load(&models_config()).unwrap();
-    let crash = det.analyse(&common::minute_of("crash_cctv.mp4")).unwrap();
+    let (normal_seg, crash_seg) = common::made_segments();
+    // Normal dashcam driving: no accident (the frame model flags some frames, the sound
+    // does not; the default fusion lets the sound lead).
+    let normal = det.analyse(&normal_seg).unwrap();
+    assert!((59..=61).contains(&normal.p_image.len()));
+    assert!(
+        (59..=61).contains(&normal.p_audio.len()),
+        "{}",
+        normal.p_audio.len()
+    );
+    assert!(
+        !normal.accident,
+        "normal segment flagged: image {:?} audio {:?} fused {:?}",
+        normal.p_image, normal.p_audio, normal.p_fused
+    );
+    // The crash minute: the crash sounds (from 46.5 s) make it an accident, in those seconds.
+    let crash = det.analyse(&crash_seg).unwrap();
     assert!((59..=61).contains(&crash.p_image.len()));
-    assert!(crash.accident, "crash segment: {:?}", crash.p_fused);
+    assert!(
+        crash.accident,
+        "crash segment: audio {:?} fused {:?}",
+        crash.p_audio, crash.p_fused
+    );
+    let first = crash.p_fused.iter().position(|&p| p >= det.threshold());
+    assert!(
+        first.is_some_and(|s| (45..=55).contains(&s)),
+        "first positive second {first:?}: {:?}",
+        crash.p_fused
+    );
     assert!(crash.max_fused().unwrap() >= det.threshold());
     let quiet = det
         .analyse(&common::minute_without_audio("normal_dashcam.mp4"))

@@ -22,14 +22,22 @@ pub fn yesterday_at(minute: u64) -> u64 {
 /// Builds (or reuses) `normal` normal segments followed by one crash segment, starting at
 /// `start` (unix seconds), and returns their paths in recording order.
 pub fn segments(start: u64, normal: u32) -> anyhow::Result<Vec<PathBuf>> {
+    let script = crate::repo_root().join("scripts/make-segments");
+    // The cache is per version of the script: a changed recipe must not reuse old media.
+    let version = std::fs::read(&script)
+        .context("cannot read scripts/make-segments")?
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     let cache = crate::bin_dir()?
         .join("e2e-media")
-        .join(format!("{start}-{normal}"));
+        .join(format!("{start}-{normal}-{version:016x}"));
     let done = cache.join(".done");
     if !done.is_file() {
         let _ = std::fs::remove_dir_all(&cache);
         std::fs::create_dir_all(&cache)?;
-        let out = Command::new(crate::repo_root().join("scripts/make-segments"))
+        let out = Command::new(&script)
             .arg(&cache)
             .args([
                 "--start",

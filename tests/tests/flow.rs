@@ -91,14 +91,11 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         detect[1]["detect_state"], "accident",
         "the crash segment is detected: {detect:?}"
     );
-    // The normal segment should give only a record. The committed models currently flag normal
-    // driving too (image ≈ 0.9, audio ≈ 1.0 on the shared dashcam video): reported, not asserted,
-    // until they are retrained; the EC used below is the crash segment's, picked by name.
-    if detect[0]["detect_state"] != "normal" {
-        eprintln!(
-            "WARNING: the normal segment was flagged as an accident (false positive): {detect:?}"
-        );
-    }
+    assert_eq!(
+        detect[0]["detect_state"], "normal",
+        "the normal segment gives only an evidence record: {detect:?}"
+    );
+    assert_eq!(accident.len(), 1, "one accident only: {accident:?}");
     let crash_accident = accident
         .iter()
         .find(|a| a["name"] == crash_name.as_str())
