@@ -322,7 +322,9 @@ MFCC, model; a clip is "accident" if any window reaches the cost-model threshold
   (`normal/long`) are not flagged: the model keys partly on that source's processing.
   Measured alternatives (same data, not shipped): 20 or 30 MFCCs, per-window mean normalisation
   (much worse: loudness matters), narrower/wider nets; one CNN's window ROC AUC varies 0.90-0.94
-  across seeds, hence the mean of {tr['ensemble']}.
+  across seeds (file-level split), hence the mean of {tr['ensemble']}. With the recording-level split:
+  augmented copies at a random absolute level of -40..-6 dBFS instead of a gain of 0.05-1
+  (`LEVEL_AUG = "target"`, to take level away as a cue) gave ROC AUC 0.774 vs 0.791: not shipped.
 * Synthetic cabin noise is a stand-in for real in-car recordings (music, speech, indicators, rain
   are not in it); real normal-driving dashcam audio is the first thing to add to the negatives.
 """
