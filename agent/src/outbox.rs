@@ -180,6 +180,10 @@ pub struct Counts {
     pub records_sent: i64,
     /// Detection still to run.
     pub detect_pending: i64,
+    /// Segments the detector judged normal (evidence record only).
+    pub detect_normal: i64,
+    /// Segments the detector (or the event button) made accidents.
+    pub detect_accident: i64,
     /// Accidents not finished.
     pub accidents_open: i64,
     /// Accidents done.
@@ -731,6 +735,8 @@ impl Outbox {
             detect_pending: q(
                 "SELECT count(*) FROM segments WHERE detect_state = 'pending' AND state NOT IN ('skipped','vanished')",
             )?,
+            detect_normal: q("SELECT count(*) FROM segments WHERE detect_state = 'normal'")?,
+            detect_accident: q("SELECT count(*) FROM segments WHERE detect_state = 'accident'")?,
             accidents_open: q("SELECT count(*) FROM accidents WHERE stage != 'done'")?,
             accidents_done: q("SELECT count(*) FROM accidents WHERE stage = 'done'")?,
             gaps: q("SELECT count(*) FROM gaps")?,
@@ -794,6 +800,10 @@ mod tests {
         o.mark_sent(1).unwrap();
         o.mark_sent(1).unwrap();
         assert_eq!(o.unsent(10).unwrap().len(), 1);
+        o.set_detection(a, Some(0.1), Some(0.0), Some(0.05), false, None)
+            .unwrap();
+        o.set_detection(b, Some(0.2), Some(0.9), Some(0.7), true, None)
+            .unwrap();
         drop(o);
         let o = Outbox::open(&path).unwrap();
         let c = o.counts().unwrap();
@@ -801,6 +811,11 @@ mod tests {
             (c.records_sent, c.records_unsent, c.segments_recorded),
             (1, 1, 2)
         );
+        assert_eq!(
+            (c.detect_pending, c.detect_normal, c.detect_accident),
+            (0, 1, 1)
+        );
+        assert_eq!(c.accidents_open, 1, "the accident opened one accident row");
     }
 
     #[test]
