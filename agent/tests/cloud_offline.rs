@@ -1,13 +1,13 @@
-//! The real cloud server: while it is down, records queue in the outbox; once it is up (and the
-//! device approved), they flush in order, the cloud sees an unbroken chain and no alarm.
+//! The real cloud server (the testkit's, without a chain): while it is down, records queue in the
+//! outbox; while the device is unapproved they stay queued; once it is up and the device
+//! approved, they flush in order, the cloud sees an unbroken chain and no alarm.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use dashledger_agent::outbox::Outbox;
-
-const ADMIN: &str = "agent-test-admin-token-0123456789";
+use dashledger_testkit::Cloud;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_queue_while_offline_then_flush_in_order() {
@@ -55,24 +55,7 @@ async fn records_queue_while_offline_then_flush_in_order() {
     );
 
     // The cloud comes up on that port.
-    let data = tempfile::tempdir().unwrap();
-    let cfg = dashledger_cloud::config::Config::load(
-        None,
-        Vec::new(),
-        &[
-            format!("listen=127.0.0.1:{port}"),
-            format!("data_dir={}", data.path().display()),
-        ],
-    )
-    .unwrap();
-    let server = dashledger_cloud::spawn(
-        cfg,
-        vec![("DASHLEDGER_CLOUD_ADMIN_TOKEN".into(), ADMIN.into())],
-    )
-    .await
-    .unwrap();
-    let http = reqwest::Client::new();
-    let base = server.url();
+    let mut cloud = Cloud::start_without_chain(&[&format!("listen=127.0.0.1:{port}")]).await;
 
     // Unknown device: the cloud refuses; records stay queued.
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -92,14 +75,7 @@ async fn records_queue_while_offline_then_flush_in_order() {
             .address()
     };
     assert!(status.status.success());
-    let r = http
-        .post(format!("{base}/v1/admin/devices"))
-        .bearer_auth(ADMIN)
-        .json(&serde_json::json!({"address": device.to_string(), "approve": true}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    cloud.approve_device(&device.to_string().into()).await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while counts().records_unsent > 0 {
@@ -112,25 +88,11 @@ async fn records_queue_while_offline_then_flush_in_order() {
     }
     assert_eq!(counts().records_sent, n as i64);
 
-    let dev: serde_json::Value = http
-        .get(format!("{base}/v1/admin/devices/{device}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dev = cloud
+        .admin_get(&format!("/v1/admin/devices/{device}"))
+        .await;
     assert_eq!(dev["last_seq"], serde_json::json!(n - 1), "{dev}");
-    let alarms: serde_json::Value = http
-        .get(format!("{base}/v1/admin/alarms"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alarms = cloud.admin_get("/v1/admin/alarms").await;
     let text = alarms.to_string();
     assert!(
         !text.contains("gap") && !text.contains("fork") && !text.contains("reorder"),
@@ -138,5 +100,5 @@ async fn records_queue_while_offline_then_flush_in_order() {
     );
 
     assert!(daemon.stop(), "SIGTERM stops the daemon cleanly");
-    server.shutdown().await.unwrap();
+    cloud.shutdown().await;
 }

@@ -5,7 +5,7 @@
 //! paths (tampered clip, wrong kfrag → dispute, deadline → cancel + withdraw, errors). The last
 //! test runs the real cloud, with the accident uploaded through its API (`support/device.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,6 +50,8 @@ struct Env {
     requester: DynProvider,
     min_deposit: U256,
     verifier_key: PrivateKeySigner,
+    /// The CLI as the requester, with the cloud down.
+    cli: Requester,
 }
 
 impl Env {
@@ -72,6 +74,16 @@ impl Env {
         // The deployment file holds the same fields scripts/devnet writes that the CLI and the
         // cloud read.
         assert_eq!(Deployment::load(&chain.deployment_file).unwrap(), dep);
+        let dir = tempfile::tempdir().unwrap();
+        let requester_key = chain.key(3);
+        let cli = Requester {
+            rpc_url: chain.endpoint(),
+            deployments: chain.deployment_file.clone(),
+            data_dir: dir.path().join("data"),
+            // Nothing listens on port 1: "the cloud is down".
+            cloud: "http://127.0.0.1:1".into(),
+            key: Some(key_hex(&requester_key)),
+        };
         Self {
             url: chain.endpoint(),
             deployments: chain.deployment_file.clone(),
@@ -81,10 +93,11 @@ impl Env {
             owner_key: chain.key(2),
             owner_umbral: UmbralSecretKey::generate(),
             requester: chain.provider(3),
-            requester_key: chain.key(3),
+            requester_key,
             min_deposit: chain.params.min_deposit,
             verifier_key: chain.verifier_key.clone(),
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            cli,
             chain,
         }
     }
@@ -133,15 +146,7 @@ impl Env {
     /// The owner's side: reads the requester's Umbral key from RequestOpened and responds with
     /// a kfrag for `for_pk` (that key unless overridden: a wrong kfrag).
     async fn respond(&self, reqc: Address, wrong_recipient: Option<UmbralPublicKey>) {
-        let rc = ResponseContract::new(self.dep.response_contract, &self.owner);
-        let logs = rc
-            .RequestOpened_filter()
-            .topic2(reqc.into_word())
-            .from_block(0)
-            .query()
-            .await
-            .unwrap();
-        let (opened, _) = logs.into_iter().next().expect("RequestOpened for the reqc");
+        let opened = self.opened(reqc).await;
         assert_eq!(opened.owner, self.owner_key.address());
         let requester_pk = UmbralPublicKey::from_bytes(&opened.requesterUmbralKey).unwrap();
         let signer =
@@ -163,6 +168,19 @@ impl Env {
         .await;
     }
 
+    /// The ResponseContract's RequestOpened event for `reqc`.
+    async fn opened(&self, reqc: Address) -> ResponseContract::RequestOpened {
+        let logs = ResponseContract::new(self.dep.response_contract, &self.requester)
+            .RequestOpened_filter()
+            .topic2(reqc.into_word())
+            .from_block(0)
+            .query()
+            .await
+            .unwrap();
+        let (opened, _) = logs.into_iter().next().expect("RequestOpened for the reqc");
+        opened
+    }
+
     async fn reqc_status(&self, reqc: Address) -> u8 {
         RequestContract::new(reqc, &self.requester)
             .status()
@@ -175,28 +193,53 @@ impl Env {
         self.chain.increase_time(secs).await;
     }
 
-    fn cli_as(&self, key: Option<&str>, args: &[&str]) -> Output {
-        // Nothing listens on port 1: "the cloud is down".
-        self.run(key, "http://127.0.0.1:1", args)
+    fn request(&self, ec: Address, reward: &str) -> Address {
+        let out = self
+            .cli
+            .run(&["--json", "request", &ec.to_string(), "--reward", reward]);
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["tx"].as_str().unwrap().starts_with("0x"));
+        v["reqc"].as_str().unwrap().parse().unwrap()
     }
+}
 
-    fn run(&self, key: Option<&str>, cloud: &str, args: &[&str]) -> Output {
+/// How the tests run the real `dashledger-requester`: the global options (chain RPC, deployment
+/// file, data directory, cloud URL) and the wallet key (`DASHLEDGER_PRIVATE_KEY`, or none), and
+/// nothing else from the test's environment.
+#[derive(Clone)]
+struct Requester {
+    rpc_url: String,
+    deployments: PathBuf,
+    data_dir: PathBuf,
+    cloud: String,
+    key: Option<String>,
+}
+
+impl Requester {
+    /// The command: the global options, then `args`.
+    fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dashledger-requester"));
-        c.args(["--rpc-url", &self.url])
+        c.args(["--rpc-url", &self.rpc_url])
             .arg("--deployments")
             .arg(&self.deployments)
             .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(["--cloud-url", cloud])
+            .arg(&self.data_dir)
+            .args(["--cloud-url", &self.cloud])
             .env_remove("DASHLEDGER_CLOUD_URL")
             .env_remove("DASHLEDGER_KEY_FILE")
             .env_remove("DASHLEDGER_PRIVATE_KEY")
             .env("NO_COLOR", "1")
             .args(args);
-        if let Some(k) = key {
+        if let Some(k) = &self.key {
             c.env("DASHLEDGER_PRIVATE_KEY", k);
         }
-        let out = c.output().expect("run dashledger-requester");
+        c
+    }
+
+    /// Runs `args`; the command line, exit code and output go to the test's log.
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().expect("run dashledger-requester");
         eprintln!(
             "$ dashledger-requester {}\n  exit {:?}\n  stdout: {}\n  stderr: {}",
             args.join(" "),
@@ -207,22 +250,64 @@ impl Env {
         out
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
-        self.cli_as(Some(&key_hex(&self.requester_key)), args)
+    /// The same with another wallet key (`None`: no key at all).
+    fn with_key(&self, key: Option<&PrivateKeySigner>) -> Self {
+        Self {
+            key: key.map(key_hex),
+            ..self.clone()
+        }
     }
 
-    /// The CLI (as the requester) against a given cloud.
-    fn cli_cloud(&self, cloud: &str, args: &[&str]) -> Output {
-        self.run(Some(&key_hex(&self.requester_key)), cloud, args)
+    /// The same against the cloud at `url`.
+    fn with_cloud(&self, url: &str) -> Self {
+        Self {
+            cloud: url.into(),
+            ..self.clone()
+        }
     }
 
-    fn request(&self, ec: Address, reward: &str) -> Address {
-        let out = self.cli(&["--json", "request", &ec.to_string(), "--reward", reward]);
-        assert!(out.status.success());
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(v["tx"].as_str().unwrap().starts_with("0x"));
-        v["reqc"].as_str().unwrap().parse().unwrap()
+    /// The same against the chain RPC at `url`.
+    fn with_rpc_url(&self, url: &str) -> Self {
+        Self {
+            rpc_url: url.into(),
+            ..self.clone()
+        }
     }
+
+    /// The same with another data directory.
+    fn with_data_dir(&self, dir: &Path) -> Self {
+        Self {
+            data_dir: dir.to_path_buf(),
+            ..self.clone()
+        }
+    }
+}
+
+/// `search` for `[from, to]` (Unix seconds) and `place` (`--lat/--lon/--radius-m` or `--box`,
+/// `--chain`), after the global `flags`.
+fn search_args<'a>(
+    flags: &[&'a str],
+    from: &'a str,
+    to: &'a str,
+    place: &[&'a str],
+) -> Vec<&'a str> {
+    [flags, &["search", "--from", from, "--to", to], place].concat()
+}
+
+/// `fetch` of `reqc` into `out`, after the global `flags`, with `more` options.
+fn fetch_args<'a>(
+    flags: &[&'a str],
+    reqc: &'a str,
+    out: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    [flags, &["fetch", reqc, "--out", out], more].concat()
+}
+
+/// Asserts the CLI's stderr mentions `needle`.
+fn assert_stderr(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert!(e.contains(needle), "{e}");
 }
 
 fn stderr(o: &Output) -> String {
@@ -246,21 +331,17 @@ async fn request_status_fetch_confirm_verify() {
     let r = reqc.to_string();
 
     // Open: status says so, fetch refuses with the deadline.
-    let st = json(&env.cli(&["--json", "status"]));
+    let st = json(&env.cli.run(&["--json", "status"]));
     assert_eq!(st.as_array().unwrap().len(), 1);
     assert_eq!(st[0]["reqc"], r);
     assert_eq!(st[0]["status"], "Open");
     assert_eq!(st[0]["reward_eth"], "0.05");
-    let out = env.cli(&["fetch", &r, "--out", "x.mp4"]);
+    let out = env.cli.run(&["fetch", &r, "--out", "x.mp4"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("has not responded yet"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "has not responded yet");
 
     env.respond(reqc, None).await;
-    let plain = env.cli(&["status", &r]);
+    let plain = env.cli.run(&["status", &r]);
     assert!(String::from_utf8_lossy(&plain.stdout).contains(&format!("{r} Responded")));
 
     let work = env.dir.path();
@@ -275,15 +356,12 @@ async fn request_status_fetch_confirm_verify() {
 
     // A tampered sealed file: the key is recovered and the request confirmed, but opening
     // fails, naming the chunk and the hash; nothing is written, the sealed file is kept.
-    let out = env.cli(&[
-        "--json",
-        "fetch",
+    let out = env.cli.run(&fetch_args(
+        &["--json"],
         &r,
-        "--out",
         out_s,
-        "--sealed",
-        bad.to_str().unwrap(),
-    ]);
+        &["--sealed", bad.to_str().unwrap()],
+    ));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["result"], "failed");
@@ -305,15 +383,12 @@ async fn request_status_fetch_confirm_verify() {
     assert_eq!(owed_owner, parse_ether("0.05").unwrap() + env.min_deposit);
 
     // The right sealed file: verified, the clip is byte-identical.
-    let out = env.cli(&[
-        "--json",
-        "fetch",
+    let out = env.cli.run(&fetch_args(
+        &["--json"],
         &r,
-        "--out",
         out_s,
-        "--sealed",
-        good.to_str().unwrap(),
-    ]);
+        &["--sealed", good.to_str().unwrap()],
+    ));
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["result"], "verified");
@@ -326,12 +401,10 @@ async fn request_status_fetch_confirm_verify() {
     );
 
     // Downloading from a cloud that is down: a clear message, the confirmation stands.
-    let out = env.cli(&[
-        "fetch",
-        &r,
-        "--out",
-        work.join("again.mp4").to_str().unwrap(),
-    ]);
+    let again = work.join("again.mp4");
+    let out = env
+        .cli
+        .run(&fetch_args(&[], &r, again.to_str().unwrap(), &[]));
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(
@@ -341,9 +414,9 @@ async fn request_status_fetch_confirm_verify() {
     assert!(e.contains("run the same fetch again"), "{e}");
 
     // Completed: nothing to withdraw for the requester.
-    let v = json(&env.cli(&["--json", "withdraw"]));
+    let v = json(&env.cli.run(&["--json", "withdraw"]));
     assert_eq!(v["total_eth"], "0");
-    let st = json(&env.cli(&["--json", "status", &r]));
+    let st = json(&env.cli.run(&["--json", "status", &r]));
     assert_eq!(st[0]["status"], "Completed");
 }
 
@@ -358,48 +431,33 @@ async fn wrong_kfrag_is_disputed() {
     let sealed = env.dir.path().join("c.sealed");
     std::fs::write(&sealed, &clip.sealed).unwrap();
     let out_path = env.dir.path().join("c.mp4");
+    let (r, out_s) = (reqc.to_string(), out_path.to_str().unwrap());
 
     // --no-dispute only reports.
-    let out = env.cli(&[
-        "--json",
-        "fetch",
-        &reqc.to_string(),
-        "--out",
-        out_path.to_str().unwrap(),
-        "--no-dispute",
-    ]);
+    let out = env
+        .cli
+        .run(&fetch_args(&["--json"], &r, out_s, &["--no-dispute"]));
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(json(&out)["result"], "bad-kfrag");
-    assert!(
-        stderr(&out).contains("kfrag verification failed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "kfrag verification failed");
     assert_eq!(env.reqc_status(reqc).await, 1);
 
-    let out = env.cli(&[
-        "--json",
-        "fetch",
-        &reqc.to_string(),
-        "--out",
-        out_path.to_str().unwrap(),
-        "--sealed",
-        sealed.to_str().unwrap(),
-    ]);
+    let out = env.cli.run(&fetch_args(
+        &["--json"],
+        &r,
+        out_s,
+        &["--sealed", sealed.to_str().unwrap()],
+    ));
     assert_eq!(out.status.code(), Some(3));
     let v = json(&out);
     assert_eq!(v["result"], "disputed");
     assert!(v["tx"].as_str().unwrap().starts_with("0x"));
-    assert!(
-        stderr(&out).contains("Disputed on-chain"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "Disputed on-chain");
     assert!(!out_path.exists());
     assert_eq!(env.reqc_status(reqc).await, 5, "Disputed");
 
     // Disputing again: the contract's custom error, decoded.
-    let out = env.cli(&["dispute", &reqc.to_string()]);
+    let out = env.cli.run(&["dispute", &r]);
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(
@@ -416,13 +474,9 @@ async fn unanswered_request_is_cancelled_and_refunded() {
     let r = reqc.to_string();
 
     // Too early: the CLI explains, and the contract agrees.
-    let out = env.cli(&["cancel", &r]);
+    let out = env.cli.run(&["cancel", &r]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("may still respond until"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "may still respond until");
 
     env.advance(RESPONSE_WINDOW + 5).await;
     // The owner is too late now: the decoded revert says why.
@@ -440,7 +494,7 @@ async fn unanswered_request_is_cancelled_and_refunded() {
     let msg = dashledger_requester::chain::decode_revert(&err).unwrap();
     assert!(msg.starts_with("ResponseDeadlinePassed"), "{msg}");
 
-    let out = env.cli(&["--json", "cancel", &r]);
+    let out = env.cli.run(&["--json", "cancel", &r]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["status"], "Cancelled");
@@ -451,7 +505,7 @@ async fn unanswered_request_is_cancelled_and_refunded() {
         .get_balance(env.requester_key.address())
         .await
         .unwrap();
-    let out = env.cli(&["--json", "withdraw"]);
+    let out = env.cli.run(&["--json", "withdraw"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["total_eth"], "0.3");
@@ -468,9 +522,9 @@ async fn unanswered_request_is_cancelled_and_refunded() {
     );
 
     // Explicitly again: owes nothing.
-    let v = json(&env.cli(&["--json", "withdraw", &r]));
+    let v = json(&env.cli.run(&["--json", "withdraw", &r]));
     assert_eq!(v["total_eth"], "0");
-    let out = env.cli(&["--json", "status", &r]);
+    let out = env.cli.run(&["--json", "status", &r]);
     assert_eq!(json(&out)[0]["owed_eth"], "0");
 }
 
@@ -487,16 +541,13 @@ async fn search_keys_and_clear_errors() {
     let to = (now + 60).to_string();
 
     // --chain: listings from the SearchContract, filtered by time and distance.
-    let v = json(&env.cli_as(
-        None,
+    let anon = env.cli.with_key(None);
+    let v = json(&anon.run(&search_args(
+        &["--json"],
+        &from,
+        &to,
         &[
-            "--json",
-            "search",
             "--chain",
-            "--from",
-            &from,
-            "--to",
-            &to,
             "--lat",
             "48.8570",
             "--lon",
@@ -504,69 +555,27 @@ async fn search_keys_and_clear_errors() {
             "--radius-m",
             "500",
         ],
-    ));
+    )));
     let hits = v.as_array().unwrap();
     assert_eq!(hits.len(), 1, "{v}");
     assert_eq!(hits[0]["ec"], paris.ec.to_string());
-    let v = json(&env.cli_as(
-        None,
-        &[
-            "--json",
-            "search",
-            "--chain",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--box",
-            "40,60,-5,5",
-        ],
-    ));
+    let chain_box = ["--chain", "--box", "40,60,-5,5"];
+    let v = json(&anon.run(&search_args(&["--json"], &from, &to, &chain_box)));
     assert_eq!(v.as_array().unwrap().len(), 2);
-    let v = json(&env.cli_as(
-        None,
-        &[
-            "--json",
-            "search",
-            "--chain",
-            "--from",
-            "1000",
-            "--to",
-            "2000",
-            "--box",
-            "40,60,-5,5",
-        ],
-    ));
+    let v = json(&anon.run(&search_args(&["--json"], "1000", "2000", &chain_box)));
     assert_eq!(v.as_array().unwrap().len(), 0);
 
     // The cloud is down.
-    let out = env.cli_as(
-        None,
-        &[
-            "search",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--lat",
-            "48.8",
-            "--lon",
-            "2.3",
-            "--radius-m",
-            "500",
-        ],
-    );
+    let out = anon.run(&search_args(
+        &[],
+        &from,
+        &to,
+        &["--lat", "48.8", "--lon", "2.3", "--radius-m", "500"],
+    ));
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("the cloud at http://127.0.0.1:1 is not reachable"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "the cloud at http://127.0.0.1:1 is not reachable");
     // Bad place.
-    let out = env.cli_as(
-        None,
-        &["search", "--from", &from, "--to", &to, "--lat", "48.8"],
-    );
+    let out = anon.run(&search_args(&[], &from, &to, &["--lat", "48.8"]));
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -574,64 +583,48 @@ async fn search_keys_and_clear_errors() {
     );
 
     // Keys: generated on first use, exported, imported elsewhere, used for the request.
-    let shown = json(&env.cli(&["--json", "keys", "show"]));
+    let shown = json(&env.cli.run(&["--json", "keys", "show"]));
     let pk = shown["umbral_key"].as_str().unwrap().to_owned();
     let exported = env.dir.path().join("umbral-backup.hex");
-    let out = env.cli(&["keys", "export", "--out", exported.to_str().unwrap()]);
+    let out = env
+        .cli
+        .run(&["keys", "export", "--out", exported.to_str().unwrap()]);
     assert!(out.status.success());
-    let out = env.cli(&["keys", "export", "--out", exported.to_str().unwrap()]);
+    let out = env
+        .cli
+        .run(&["keys", "export", "--out", exported.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "export never overwrites");
     let reqc = env.request(paris.ec, "0.01");
-    let rc = ResponseContract::new(env.dep.response_contract, &env.requester);
-    let opened = rc
-        .RequestOpened_filter()
-        .topic2(reqc.into_word())
-        .from_block(0)
-        .query()
-        .await
-        .unwrap();
-    assert_eq!(format!("{}", opened[0].0.requesterUmbralKey), pk);
+    let opened = env.opened(reqc).await;
+    assert_eq!(format!("{}", opened.requesterUmbralKey), pk);
     let other_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dashledger-requester"))
-        .arg("--data-dir")
-        .arg(other_dir.path())
-        .args(["--json", "keys", "import"])
-        .arg(&exported)
-        .output()
-        .unwrap();
+    let out = anon.with_data_dir(other_dir.path()).run(&[
+        "--json",
+        "keys",
+        "import",
+        exported.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     assert_eq!(json(&out)["umbral_key"], pk);
 
     // Errors decoded / explained.
-    let out = env.cli(&[
+    let out = env.cli.run(&[
         "request",
         &Address::repeat_byte(0x11).to_string(),
         "--reward",
         "0.01",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("EvidenceNotListed"),
-        "{}",
-        stderr(&out)
-    );
-    let out = env.cli(&["request", &paris.ec.to_string(), "--reward", "zero"]);
-    assert!(
-        stderr(&out).contains("--reward \"zero\" is not an ETH amount"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "EvidenceNotListed");
+    let out = env
+        .cli
+        .run(&["request", &paris.ec.to_string(), "--reward", "zero"]);
+    assert_stderr(&out, "--reward \"zero\" is not an ETH amount");
     let poor = PrivateKeySigner::random();
-    let out = env.cli_as(
-        Some(&key_hex(&poor)),
-        &["request", &paris.ec.to_string(), "--reward", "1"],
-    );
+    let as_poor = env.cli.with_key(Some(&poor));
+    let out = as_poor.run(&["request", &paris.ec.to_string(), "--reward", "1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("insufficient funds"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "insufficient funds");
     // Exactly the reward but nothing for gas: the node's refusal, named.
     let _: Value = env
         .requester
@@ -644,44 +637,27 @@ async fn search_keys_and_clear_errors() {
         )
         .await
         .unwrap();
-    let out = env.cli_as(
-        Some(&key_hex(&poor)),
-        &["request", &paris.ec.to_string(), "--reward", "0.01"],
-    );
+    let out = as_poor.run(&["request", &paris.ec.to_string(), "--reward", "0.01"]);
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(
         e.contains("insufficient funds: createRequest:") && e.contains(&poor.address().to_string()),
         "{e}"
     );
-    let out = env.cli_as(None, &["status"]);
-    assert!(
-        stderr(&out).contains("needs your wallet key"),
-        "{}",
-        stderr(&out)
-    );
+    let out = anon.run(&["status"]);
+    assert_stderr(&out, "needs your wallet key");
     // The wallet key from a file works like the env variable.
     let kf = env.dir.path().join("wallet.key");
     std::fs::write(&kf, key_hex(&env.requester_key)).unwrap();
-    let out = env.cli_as(
-        None,
-        &["--json", "--key-file", kf.to_str().unwrap(), "status"],
-    );
+    let out = anon.run(&["--json", "--key-file", kf.to_str().unwrap(), "status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out).as_array().unwrap().len(), 1);
     // A chain that is not there.
-    let out = Command::new(env!("CARGO_BIN_EXE_dashledger-requester"))
-        .args(["--rpc-url", "http://127.0.0.1:1", "--deployments"])
-        .arg(&env.deployments)
-        .args(["status", &reqc.to_string()])
-        .output()
-        .unwrap();
+    let out = anon
+        .with_rpc_url("http://127.0.0.1:1")
+        .run(&["status", &reqc.to_string()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("the chain RPC at http://127.0.0.1:1 failed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "the chain RPC at http://127.0.0.1:1 failed");
 }
 
 /// The cloud binary built in the same target directory (by `cargo test --workspace` or
@@ -829,24 +805,14 @@ async fn real_cloud_search_and_resumed_download() {
     );
 
     // Search: the CLI finds it through the cloud.
+    let cli = env.cli.with_cloud(&base);
     let (from, to) = ((now - 3600).to_string(), (now + 60).to_string());
-    let out = env.cli_cloud(
-        &base,
-        &[
-            "--json",
-            "search",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--lat",
-            "48.8566",
-            "--lon",
-            "2.3522",
-            "--radius-m",
-            "300",
-        ],
-    );
+    let out = cli.run(&search_args(
+        &["--json"],
+        &from,
+        &to,
+        &["--lat", "48.8566", "--lon", "2.3522", "--radius-m", "300"],
+    ));
     assert!(out.status.success(), "{}\n{}", stderr(&out), cloud_log());
     let hits = json(&out);
     let hits = hits.as_array().expect("search results");
@@ -875,24 +841,17 @@ async fn real_cloud_search_and_resumed_download() {
     // A download that broke off earlier: the first 100 000 bytes are already there.
     let partial = env.dir.path().join("from-cloud.mp4.sealed");
     std::fs::write(&partial, &clip.sealed[..100_000]).unwrap();
-    let out = env.cli_cloud(
-        &base,
-        &[
-            "--json",
-            "fetch",
-            &reqc.to_string(),
-            "--out",
-            out_path.to_str().unwrap(),
-        ],
-    );
+    let r = reqc.to_string();
+    let out = cli.run(&fetch_args(
+        &["--json"],
+        &r,
+        out_path.to_str().unwrap(),
+        &[],
+    ));
     assert!(out.status.success(), "{}\n{}", stderr(&out), cloud_log());
     let v = json(&out);
     assert_eq!(v["result"], "verified");
-    assert!(
-        stderr(&out).contains("resumed at byte 100000"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr(&out, "resumed at byte 100000");
     assert!(v["confirm_tx"].as_str().unwrap().starts_with("0x"));
     assert_eq!(std::fs::read(&out_path).unwrap(), clip.plain);
     assert!(
@@ -906,17 +865,13 @@ async fn real_cloud_search_and_resumed_download() {
         "/v1/clips/{:#x}/download?reqc={reqc:#x}",
         Address::repeat_byte(0x22)
     );
-    let out = env.cli_cloud(
-        &base,
-        &[
-            "fetch",
-            &reqc.to_string(),
-            "--out",
-            env.dir.path().join("w.mp4").to_str().unwrap(),
-            "--download-url",
-            &wrong,
-        ],
-    );
+    let w = env.dir.path().join("w.mp4");
+    let out = cli.run(&fetch_args(
+        &[],
+        &r,
+        w.to_str().unwrap(),
+        &["--download-url", &wrong],
+    ));
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(

@@ -1,8 +1,8 @@
 //! Test set-up shared by the agent's, the cloud's and the requester's integration tests (dev-only,
 //! never published): [`Chain`] starts anvil (port 0) and deploys the real contracts (bytecode from
 //! the forge artifacts in `protocol/abi`) and writes the deployment file and the verifier key;
-//! [`Cloud`] runs the real cloud server in-process against that chain. Everything panics with a
-//! message naming what failed: these are test fixtures.
+//! [`Cloud`] runs the real cloud server in-process against that chain (or without one). Everything
+//! panics with a message naming what failed: these are test fixtures.
 
 use std::path::PathBuf;
 
@@ -230,7 +230,8 @@ pub fn key_hex(key: &PrivateKeySigner) -> String {
 }
 
 /// The real cloud server, in-process, on `127.0.0.1:0` against a [`Chain`] (verifier + relayer
-/// on, 0 confirmations, 200 ms polling), operator token [`ADMIN_TOKEN`].
+/// on, 0 confirmations, 200 ms polling) or without one ([`Cloud::start_without_chain`]),
+/// operator token [`ADMIN_TOKEN`].
 #[derive(Debug)]
 pub struct Cloud {
     /// The running server (`None` after [`Cloud::shutdown`]).
@@ -245,11 +246,7 @@ pub struct Cloud {
 impl Cloud {
     /// Starts the cloud; `extra_sets` are further `key=value` config overrides.
     pub async fn start(chain: &Chain, extra_sets: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let data_dir = dir.path().join("cloud");
-        let mut sets = vec![
-            "listen=127.0.0.1:0".to_string(),
-            format!("data_dir={}", data_dir.display()),
+        let chain_sets = [
             format!("chain.rpc_url={}", chain.endpoint()),
             format!("chain.deployment_file={}", chain.deployment_file.display()),
             format!(
@@ -259,6 +256,24 @@ impl Cloud {
             "chain.confirmations=0".to_string(),
             "chain.poll_interval_ms=200".to_string(),
         ];
+        Self::start_sets(&chain_sets, extra_sets).await
+    }
+
+    /// Starts the cloud without a chain (no verifier, no relayer: records, uploads and the
+    /// operator API only); `extra_sets` are further `key=value` config overrides, applied last
+    /// (e.g. `listen=127.0.0.1:<port>` for a port chosen before the cloud starts).
+    pub async fn start_without_chain(extra_sets: &[&str]) -> Self {
+        Self::start_sets(&[], extra_sets).await
+    }
+
+    async fn start_sets(chain_sets: &[String], extra_sets: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let data_dir = dir.path().join("cloud");
+        let mut sets = vec![
+            "listen=127.0.0.1:0".to_string(),
+            format!("data_dir={}", data_dir.display()),
+        ];
+        sets.extend_from_slice(chain_sets);
         sets.extend(extra_sets.iter().map(|s| (*s).to_string()));
         let cfg =
             dashledger_cloud::config::Config::load(None, Vec::new(), &sets).expect("cloud config");
@@ -296,6 +311,20 @@ impl Cloud {
             "approving device {address}: {status} {}",
             r.text().await.unwrap_or_default()
         );
+    }
+
+    /// An operator `GET` (`path` such as `/v1/admin/alarms`); asserts success, returns the JSON.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
     }
 
     /// Graceful shutdown; asserts it ends cleanly.
