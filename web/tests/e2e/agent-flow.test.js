@@ -22,21 +22,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatEther, getAddress, parseEther, toHex } from 'viem';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
-import { launch, shotDir, walletPage } from '../support/browser.js';
-import { serveDist } from '../support/server.js';
+import { launch } from '../support/browser.js';
 import { makeClip, startCloud } from '../support/cloud.js';
 import { segmentName, setupAgent } from '../support/agent.js';
-import { downloadVerifySave, recoverAndConfirm } from '../support/steps.js';
+import { cloudSite, DIST, openPage, requestStatus, screenshots } from '../support/page.js';
+import { downloadVerifySave, recoverAndConfirm, requestFootage, searchCloud } from '../support/steps.js';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = shotDir(WEB);
-const reqcAbi = artifact('RequestContract').abi;
+const snap = screenshots('agent-flow-');
+const reqcStatus = (r) => requestStatus(d, r);
 const ecAbi = artifact('EvidenceContract').abi;
-const STATUS = ['Open', 'Responded', 'Declined', 'Cancelled', 'Completed', 'Disputed', 'Claimed'];
 const REWARD = parseEther('0.05');
 
 const verifier = devAccount(0);
@@ -46,29 +43,9 @@ const funder = devAccount(3);
 const PLACE = { lat: 48.208493, lon: 16.373118 };
 
 let anvil, d, cloud, site, br, agent, agentDir, clipBytes, recordedAt, ec, ecOwner, requesterPage, reqc, approval;
-let shot = 0;
-async function snap(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(SHOTS, `agent-flow-${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
-async function reqcStatus(r) {
-  return STATUS[Number(await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'status' }))];
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
-const localInput = (unix) => {
-  const t = new Date(unix * 1000);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
-};
-async function openPage(account) {
-  const { page } = await walletPage(br.browser, anvil.url, account);
-  await page.goto(site.url);
-  await page.waitForSelector('body[data-ready="true"]');
-  await page.getByTestId('connect').click();
-  await page.getByTestId('network').filter({ hasText: String(anvil.chainId) }).waitFor();
-  return page;
-}
+const open = (account) => openPage(br, anvil, site.url, account, { connect: true });
 /** Polls `probe` until it returns something truthy; fails naming `what` and the logs after `secs`. */
 async function until(what, secs, probe) {
   const deadline = Date.now() + secs * 1000;
@@ -83,18 +60,13 @@ async function until(what, secs, probe) {
 before(async () => {
   anvil = await startAnvil();
   d = await deploy(anvil);
-  cloud = await startCloud({ anvil, d, verifierKey: verifier.privateKey, webDir: path.join(WEB, 'dist') });
+  cloud = await startCloud({ anvil, d, verifierKey: verifier.privateKey, webDir: DIST });
   const { clip } = makeClip(cloud.dir);
   clipBytes = readFileSync(clip);
   agentDir = mkdtempSync(path.join(tmpdir(), 'dashledger-web-agent-'));
   agent = await setupAgent(agentDir, { cloud, anvil, ...PLACE });
   agent.clip = clip;
-  if (cloud.servesPage) {
-    site = { url: cloud.url, close: async () => {} };
-  } else {
-    const config = { chainId: anvil.chainId, chainName: 'anvil (test)', fromBlock: d.fromBlock, contracts: d.contracts, cloudUrl: '' };
-    site = await serveDist(path.join(WEB, 'dist'), config, { proxy: cloud.url });
-  }
+  site = await cloudSite(cloud, anvil, d);
   br = await launch();
 });
 
@@ -154,44 +126,16 @@ test('a crash segment + the event button: the agent relays the EC, uploads, the 
 });
 
 test('search through the cloud finds the agent\'s accident, with its thumbnail', async () => {
-  requesterPage = await openPage(requester.address);
+  requesterPage = await open(requester.address);
   const p = requesterPage;
   await snap(p, 'connected');
-  await p.getByTestId('from').fill(localInput(recordedAt - 3600));
-  await p.getByTestId('to').fill(localInput(recordedAt + 600));
-  await p.getByTestId('place').fill(`${PLACE.lat}, ${(PLACE.lon + 0.001).toFixed(6)}`); // ~74 m east
-  await p.getByTestId('radius').fill('250');
-  await p.getByTestId('search').click();
-  const card = p.getByTestId('result-card').first();
-  await card.waitFor();
-  assert.equal(await p.getByTestId('result-card').count(), 1);
-  assert.equal(await card.getAttribute('data-ec'), ec);
-  assert.match(await p.getByTestId('search-status').textContent(), /^1 result\.$/);
-  // The agent's first-frame JPEG, served by the cloud, decoded by the browser.
-  await p.waitForFunction(() => {
-    const img = document.querySelector('[data-testid="result-card"] img.thumb');
-    return img && img.complete && img.naturalWidth > 0;
-  });
+  // ~74 m east; the thumbnail is the agent's first-frame JPEG.
+  await searchCloud(p, { from: recordedAt - 3600, to: recordedAt + 600, place: `${PLACE.lat}, ${(PLACE.lon + 0.001).toFixed(6)}`, radius: 250, ec });
   await snap(p, 'search-results');
 });
 
 test('request: the Umbral key is made in the browser, the reward is held for the EC owner key', async () => {
-  const p = requesterPage;
-  const card = p.getByTestId('result-card').first();
-  await card.getByTestId('reward').fill(formatEther(REWARD));
-  await card.getByTestId('request').click();
-  await card.getByTestId('new-reqc').waitFor();
-  reqc = (await card.getByTestId('new-reqc').textContent()).trim();
-  const info = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'info' });
-  assert.equal(info.requester, requester.address);
-  assert.equal(info.owner, ecOwner);
-  assert.equal(info.ec, ec);
-  assert.equal(info.reward, REWARD);
-  assert.equal(await reqcStatus(reqc), 'Open');
-  await snap(p, 'requested');
-  await p.getByTestId('tab-requests').click();
-  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
-  await snap(p, 'my-requests-open');
+  reqc = await requestFootage(requesterPage, { d, reward: formatEther(REWARD), requester: requester.address, owner: ecOwner, ec, snap });
 });
 
 test('the owner approves with `dashledger-agent approve`: kfrag + deposit, the owner key funded from the wallet', async () => {
@@ -215,7 +159,7 @@ test('the owner approves with `dashledger-agent approve`: kfrag + deposit, the o
 });
 
 test('the requester recovers the key from the agent\'s kfrag (checked against keyCommitment) and confirms', async () => {
-  await recoverAndConfirm(requesterPage, reqc, { snap, reqcStatus });
+  await recoverAndConfirm(requesterPage, reqc, { d, snap });
 });
 
 test('download from the cloud (signed by the wallet), open chunk by chunk, verified, saved', async () => {

@@ -15,19 +15,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { formatEther, parseEther } from 'viem';
+import { parseEther } from 'viem';
 import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
-import { launch, shotDir, walletPage } from '../support/browser.js';
-import { serveDist } from '../support/server.js';
+import { launch } from '../support/browser.js';
 import { makeClip, reportAccident, startCloud } from '../support/cloud.js';
-import { downloadVerifySave, recoverAndConfirm } from '../support/steps.js';
+import { cloudSite, DIST, openPage, screenshots } from '../support/page.js';
+import { downloadVerifySave, ownerApproves, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, searchCloud } from '../support/steps.js';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = shotDir(WEB);
-const reqcAbi = artifact('RequestContract').abi;
-const STATUS = ['Open', 'Responded', 'Declined', 'Cancelled', 'Completed', 'Disputed', 'Claimed'];
+const snap = screenshots('flow-');
 
 const verifier = devAccount(0);
 const owner = devAccount(1);
@@ -36,45 +31,17 @@ const requester = devAccount(2);
 const PLACE = { lat: 48.208493, lon: 16.373118 };
 
 let anvil, d, cloud, site, br, acc, clipBytes, requesterPage, ownerPage, reqc;
-let shot = 0;
-async function snap(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(SHOTS, `flow-${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
-async function reqcStatus(r) {
-  return STATUS[Number(await d.pub.readContract({ address: r, abi: reqcAbi, functionName: 'status' }))];
-}
-const localInput = (unix) => {
-  const t = new Date(unix * 1000);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
-};
-async function openPage(account) {
-  const { page } = await walletPage(br.browser, anvil.url, account);
-  await page.goto(site.url);
-  await page.waitForSelector('body[data-ready="true"]');
-  await page.getByTestId('connect').click();
-  await page.getByTestId('network').filter({ hasText: String(anvil.chainId) }).waitFor();
-  return page;
-}
+const open = (account) => openPage(br, anvil, site.url, account, { connect: true });
 
 before(async () => {
   anvil = await startAnvil();
   d = await deploy(anvil);
-  cloud = await startCloud({ anvil, d, verifierKey: verifier.privateKey, webDir: path.join(WEB, 'dist') });
+  cloud = await startCloud({ anvil, d, verifierKey: verifier.privateKey, webDir: DIST });
   const { clip, thumb } = makeClip(cloud.dir);
   clipBytes = readFileSync(clip);
   const now = Number((await d.pub.getBlock()).timestamp);
   acc = await reportAccident(cloud, { ownerKey: owner.privateKey, clip, thumbnail: thumb, ...PLACE, recordedAt: now - 900 });
-  if (cloud.servesPage) {
-    // The cloud itself serves the page at `/` and its /config.json.
-    site = { url: cloud.url, close: async () => {} };
-  } else {
-    // This cloud binary does not serve the page yet: serve it beside the cloud, same origin for
-    // the API (forwarded unchanged, so the wallet-signed download is checked by the cloud).
-    const config = { chainId: anvil.chainId, chainName: 'anvil (test)', fromBlock: d.fromBlock, contracts: d.contracts, cloudUrl: '' };
-    site = await serveDist(path.join(WEB, 'dist'), config, { proxy: cloud.url });
-  }
+  site = await cloudSite(cloud, anvil, d);
   br = await launch();
 });
 
@@ -97,67 +64,32 @@ test('the accident reported through the cloud is a verified, listed EC owned by 
 });
 
 test('search through the cloud: the result card has the thumbnail, time and place', async () => {
-  requesterPage = await openPage(requester.address);
+  requesterPage = await open(requester.address);
   const p = requesterPage;
   await snap(p, 'connected');
   const now = Number((await d.pub.getBlock()).timestamp);
-  await p.getByTestId('from').fill(localInput(now - 3600));
-  await p.getByTestId('to').fill(localInput(now + 120));
-  await p.getByTestId('place').fill(`${PLACE.lat}, ${PLACE.lon + 0.001}`); // ~74 m east
-  await p.getByTestId('radius').fill('250');
-  await p.getByTestId('search').click();
-  const card = p.getByTestId('result-card').first();
-  await card.waitFor();
-  assert.equal(await p.getByTestId('result-card').count(), 1);
-  assert.equal(await card.getAttribute('data-ec'), acc.ec);
-  // From the cloud, not the chain fallback.
-  const status = await p.getByTestId('search-status').textContent();
-  assert.match(status, /^1 result\.$/);
-  // The thumbnail is the uploaded JPEG, served by the cloud, decoded by the browser.
-  await p.waitForFunction(() => {
-    const img = document.querySelector('[data-testid="result-card"] img.thumb');
-    return img && img.complete && img.naturalWidth === 320;
-  });
+  // ~74 m east; the thumbnail is the uploaded 320×240 JPEG.
+  const card = await searchCloud(p, { from: now - 3600, to: now + 120, place: `${PLACE.lat}, ${PLACE.lon + 0.001}`, radius: 250, ec: acc.ec, thumbWidth: 320 });
   assert.match(await card.textContent(), /48\.208493, 16\.373118/);
   await snap(p, 'search-results');
 });
 
 test('request: the Umbral key is made in the browser and a Request Contract holds the reward', async () => {
-  const p = requesterPage;
-  const card = p.getByTestId('result-card').first();
-  await card.getByTestId('reward').fill('0.05');
-  await card.getByTestId('request').click();
-  await card.getByTestId('new-reqc').waitFor();
-  reqc = (await card.getByTestId('new-reqc').textContent()).trim();
-  const info = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'info' });
-  assert.equal(info.requester, requester.address);
-  assert.equal(info.owner, owner.address);
-  assert.equal(info.ec, acc.ec);
-  assert.equal(info.reward, parseEther('0.05'));
-  assert.equal(await reqcStatus(reqc), 'Open');
-  await snap(p, 'requested');
-  await p.getByTestId('tab-requests').click();
-  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
-  await snap(p, 'my-requests-open');
+  reqc = await requestFootage(requesterPage, { d, reward: '0.05', requester: requester.address, owner: owner.address, ec: acc.ec, snap });
 });
 
 test('the owner approves in the owner view: a kfrag made in WASM', async () => {
-  ownerPage = await openPage(owner.address);
+  ownerPage = await open(owner.address);
   const p = ownerPage;
-  await p.getByTestId('tab-owner').click();
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  const card = await ownerViewOpen(p, reqc);
   await p.getByTestId('owner-umbral').fill(acc.owner_umbral_secret);
   await p.getByTestId('owner-signing').fill(owner.privateKey);
-  await snap(p, 'owner-pending');
-  await card.getByTestId('approve').click();
-  await card.getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
-  assert.equal(await reqcStatus(reqc), 'Responded');
+  await ownerApproves(p, card, reqc, { d, snap });
   await snap(p, 'owner-approved');
 });
 
 test('the requester recovers the key (checked against keyCommitment) and confirms', async () => {
-  await recoverAndConfirm(requesterPage, reqc, { snap, reqcStatus });
+  await recoverAndConfirm(requesterPage, reqc, { d, snap });
 });
 
 test('download from the cloud (signed by the wallet), open chunk by chunk, verified, saved', async () => {
@@ -176,15 +108,7 @@ test('download from the cloud (signed by the wallet), open chunk by chunk, verif
 });
 
 test('the owner withdraws reward + deposit', async () => {
-  const p = ownerPage;
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('withdraw').waitFor({ timeout: 15000 });
-  const before = await d.pub.getBalance({ address: owner.address });
-  await card.getByTestId('withdraw').click();
-  await card.getByTestId('card-status').filter({ hasText: 'Withdrawn' }).waitFor();
-  const gained = (await d.pub.getBalance({ address: owner.address })) - before;
-  assert.ok(gained > parseEther('0.059'), `owner got ${formatEther(gained)} ETH`);
-  await snap(p, 'owner-withdrawn');
+  await ownerWithdraws(ownerPage, reqc, { d, owner: owner.address, more: parseEther('0.059'), snap });
 });
 
 test('the cloud goes down: search falls back to the chain, download names the problem', async () => {

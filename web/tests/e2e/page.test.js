@@ -15,20 +15,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatEther, parseEther } from 'viem';
 import { artifact, deploy, devAccount, rpc, startAnvil } from '../support/devnet.js';
 import { createAccident } from '../support/evidence.js';
 import { generateKeyPair, grantKfrag } from '../../src/umbral.js';
-import { launch, shotDir, walletPage } from '../support/browser.js';
+import { launch } from '../support/browser.js';
+import { freePort } from '../support/cloud.js';
 import { serveDist } from '../support/server.js';
+import { DIST, localInput, openPage, pageConfig, requestStatus, screenshots } from '../support/page.js';
+import { ownerApproves, ownerViewOpen, ownerWithdraws, requestFootage } from '../support/steps.js';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = shotDir(WEB);
+const snap = screenshots();
 const reqcAbi = artifact('RequestContract').abi;
-const STATUS = ['Open', 'Responded', 'Declined', 'Cancelled', 'Completed', 'Disputed', 'Claimed'];
+const reqcStatus = (r) => requestStatus(d, r);
 
 const owner = devAccount(1);
 const requester = devAccount(2);
@@ -37,35 +36,7 @@ const stranger = devAccount(3);
 const PLACE = { lat: 52.521918, lon: 13.413215 };
 
 let anvil, d, site, downSite, br, acc, far, requesterPage, ownerPage;
-let shot = 0;
-async function snap(page, name) {
-  shot += 1;
-  await page.screenshot({ path: path.join(SHOTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
-async function reqcStatus(reqc) {
-  const s = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'status' });
-  return STATUS[Number(s)];
-}
-const localInput = (unix) => {
-  const t = new Date(unix * 1000);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
-};
-
-async function closedPort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function openPage(account, opts = {}, url = site.url) {
-  const { page } = await walletPage(br.browser, anvil.url, account, opts);
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]');
-  return page;
-}
+const open = (account, opts = {}, url = site.url) => openPage(br, anvil, url, account, opts);
 
 before(async () => {
   anvil = await startAnvil();
@@ -74,10 +45,9 @@ before(async () => {
   acc = await createAccident(d, owner, { ...PLACE, recordedAt: now - 1800, size: 300_000 });
   // Same time, 500 km away: must not be found.
   far = await createAccident(d, owner, { lat: 48.137154, lon: 11.576124, recordedAt: now - 1700, size: 2000 });
-  const config = { chainId: anvil.chainId, chainName: 'anvil (test)', fromBlock: d.fromBlock, contracts: d.contracts };
-  site = await serveDist(path.join(WEB, 'dist'), config);
+  site = await serveDist(DIST, pageConfig(anvil, d));
   // Same page, but its cloud is on a loopback port nobody listens on.
-  downSite = await serveDist(path.join(WEB, 'dist'), { ...config, cloudUrl: `http://127.0.0.1:${await closedPort()}` });
+  downSite = await serveDist(DIST, pageConfig(anvil, d, { cloudUrl: `http://127.0.0.1:${await freePort()}` }));
   br = await launch();
 });
 
@@ -89,7 +59,7 @@ after(async () => {
 });
 
 test('connect the wallet: the account and the right network are shown', async () => {
-  requesterPage = await openPage(requester.address);
+  requesterPage = await open(requester.address);
   const p = requesterPage;
   await p.getByTestId('connect').click();
   await p.getByTestId('network').filter({ hasText: '31337' }).waitFor();
@@ -100,7 +70,7 @@ test('connect the wallet: the account and the right network are shown', async ()
 });
 
 test('a wallet on another chain is refused until it switches', async () => {
-  const p = await openPage(requester.address, { chainIdOverride: 1 });
+  const p = await open(requester.address, { chainIdOverride: 1 });
   await p.getByTestId('banner').filter({ hasText: 'chain 1' }).waitFor();
   assert.match(await p.getByTestId('banner').textContent(), /on chain 1; dashledger here runs on chain 31337/);
   assert.match(await p.getByTestId('network').textContent(), /wrong network/);
@@ -169,38 +139,30 @@ test('a transaction rejected in the wallet says so and sends nothing', async () 
 let reqc;
 test('request the footage: a Request Contract holds the reward', async () => {
   const p = requesterPage;
-  const card = p.getByTestId('result-card').first();
-  await card.getByTestId('reward').fill('0.05');
-  await card.getByTestId('request').click();
-  await card.getByTestId('new-reqc').waitFor();
-  reqc = (await card.getByTestId('new-reqc').textContent()).trim();
-  const tx = (await card.getByTestId('request-tx').textContent()).trim();
-  const receipt = await d.pub.getTransactionReceipt({ hash: tx });
-  assert.equal(receipt.status, 'success');
-  const info = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'info' });
-  assert.equal(info.requester, requester.address);
-  assert.equal(info.owner, owner.address);
-  assert.equal(info.ec, acc.ec);
-  assert.equal(info.reward, parseEther('0.05'));
-  assert.equal(await reqcStatus(reqc), 'Open');
-  // The Umbral key was made in the browser and stored there.
-  const stored = await p.evaluate(() => JSON.parse(localStorage.getItem('dashledger.umbralKeys.v1')));
-  assert.equal(stored.length, 1);
-  assert.match(stored[0].publicKey, /^0x0[23][0-9a-f]{64}$/);
-  await snap(p, 'requested');
-  await p.getByTestId('tab-requests').click();
-  const mine = p.locator(`[data-reqc="${reqc}"]`);
-  await mine.getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
-  await snap(p, 'my-requests-open');
+  reqc = await requestFootage(p, {
+    d,
+    reward: '0.05',
+    requester: requester.address,
+    owner: owner.address,
+    ec: acc.ec,
+    snap,
+    check: async (card) => {
+      const tx = (await card.getByTestId('request-tx').textContent()).trim();
+      const receipt = await d.pub.getTransactionReceipt({ hash: tx });
+      assert.equal(receipt.status, 'success');
+      // The Umbral key was made in the browser and stored there.
+      const stored = await p.evaluate(() => JSON.parse(localStorage.getItem('dashledger.umbralKeys.v1')));
+      assert.equal(stored.length, 1);
+      assert.match(stored[0].publicKey, /^0x0[23][0-9a-f]{64}$/);
+    },
+  });
 });
 
 test('owner view: wrong keys are named, then approval sends a kfrag made in WASM', async () => {
-  ownerPage = await openPage(owner.address);
+  ownerPage = await open(owner.address);
   const p = ownerPage;
   await p.getByTestId('connect').click();
-  await p.getByTestId('tab-owner').click();
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  const card = await ownerViewOpen(p, reqc);
   assert.match(await p.getByTestId('owner-status').textContent(), /1 pending/);
   await p.getByTestId('owner-umbral').fill(acc.ownerUmbral.secretKey);
   await p.getByTestId('owner-signing').fill(stranger.privateKey);
@@ -212,10 +174,7 @@ test('owner view: wrong keys are named, then approval sends a kfrag made in WASM
   await card.getByTestId('card-status').filter({ hasText: 'but the EC was wrapped for' }).waitFor();
   await p.getByTestId('owner-umbral').fill(acc.ownerUmbral.secretKey);
   assert.equal(await card.getByTestId('deposit').inputValue(), formatEther(d.minDeposit));
-  await snap(p, 'owner-pending');
-  await card.getByTestId('approve').click();
-  await card.getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
-  assert.equal(await reqcStatus(reqc), 'Responded');
+  await ownerApproves(p, card, reqc, { d, snap });
   await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor();
   await snap(p, 'owner-approved');
 });
@@ -262,17 +221,14 @@ test('the sealed clip opens chunk by chunk, its Keccak-256 matches videoHash, an
 });
 
 test('owner withdraws reward + deposit', async () => {
-  const p = ownerPage;
-  const card = p.locator(`[data-reqc="${reqc}"]`);
-  await card.getByTestId('withdraw').waitFor({ timeout: 15000 });
-  const before = await d.pub.getBalance({ address: owner.address });
-  await card.getByTestId('withdraw').click();
-  await card.getByTestId('card-status').filter({ hasText: 'Withdrawn' }).waitFor();
-  const after = await d.pub.getBalance({ address: owner.address });
   // reward 0.05 + deposit 0.01, minus gas.
-  assert.ok(after - before > parseEther('0.059'), `owner got ${formatEther(after - before)} ETH`);
-  assert.equal(await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'owed', args: [owner.address] }), 0n);
-  await snap(p, 'owner-withdrawn');
+  await ownerWithdraws(ownerPage, reqc, {
+    d,
+    owner: owner.address,
+    more: parseEther('0.059'),
+    snap,
+    check: async () => assert.equal(await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'owed', args: [owner.address] }), 0n),
+  });
 });
 
 test('an expired deadline is explained; the requester cancels and withdraws', async () => {
@@ -398,7 +354,7 @@ test('Umbral keys: export to a file, import into a fresh browser profile', async
   const file = readFileSync(await download.path(), 'utf8');
   assert.equal(JSON.parse(file).keys[0].publicKey, current);
   await snap(p, 'keys');
-  const fresh = await openPage(requester.address);
+  const fresh = await open(requester.address);
   await fresh.getByTestId('tab-keys').click();
   assert.match(await fresh.getByTestId('current-key').textContent(), /none yet/);
   await fresh.getByTestId('import-file').setInputFiles({ name: 'keys.json', mimeType: 'application/json', buffer: Buffer.from(file) });
@@ -411,7 +367,7 @@ test('Umbral keys: export to a file, import into a fresh browser profile', async
 });
 
 test('a cloud that is down is named, and search falls back to the chain', async () => {
-  const p = await openPage(requester.address, {}, downSite.url);
+  const p = await open(requester.address, {}, downSite.url);
   await p.getByTestId('place').fill(`${PLACE.lat}, ${PLACE.lon}`);
   await p.getByTestId('search').click();
   await p.getByTestId('search-status').filter({ hasText: 'is not reachable' }).waitFor();

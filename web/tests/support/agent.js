@@ -5,14 +5,14 @@
 // manual event file makes the accident, so the model's decision does not matter), and the
 // location from an NMEA file.
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { targetDebug } from './cloud.js';
+import { runJson, startDaemon } from './proc.js';
 
 export const agentBin = () => {
   const bin = path.join(targetDebug(), 'dashledger-agent');
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`cargo build -p dashledger-agent\` (scripts/test-web builds it when missing)`);
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`cargo build -p dashledger-agent\` (scripts/test-web builds it)`);
   return bin;
 };
 
@@ -89,57 +89,14 @@ export async function setupAgent(root, { cloud, anvil, lat, lon }) {
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
 
   /** Runs one agent command; resolves to its stdout parsed as JSON (rejects naming stderr). */
-  const run = (args) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(agentBin(), ['--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env() });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b) => (stdout += b));
-      child.stderr.on('data', (b) => (stderr += b));
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        if (code !== 0) return reject(new Error(`dashledger-agent ${args.join(' ')} exited with ${code}:\n${stderr}\ncloud log:\n${cloud.log()}`));
-        try {
-          resolve(JSON.parse(stdout));
-        } catch (e) {
-          reject(new Error(`dashledger-agent ${args.join(' ')} printed no JSON (${e.message}): ${stdout}\n${stderr}`));
-        }
-      });
-    });
+  const run = (args) => runJson(agentBin(), ['--config', config, ...args], { what: `dashledger-agent ${args.join(' ')}`, cloud, env: env() });
 
   const init = await run(['init', '--insecure-fast-kdf']);
 
   let daemon = null;
   /** Starts `run` (the daemon) in its own process group, logging to agent.log. */
   const start = () => {
-    const out = openSync(logFile, 'a');
-    const child = spawn(agentBin(), ['--config', config, 'run'], { stdio: ['ignore', 'ignore', out], detached: true, env: env() });
-    const state = { child, exited: null };
-    child.on('exit', (code, sig) => (state.exited = { code, sig }));
-    const reap = () => {
-      if (!state.exited) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    };
-    process.once('exit', reap);
-    daemon = {
-      exited: () => state.exited,
-      /** SIGTERM (a clean stop); resolves to the exit code. */
-      stop: () =>
-        new Promise((resolve) => {
-          if (state.exited) return resolve(state.exited.code);
-          child.once('exit', (code) => resolve(code));
-          try {
-            process.kill(-child.pid, 'SIGTERM');
-          } catch {
-            resolve(null);
-          }
-        }),
-    };
+    daemon = startDaemon(agentBin(), ['--config', config, 'run'], { logFile, env: env() });
     return daemon;
   };
 

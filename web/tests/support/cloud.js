@@ -6,12 +6,13 @@
 // The accident itself is reported by `examples/report_accident.rs` of the requester crate,
 // exactly as a dashcam agent does it (evidence record, relayed EC creation, resumable upload).
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO } from './devnet.js';
+import { runJson, startDaemon } from './proc.js';
 
 /** The cargo target directory's debug folder (CARGO_TARGET_DIR honoured, as scripts/test-web does). */
 export function targetDebug() {
@@ -20,7 +21,7 @@ export function targetDebug() {
 }
 
 function need(file, how) {
-  if (!existsSync(file)) throw new Error(`${file} is missing: ${how} (scripts/test-web builds it when missing)`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: ${how} (scripts/test-web builds it)`);
   return file;
 }
 
@@ -69,28 +70,13 @@ export async function startCloud({ anvil, d, verifierKey, webDir }) {
   const servesPage = probe.status === 0;
   if (servesPage) sets.push(`web.dir=${webDir}`);
   const args = sets.flatMap((kv) => ['--set', kv]);
-  const logFile = path.join(dir, 'cloud.log');
-  const out = openSync(logFile, 'a');
   // Its own process group: stop() ends exactly this process.
-  const child = spawn(bin, [...args, 'serve'], { stdio: ['ignore', 'ignore', out], detached: true, env: { ...process.env, DASHLEDGER_CLOUD_LOG: 'info,sqlx=warn' } });
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  let exited = null;
-  child.on('exit', (code, sig) => (exited = { code, sig }));
-  // Never leave it behind, even when the test process dies early.
-  const reap = () => {
-    if (!exited) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  process.once('exit', reap);
+  const daemon = startDaemon(bin, [...args, 'serve'], { logFile: path.join(dir, 'cloud.log'), env: { ...process.env, DASHLEDGER_CLOUD_LOG: 'info,sqlx=warn' } });
+  const { log, stop } = daemon;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited) throw new Error(`the cloud exited (${JSON.stringify(exited)}) before answering:\n${log()}`);
+    if (daemon.exited()) throw new Error(`the cloud exited (${JSON.stringify(daemon.exited())}) before answering:\n${log()}`);
     try {
       const r = await fetch(`${url}/healthz`);
       if (r.ok) break;
@@ -100,16 +86,6 @@ export async function startCloud({ anvil, d, verifierKey, webDir }) {
     if (Date.now() > deadline) throw new Error(`the cloud did not answer /healthz within 60 s:\n${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const stop = () =>
-    new Promise((resolve) => {
-      if (exited || child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        resolve();
-      }
-    });
   return {
     url,
     dir,
@@ -132,33 +108,18 @@ export async function startCloud({ anvil, d, verifierKey, webDir }) {
 export function reportAccident(cloud, { ownerKey, clip, thumbnail, lat, lon, recordedAt }) {
   const keyFile = path.join(cloud.dir, 'owner.key');
   writeFileSync(keyFile, ownerKey, { mode: 0o600 });
-  return new Promise((resolve, reject) => {
-    const args = [
-      '--cloud', cloud.url,
-      '--admin-token-file', cloud.adminTokenFile,
-      '--deployments', cloud.deploymentFile,
-      '--owner-key-file', keyFile,
-      '--clip', clip,
-      '--thumbnail', thumbnail,
-      '--lat', String(lat),
-      '--lon', String(lon),
-      '--recorded-at', String(recordedAt),
-    ];
-    const child = spawn(reportBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`report_accident exited with ${code}:\n${stderr}\ncloud log:\n${cloud.log()}`));
-      try {
-        resolve(JSON.parse(stdout));
-      } catch (e) {
-        reject(new Error(`report_accident printed no JSON (${e.message}): ${stdout}\n${stderr}`));
-      }
-    });
-  });
+  const args = [
+    '--cloud', cloud.url,
+    '--admin-token-file', cloud.adminTokenFile,
+    '--deployments', cloud.deploymentFile,
+    '--owner-key-file', keyFile,
+    '--clip', clip,
+    '--thumbnail', thumbnail,
+    '--lat', String(lat),
+    '--lon', String(lon),
+    '--recorded-at', String(recordedAt),
+  ];
+  return runJson(reportBin(), args, { what: 'report_accident', cloud });
 }
 
 /** A small real MP4 (H.264, 3 s, 320×240, every frame a key frame: ~150 kB, 3 sealed chunks) and its first frame as JPEG, made with ffmpeg. */

@@ -1,11 +1,82 @@
-// Test support: the requester's steps after the owner has responded, shared by the whole-flow
-// browser tests (owner in the page: flow.test.js; owner = the agent: agent-flow.test.js).
+// Test support: the steps of the browser tests that the flows share (owner in the page:
+// page.test.js and flow.test.js; owner = the agent: agent-flow.test.js).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { formatEther, parseEther } from 'viem';
+import { artifact } from './devnet.js';
+import { localInput, requestStatus } from './page.js';
+
+const reqcAbi = artifact('RequestContract').abi;
+
+/**
+ * Searches through the cloud from `from` to `to` (unix) around `place` ("lat, lon") within
+ * `radius` metres and checks it finds exactly the card of `ec`, from the cloud (not the chain
+ * fallback), with its thumbnail decoded by the browser (`thumbWidth` pixels wide when given).
+ * Returns the card.
+ */
+export async function searchCloud(page, { from, to, place, radius, ec, thumbWidth = null }) {
+  await page.getByTestId('from').fill(localInput(from));
+  await page.getByTestId('to').fill(localInput(to));
+  await page.getByTestId('place').fill(place);
+  await page.getByTestId('radius').fill(String(radius));
+  await page.getByTestId('search').click();
+  const card = page.getByTestId('result-card').first();
+  await card.waitFor();
+  assert.equal(await page.getByTestId('result-card').count(), 1);
+  assert.equal(await card.getAttribute('data-ec'), ec);
+  assert.match(await page.getByTestId('search-status').textContent(), /^1 result\.$/);
+  // The uploaded JPEG, served by the cloud, decoded by the browser.
+  await page.waitForFunction((width) => {
+    const img = document.querySelector('[data-testid="result-card"] img.thumb');
+    return img && img.complete && (width === null ? img.naturalWidth > 0 : img.naturalWidth === width);
+  }, thumbWidth);
+  return card;
+}
+
+/**
+ * Requests the footage of the first result card with `reward` (ETH, as typed): checks the new
+ * Request Contract's requester, owner, EC, reward and that it is Open; `check(card, reqc)` adds
+ * the caller's own checks. Then the requester's list shows it Open. Returns its address.
+ */
+export async function requestFootage(page, { d, reward, requester, owner, ec, snap, check = async () => {} }) {
+  const card = page.getByTestId('result-card').first();
+  await card.getByTestId('reward').fill(reward);
+  await card.getByTestId('request').click();
+  await card.getByTestId('new-reqc').waitFor();
+  const reqc = (await card.getByTestId('new-reqc').textContent()).trim();
+  const info = await d.pub.readContract({ address: reqc, abi: reqcAbi, functionName: 'info' });
+  assert.equal(info.requester, requester);
+  assert.equal(info.owner, owner);
+  assert.equal(info.ec, ec);
+  assert.equal(info.reward, parseEther(reward));
+  assert.equal(await requestStatus(d, reqc), 'Open');
+  await check(card, reqc);
+  await snap(page, 'requested');
+  await page.getByTestId('tab-requests').click();
+  await page.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  await snap(page, 'my-requests-open');
+  return reqc;
+}
+
+/** The owner view (tab) with the card of `reqc` Open in it. Returns the card. */
+export async function ownerViewOpen(page, reqc) {
+  await page.getByTestId('tab-owner').click();
+  const card = page.locator(`[data-reqc="${reqc}"]`);
+  await card.getByTestId('request-state').filter({ hasText: 'Open' }).waitFor();
+  return card;
+}
+
+/** Approves `reqc` on its owner-view card (kfrag made in WASM) and checks the contract is Responded. */
+export async function ownerApproves(page, card, reqc, { d, snap }) {
+  await snap(page, 'owner-pending');
+  await card.getByTestId('approve').click();
+  await card.getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
+  assert.equal(await requestStatus(d, reqc), 'Responded');
+}
 
 /** Recovers the session key on the request's card (checked against keyCommitment) and confirms. */
-export async function recoverAndConfirm(page, reqc, { snap, reqcStatus }) {
+export async function recoverAndConfirm(page, reqc, { d, snap }) {
   const card = () => page.locator(`[data-reqc="${reqc}"]`);
   await card().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
   await card().getByTestId('recover').click();
@@ -13,7 +84,7 @@ export async function recoverAndConfirm(page, reqc, { snap, reqcStatus }) {
   await snap(page, 'key-recovered');
   await card().getByTestId('confirm').click();
   await card().getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
-  assert.equal(await reqcStatus(reqc), 'Completed');
+  assert.equal(await requestStatus(d, reqc), 'Completed');
   await snap(page, 'confirmed');
 }
 
@@ -39,4 +110,21 @@ export async function downloadVerifySave(page, reqc, { clipBytes, videoHash, sna
   assert.ok(saved.equals(clipBytes), 'the saved video is the clip the camera recorded, byte for byte');
   await snap(page, 'saved');
   return download;
+}
+
+/**
+ * The owner withdraws on the owner-view card of `reqc` (a completed request): the card says
+ * Withdrawn and `owner`'s balance grew by more than `more` (wei; reward + deposit minus gas);
+ * `check()` adds the caller's own checks.
+ */
+export async function ownerWithdraws(page, reqc, { d, owner, more, snap, check = async () => {} }) {
+  const card = page.locator(`[data-reqc="${reqc}"]`);
+  await card.getByTestId('withdraw').waitFor({ timeout: 15000 });
+  const before = await d.pub.getBalance({ address: owner });
+  await card.getByTestId('withdraw').click();
+  await card.getByTestId('card-status').filter({ hasText: 'Withdrawn' }).waitFor();
+  const gained = (await d.pub.getBalance({ address: owner })) - before;
+  assert.ok(gained > more, `owner got ${formatEther(gained)} ETH`);
+  await check();
+  await snap(page, 'owner-withdrawn');
 }
