@@ -51,6 +51,8 @@ SYNTH_LEVEL_DBFS = (-55.0, -18.0)
 # dBFS; "loud-normals" = half the normal copies at -14..-6 dBFS. The alternatives are measured in
 # the model card's limitations.
 LEVEL_AUG = "scale"
+CABIN_MIX_SHARE = 0.5  # share of crash augmentations mixed over in-car / synthetic cabin noise
+WIDTH = 32  # channels of each CNN's conv layers
 ENSEMBLE = 5  # CNNs trained from different seeds; the ONNX graph averages their probabilities
 TRAIN_HOP = 8000  # 0.5 s overlap for training windows; validation uses the agent's 1-s steps
 MIN_REAL = 8000  # a padded tail window needs at least 0.5 s of real audio
@@ -275,7 +277,7 @@ class Net:
 
 
 def train_net(x, y, rng, epochs=30, batch=64, lr=2e-3, wd=1e-4):
-    net = Net(rng)
+    net = Net(rng, WIDTH)
     pos_w = (y == 0).sum() / max((y == 1).sum(), 1)
     m = {(id(o), a): 0.0 for o, a, _ in net.params()}
     v = dict(m)
@@ -473,7 +475,7 @@ def main() -> None:
     for w, lab in zip(wtr, ytr):
         copies = 2 if lab == 1 else 1
         for _ in range(copies):
-            if lab == 1 and rng.random() < 0.5:
+            if lab == 1 and rng.random() < CABIN_MIX_SHARE:
                 other, snr = cabin[rng.integers(len(cabin))], rng.uniform(0, 15)
             else:
                 other = normals[rng.integers(len(normals))]
@@ -486,7 +488,7 @@ def main() -> None:
             else:
                 a = a * rng.uniform(0.05, 1.0)
             aug.append(np.clip(a, -1, 1).astype(np.float32)); yaug.append(lab)
-    key = f"audio-v2-{LEVEL_AUG}-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}"
+    key = f"audio-v2-{LEVEL_AUG}-{CABIN_MIX_SHARE}-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}"
     cache = CACHE / "features" / f"{key}.npz"
     if cache.exists():
         d = np.load(cache)
