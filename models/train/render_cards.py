@@ -331,7 +331,7 @@ MFCC, model; a clip is "accident" if any window reaches the cost-model threshold
   same with 75 % of crash copies over cabin noise (`CABIN_MIX_SHARE`): 73.5 % / AUC 0.782, 15 of
   16, bed up to 0.156. 48 channels instead of 32 (`WIDTH`): AUC 0.809, but its cost threshold
   (0.019) sits just above the dashcam bed's 0.013: not shipped. Differences of this size are
-  within what 155 validation windows from 6 recordings can resolve.
+  within what 155 validation windows (two crash compilations) can resolve.
 * Synthetic cabin noise is a stand-in for real in-car recordings (music, speech, indicators, rain
   are not in it); real normal-driving dashcam audio is the first thing to add to the negatives.
 """
