@@ -332,6 +332,11 @@ MFCC, model; a clip is "accident" if any window reaches the cost-model threshold
   16, bed up to 0.156. 48 channels instead of 32 (`WIDTH`): AUC 0.809, but its cost threshold
   (0.019) sits just above the dashcam bed's 0.013: not shipped. Differences of this size are
   within what 155 validation windows (two crash compilations) can resolve.
+* The cost model is per 1-s window, but the agent uploads per minute (60 windows). A per-minute
+  version (segment FPR = 1-(1-FPR)^60, the same costs and prior 0.005 per minute) is optimal at
+  threshold 0 here (uploading every minute, 0.50 USD, costs less than 0.005 x 200 USD of expected
+  loss), and with a realistic accident prior (~1e-5 per minute) at "never upload": it needs better
+  models and a measured prior before it can choose thresholds.
 * Synthetic cabin noise is a stand-in for real in-car recordings (music, speech, indicators, rain
   are not in it); real normal-driving dashcam audio is the first thing to add to the negatives.
 """
