@@ -22,42 +22,30 @@ pub fn yesterday_at(minute: u64) -> u64 {
 /// Builds (or reuses) `normal` normal segments followed by one crash segment, starting at
 /// `start` (unix seconds), and returns their paths in recording order.
 pub fn segments(start: u64, normal: u32) -> anyhow::Result<Vec<PathBuf>> {
-    let script = crate::repo_root().join("scripts/make-segments");
-    // The cache is per version of the script: a changed recipe must not reuse old media.
-    let version = std::fs::read(&script)
-        .context("cannot read scripts/make-segments")?
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    // `--cache`: the script reuses the directory when it holds this same recipe (its own
+    // version, start, count, data directory) and only prints the paths.
     let cache = crate::bin_dir()?
         .join("e2e-media")
-        .join(format!("{start}-{normal}-{version:016x}"));
-    let done = cache.join(".done");
-    if !done.is_file() {
-        let _ = std::fs::remove_dir_all(&cache);
-        std::fs::create_dir_all(&cache)?;
-        let out = Command::new(&script)
-            .arg(&cache)
-            .args([
-                "--start",
-                &start.to_string(),
-                "--normal",
-                &normal.to_string(),
-            ])
-            .arg("--datasets")
-            .arg(crate::datasets_dir())
-            .output()
-            .context("cannot run scripts/make-segments")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "scripts/make-segments failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&done, &out.stdout)?;
-    }
-    let listing = std::fs::read_to_string(&done)?;
-    Ok(listing
+        .join(format!("{start}-{normal}"));
+    let out = Command::new(crate::repo_root().join("scripts/make-segments"))
+        .arg(&cache)
+        .args([
+            "--start",
+            &start.to_string(),
+            "--normal",
+            &normal.to_string(),
+            "--cache",
+        ])
+        .arg("--datasets")
+        .arg(crate::datasets_dir())
+        .output()
+        .context("cannot run scripts/make-segments")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "scripts/make-segments failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.is_empty())
         .map(PathBuf::from)

@@ -63,35 +63,32 @@ pub fn minute_of(name: &str) -> PathBuf {
 }
 
 /// The segments `scripts/make-segments` builds (the demo's and the end-to-end tests'): one normal
-/// minute of dashcam driving, then the crash minute (CCTV crash + real crash sounds). Cached per
-/// version of the script.
+/// minute of dashcam driving, then the crash minute (CCTV crash + real crash sounds). Cached by the
+/// script itself (`--cache`: reused while its recipe is unchanged).
 pub fn made_segments() -> (PathBuf, PathBuf) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("scripts/make-segments");
-    let text = std::fs::read(&script).expect("scripts/make-segments");
-    let version = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let dir = cache_dir().join(format!("made-{version:016x}"));
-    let done = dir.join(".done");
-    if !done.is_file() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new(&script)
-            .arg(&dir)
-            .args(["--start", "1795000020", "--normal", "1", "--datasets"])
-            .arg(root.join("../shared/datasets"))
-            .output()
-            .expect("cannot run scripts/make-segments");
-        assert!(
-            out.status.success(),
-            "scripts/make-segments failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&done, &out.stdout).unwrap();
-    }
-    let listing = std::fs::read_to_string(&done).unwrap();
-    let paths: Vec<PathBuf> = listing.lines().map(PathBuf::from).collect();
+    let out = Command::new(root.join("scripts/make-segments"))
+        .arg(cache_dir().join("made"))
+        .args([
+            "--start",
+            "1795000020",
+            "--normal",
+            "1",
+            "--cache",
+            "--datasets",
+        ])
+        .arg(root.join("../shared/datasets"))
+        .output()
+        .expect("cannot run scripts/make-segments");
+    assert!(
+        out.status.success(),
+        "scripts/make-segments failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paths: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .collect();
     match paths.as_slice() {
         [normal, crash] => (normal.clone(), crash.clone()),
         other => panic!("make-segments wrote {other:?}, expected two segments"),
