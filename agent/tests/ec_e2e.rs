@@ -9,36 +9,22 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
+use chain_env::Env;
 use dashledger_protocol::bindings::{EvidenceContract, RequestFactory};
-use dashledger_testkit::{Chain, Cloud, mined};
+use dashledger_testkit::mined;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accident_segment_ends_as_a_verified_ec() {
-    let chain = Chain::start().await;
-    let deployer = &chain.deployer;
-    let mut cloud = Cloud::start(&chain, &[]).await;
-    let root = tempfile::tempdir().unwrap();
-
-    let agent_root = root.path().join("agent");
-    std::fs::create_dir_all(&agent_root).unwrap();
-    let config = common::setup(
-        &agent_root,
-        &format!(
-            "[cloud]\nurl = \"{}\"\nupload_chunk_bytes = 300000\n[chain]\ndeployments = {:?}\n[detect]\nenabled = false\n\
-             [retry]\nbase_ms = 100\nmax_ms = 500\n",
-            cloud.url(),
-            chain.deployment_file
-        ),
-    );
-    // The operator approves the device.
-    let device = init_address(&agent_root);
-    cloud.approve_device(&serde_json::json!(device)).await;
+    // The relayer path alone: the device has no RPC endpoint (no `chain.rpc_url`).
+    let mut env = Env::start_with("", "", false).await;
+    let (chain, deployer, agent_root, config) =
+        (&env.chain, &env.deployer, &env.agent_root, &env.config);
     // Segment being recorded + the event button.
-    let (start, _) = chain_env::crash_segment(&agent_root);
-    let daemon = common::Daemon::start(&config);
+    let (start, _) = chain_env::crash_segment(agent_root);
+    let daemon = common::Daemon::start(config);
 
     let prepared = chain_env::wait_accident_done(&agent_root.join("state/outbox.sqlite"), 1).await;
-    chain_env::wait_verified_and_listed(deployer, &cloud.url(), &prepared).await;
+    chain_env::wait_verified_and_listed(deployer, &env.cloud_url(), &prepared).await;
     let ec: Address = prepared.ec_address.as_deref().unwrap().parse().unwrap();
     let contract = EvidenceContract::new(ec, deployer);
     assert_eq!(contract.recordedAt().call().await.unwrap(), start.to_unix());
@@ -60,7 +46,7 @@ async fn accident_segment_ends_as_a_verified_ec() {
         .expect("RequestOpened");
     let wait = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = common::agent(&config).arg("requests").output().unwrap();
+        let out = common::agent(config).arg("requests").output().unwrap();
         assert!(
             out.status.success(),
             "requests failed: {}",
@@ -84,12 +70,5 @@ async fn accident_segment_ends_as_a_verified_ec() {
         assert!(Instant::now() < wait, "request not listed: {list:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    cloud.shutdown().await;
-}
-
-fn init_address(root: &std::path::Path) -> String {
-    let secrets =
-        dashledger_protocol::keys::load_keystore(root.join("keystore.json"), b"test password")
-            .unwrap();
-    secrets.device_address().to_string()
+    env.cloud.shutdown().await;
 }

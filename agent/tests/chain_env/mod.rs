@@ -39,6 +39,12 @@ impl Env {
     /// Starts anvil, deploys, starts the cloud, writes the agent config (`extra` TOML appended:
     /// it may add keys to `[chain]`, which is written last) and approves the device.
     pub async fn start(extra_top: &str, extra_chain: &str) -> Self {
+        Self::start_with(extra_top, extra_chain, true).await
+    }
+
+    /// As [`Env::start`]; without `rpc` the agent gets no `chain.rpc_url` and relies on the
+    /// cloud's relayer alone (a device without an RPC endpoint).
+    pub async fn start_with(extra_top: &str, extra_chain: &str, rpc: bool) -> Self {
         let chain = Chain::start().await;
         assert_eq!(chain.params.min_deposit, U256::from(MIN_DEPOSIT));
         assert_eq!(chain.params.confirm_window, CONFIRM_WINDOW);
@@ -50,10 +56,14 @@ impl Env {
             &agent_root,
             &format!(
                 "{extra_top}\n[cloud]\nurl = \"{}\"\nupload_chunk_bytes = 300000\n[detect]\nenabled = false\n\
-                 [retry]\nbase_ms = 100\nmax_ms = 500\n[chain]\ndeployments = {:?}\nrpc_url = \"{}\"\n{extra_chain}\n",
+                 [retry]\nbase_ms = 100\nmax_ms = 500\n[chain]\ndeployments = {:?}\n{}{extra_chain}\n",
                 cloud.url(),
                 chain.deployment_file,
-                chain.endpoint(),
+                if rpc {
+                    format!("rpc_url = \"{}\"\n", chain.endpoint())
+                } else {
+                    String::new()
+                },
             ),
         );
         let init: serde_json::Value =
