@@ -376,6 +376,13 @@ def mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> np.ndarray:
     return a + b * np.sqrt(pa / (pb * 10 ** (snr_db / 10)))
 
 
+def agent_windows(samples: np.ndarray) -> np.ndarray:
+    """1-s windows cut like the agent: consecutive, the last partial one zero-padded, dropped when
+    shorter than 0.25 s."""
+    ws = [samples[i:i + F.WINDOW] for i in range(0, len(samples), F.WINDOW)]
+    return np.stack([np.pad(w, (0, F.WINDOW - len(w))) for w in ws if len(w) >= F.WINDOW // 4])
+
+
 def clip_results(predict_mfcc, threshold: float) -> dict:
     """Clip level on the shared videos' soundtracks, decoded like agent/src/decode.rs (GStreamer
     `decodebin ! audioconvert ! audioresample` to F32 mono 16 kHz), cut like the agent (1-s windows,
@@ -388,10 +395,8 @@ def clip_results(predict_mfcc, threshold: float) -> dict:
         if samples is None or len(samples) == 0:
             clips[video.name] = {"windows": 0, "decision": "no audio track"}
             continue
-        ws = [w for w in (samples[i:i + F.WINDOW] for i in range(0, len(samples), F.WINDOW))
-              if len(w) >= F.WINDOW // 4]
-        x = mfcc_all(np.stack([np.pad(w, (0, F.WINDOW - len(w))) for w in ws]))
-        probs = predict_mfcc(x)
+        ws = agent_windows(samples)
+        probs = predict_mfcc(mfcc_all(ws))
         clips[video.name] = {
             "decode": "GStreamer decodebin ! audioconvert ! audioresample ! F32 mono 16 kHz (the agent's elements)",
             "windows": len(ws),
@@ -414,10 +419,6 @@ def cabin_mix_results(predict_mfcc, threshold: float, val_items) -> dict:
     if bed is None or len(bed) == 0:
         return {}
 
-    def windows_of(x):
-        ws = [x[i:i + F.WINDOW] for i in range(0, len(x), F.WINDOW)]
-        return np.stack([np.pad(w, (0, F.WINDOW - len(w))) for w in ws if len(w) >= F.WINDOW // 4])
-
     rows = {}
     for path, label in val_items:
         if label != 1 or path.parent.name != "segments":
@@ -427,8 +428,8 @@ def cabin_mix_results(predict_mfcc, threshold: float, val_items) -> dict:
         at = 5 * F.SAMPLE_RATE
         n = min(len(crash), len(x) - at)
         x[at:at + n] = np.clip(x[at:at + n] + crash[:n], -1, 1)
-        rows[path.name] = round(float(predict_mfcc(mfcc_all(windows_of(x))).max()), 3)
-    p_bed = predict_mfcc(mfcc_all(windows_of(bed)))
+        rows[path.name] = round(float(predict_mfcc(mfcc_all(agent_windows(x))).max()), 3)
+    p_bed = predict_mfcc(mfcc_all(agent_windows(bed)))
     out = {
         "bed": "normal_dashcam.mp4 soundtrack (GStreamer, as the agent decodes it)",
         "crashes": len(rows),
