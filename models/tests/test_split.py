@@ -45,3 +45,28 @@ def test_make_segments_mixes_only_held_out_crash_recordings():
     assert len(used) == 2, used
     for f in used:
         assert f in CARD["validation_files"], f"{f} is a training file of the sound model"
+
+
+@needs_data
+def test_cross_validation_folds_hold_out_whole_recordings_once():
+    folds = A.cv_folds(4, common.SEED)
+    everything = {p for p, _ in folds[0]["train"]} | {p for p, _ in folds[0]["val"]}
+    held = [p for f in folds for p, _ in f["val"]]
+    assert sorted(held) == sorted(everything), "every file is held out exactly once"
+    compilations = set()
+    for f in folds:
+        train = {A.recording_of(p) for p, _ in f["train"]}
+        val = {A.recording_of(p) for p, _ in f["val"]}
+        assert not train & val, f"recordings on both sides of a fold: {sorted(train & val)}"
+        crash = {r for r in val if r.startswith("crash compilation")}
+        assert len(crash) == 1, f"a fold holds out one crash compilation, not {sorted(crash)}"
+        compilations |= crash
+        assert any(lab == 0 for _, lab in f["val"]) and any(lab == 1 for _, lab in f["val"])
+    assert len(compilations) == 4
+
+
+def test_the_cards_cross_validation_matches_the_recipe():
+    cv = CARD["metrics"].get("cross_validation")
+    assert cv, "no cross-validation in the card: run audio_model.py --cv 4"
+    assert cv["recipe"] == A.recipe_hash(), "the recipe changed since the card's cross-validation: run audio_model.py --cv 4"
+    assert len(cv["per_fold"]) == cv["folds"]

@@ -1,7 +1,10 @@
 """Trains the sound classifier: MFCC of 1-s windows -> small 1-D CNN (numpy, manual backprop)
 -> ONNX (onnx.helper).
 
-    python models/train/audio_model.py
+    python models/train/audio_model.py              train, export the ONNX, write the card
+    python models/train/audio_model.py --cv [K]     K-fold recording-level cross-validation of the
+                                                    recipe (default 4) into the card; no new ONNX
+    python models/train/audio_model.py --clips-only refresh the card's clip results (committed ONNX)
 
 Label cleaning: crash recordings are labelled per file, and many of their windows hold no impact
 (silence, music, talk before the crash). A crash-file window is kept as "accident" only when
@@ -27,6 +30,7 @@ in-car or synthetic cabin noise. They were added after the shared dashcam clip w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -453,23 +457,16 @@ def refresh_clips() -> None:
     common.write_card(NAME, card)
 
 
-def main() -> None:
-    if "--clips-only" in sys.argv[1:]:
-        refresh_clips()
-        return
-    rng = np.random.default_rng(common.SEED)
-    split = split_files(common.SEED)
-    log(f"files: train {len(split['train'])}, val {len(split['val'])} (held out by file)")
-    wtr, ytr, gtr, src_tr, stats_tr = prepare(split["train"], TRAIN_HOP)
-    wva, yva, gva, src_va, stats_va = prepare(split["val"], F.WINDOW)
-    log(f"train windows {len(wtr)} ({stats_tr}); val windows {len(wva)} ({stats_va})")
+def training_set(train_items, rng: np.random.Generator):
+    """Training windows of `train_items` (cleaned, 0.5-s hop) plus the synthetic cabin-noise
+    windows, and the augmented copies: crash windows over road noise or (CABIN_MIX_SHARE of the
+    time) in-car / synthetic cabin noise, at lower gain; normal + normal mixes.
+    Returns (windows, labels, sources, stats, augmented windows, augmented labels)."""
+    wtr, ytr, _, src_tr, stats_tr = prepare(train_items, TRAIN_HOP)
     synth = np.stack([cabin_noise(rng) for _ in range(N_SYNTH)])
     wtr = np.concatenate([wtr, synth])
     ytr = np.concatenate([ytr, np.zeros(N_SYNTH, int)])
     src_tr = np.concatenate([src_tr, np.array(["synthetic cabin"] * N_SYNTH)])
-
-    # Augmentation: crash windows over road noise or (half the time) in-car / synthetic cabin
-    # noise, at lower gain; normal + normal mixes.
     normals = wtr[ytr == 0]
     cabin = wtr[np.isin(src_tr, ["in-car", "synthetic cabin"])]
     aug, yaug = [], []
@@ -489,6 +486,120 @@ def main() -> None:
             else:
                 a = a * rng.uniform(0.05, 1.0)
             aug.append(np.clip(a, -1, 1).astype(np.float32)); yaug.append(lab)
+    return wtr, ytr, src_tr, stats_tr, np.stack(aug), np.array(yaug)
+
+
+def fit_ensemble(xtr, xaug, ytr, yaug, n: int):
+    """Standardisation statistics over all training MFCCs, then `n` CNNs from seeds SEED.. .
+    Returns (nets, mu, sd, predict: raw MFCC -> mean probability)."""
+    x = np.concatenate([xtr, xaug]).astype(np.float64)
+    y = np.concatenate([ytr, yaug]).astype(np.float64)
+    mu = x.mean((0, 2))
+    sd = x.std((0, 2)) + 1e-6
+    norm = lambda a: (a - mu[None, :, None]) / sd[None, :, None]  # noqa: E731
+    nets = []
+    for k in range(n):
+        log(f"training CNN {k + 1}/{n} on {len(x)} windows ({int(y.sum())} accident)")
+        nets.append(train_net(norm(x), y, np.random.default_rng(common.SEED + k)))
+    return nets, mu, sd, lambda a: predict_all(nets, norm(a.astype(np.float64)))
+
+
+def recipe_hash() -> str:
+    """Fingerprint of the training recipe (the code of this script, the MFCC twin and the shared
+    helpers; comments and layout do not count): a cross-validation result is carried into a
+    retrained card only while the recipe is unchanged."""
+    import ast
+
+    h = hashlib.sha256()
+    for f in ("audio_model.py", "features.py", "common.py"):
+        h.update(ast.dump(ast.parse((Path(__file__).resolve().parent / f).read_text())).encode())
+    return h.hexdigest()[:16]
+
+
+def cv_folds(k: int, seed: int) -> list[dict[str, list[tuple[Path, int]]]]:
+    """Recording-level k-fold split: fold i holds out the i-th crash compilation (there are 4, so
+    k=4 is leave-one-compilation-out) and, per other family, every k-th recording of a seeded
+    permutation. Every file of a recording sits in exactly one fold."""
+    rng = np.random.default_rng(seed)
+    held: list[list[tuple[Path, int]]] = [[] for _ in range(k)]
+    for family, folders in FAMILIES.items():
+        files = [f for src in folders for f in sorted((DATASETS / "audio" / src).glob("*.flac"))]
+        groups: dict[str, list[Path]] = {}
+        for f in files:
+            groups.setdefault(recording_of(f), []).append(f)
+        names = sorted(groups)
+        order = range(len(names)) if family == "crash compilations" else rng.permutation(len(names))
+        for j, i in enumerate(order):
+            for f in groups[names[i]]:
+                held[j % k].append((f, SOURCES[f.parent.relative_to(DATASETS / "audio").as_posix()]))
+    everything = [item for fold in held for item in fold]
+    return [{"train": [it for it in everything if it not in fold], "val": fold} for fold in held]
+
+
+def cross_validate(k: int) -> dict:
+    """`--cv K`: the whole recipe (cleaning, synthetic cabin noise, augmentation, the ensemble)
+    retrained K times, each time evaluated on recordings it never heard. Shows how much the single
+    validation split's figures move with the choice of held-out recordings."""
+    rows, all_y, all_p = [], [], []
+    for i, fold in enumerate(cv_folds(k, common.SEED)):
+        crash = sorted({recording_of(p) for p, lab in fold["val"] if lab == 1 and p.parent.name != "game_sfx"})
+        log(f"fold {i + 1}/{k}: holds out {', '.join(crash)} and {len(fold['val'])} files in all")
+        rng = np.random.default_rng(common.SEED + 1000 * (i + 1))
+        wtr, ytr, _, _, aug, yaug = training_set(fold["train"], rng)
+        wva, yva, _, _, _ = prepare(fold["val"], F.WINDOW)
+        cache = CACHE / "features" / f"audio-cv-{recipe_hash()}-{k}-{i}.npz"
+        if cache.exists():
+            d = np.load(cache)
+            xtr, xaug, xva = d["xtr"], d["xaug"], d["xva"]
+        else:
+            xtr, xaug, xva = mfcc_all(wtr), mfcc_all(aug), mfcc_all(wva)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
+        _, _, _, ens = fit_ensemble(xtr, xaug, ytr, yaug, ENSEMBLE)
+        p = ens(xva)
+        t_cost, _ = common.cost_threshold(yva, p)
+        t_f1 = common.best_f1_threshold(yva, p)
+        row = {"held_out_crash_recordings": crash, "files": len(fold["val"]),
+               "at_0.5": common.metrics(yva, p, 0.5),
+               "at_cost_threshold": common.metrics(yva, p, t_cost),
+               "at_best_f1_threshold": common.metrics(yva, p, t_f1)}
+        log(f"  fold {i + 1}: AUC {row['at_0.5']['roc_auc']}, @0.5 acc {row['at_0.5']['accuracy']} "
+            f"F1 {row['at_0.5']['f1']}; best F1 {row['at_best_f1_threshold']['f1']}")
+        rows.append(row)
+        all_y.append(yva); all_p.append(p)
+    y, p = np.concatenate(all_y), np.concatenate(all_p)
+    return {
+        "recipe": recipe_hash(),
+        "folds": k,
+        "split": "recording-level; fold i holds out crash compilation i and every k-th recording of the other families",
+        "per_fold": rows,
+        "pooled_at_0.5": common.metrics(y, p, 0.5),
+        "pooled_at_best_f1_threshold": common.metrics(y, p, common.best_f1_threshold(y, p)),
+    }
+
+
+def refresh_cv(k: int) -> None:
+    """Writes `cross_validate(k)` into the committed card (no change to the shipped ONNX)."""
+    card = json.loads((MODELS / f"{NAME}.card.json").read_text())
+    card["metrics"]["cross_validation"] = cross_validate(k)
+    common.write_card(NAME, card)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if "--cv" in args:
+        refresh_cv(int(args[args.index("--cv") + 1]) if len(args) > args.index("--cv") + 1 else 4)
+        return
+    if "--clips-only" in sys.argv[1:]:
+        refresh_clips()
+        return
+    rng = np.random.default_rng(common.SEED)
+    split = split_files(common.SEED)
+    log(f"files: train {len(split['train'])}, val {len(split['val'])} (held out by recording)")
+    wtr, ytr, src_tr, stats_tr, aug, yaug = training_set(split["train"], rng)
+    wva, yva, gva, src_va, stats_va = prepare(split["val"], F.WINDOW)
+    log(f"train windows {len(wtr)} ({stats_tr}); val windows {len(wva)} ({stats_va})")
+    normals = wtr[ytr == 0]
     key = f"audio-v2-{LEVEL_AUG}-{CABIN_MIX_SHARE}-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}"
     cache = CACHE / "features" / f"{key}.npz"
     if cache.exists():
@@ -499,16 +610,7 @@ def main() -> None:
         xtr, xaug, xva = mfcc_all(wtr), mfcc_all(np.stack(aug)), mfcc_all(wva)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
-    x = np.concatenate([xtr, xaug]).astype(np.float64)
-    y = np.concatenate([ytr, np.array(yaug)]).astype(np.float64)
-    mu = x.mean((0, 2))
-    sd = x.std((0, 2)) + 1e-6
-    norm = lambda a: (a - mu[None, :, None]) / sd[None, :, None]  # noqa: E731
-    nets = []
-    for k in range(ENSEMBLE):
-        log(f"training CNN {k + 1}/{ENSEMBLE} on {len(x)} windows ({int(y.sum())} accident)")
-        nets.append(train_net(norm(x), y, np.random.default_rng(common.SEED + k)))
-    ens = lambda a: predict_all(nets, norm(a.astype(np.float64)))  # noqa: E731
+    nets, mu, sd, ens = fit_ensemble(xtr, xaug, ytr, yaug, ENSEMBLE)
 
     p = ens(xva)
     t_f1 = common.best_f1_threshold(yva, p)
@@ -600,6 +702,12 @@ def main() -> None:
         },
         "validation_files": [p.relative_to(DATASETS / "audio").as_posix() for p, _ in split["val"]],
     }
+    old = MODELS / f"{NAME}.card.json"
+    old_cv = json.loads(old.read_text())["metrics"].get("cross_validation") if old.exists() else None
+    if old_cv and old_cv.get("recipe") == recipe_hash():
+        card["metrics"]["cross_validation"] = old_cv
+    elif old_cv:
+        log("the recipe changed since the last cross-validation: run `audio_model.py --cv 4` to refresh it")
     common.write_card(NAME, card)
     log(f"wrote {out} and its card")
 

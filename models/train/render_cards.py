@@ -76,6 +76,36 @@ def target_line(m, acc_target, f1_target) -> str:
             f"(accuracy {m['accuracy']:.3f}, F1 {m['f1']:.3f} at the cost-model threshold).")
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion k/n."""
+    ph = k / n
+    centre = (ph + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (ph * (1 - ph) / n + z * z / (4 * n * n)) ** 0.5
+    return centre - half, centre + half
+
+
+def head_selection_text(tr: dict) -> str:
+    cands = tr.get("head_candidates")
+    if not cands:
+        return ""
+    best = min(c["cv_log_loss"] for c in cands)
+    alpha = lambda c: float(c["head"].split("alpha=")[1].split()[0]) if "alpha=" in c["head"] else None  # noqa: E731
+    alphas = sorted({alpha(c) for c in cands} - {None})
+    won = alpha(min(cands, key=lambda c: c["cv_log_loss"]))
+    edge = (f" The winner's alpha ({won:g}) is at the edge of the alpha grid ({', '.join(f'{a:g}' for a in alphas)}):"
+            " a wider grid may do a little better." if won is not None and won in (alphas[0], alphas[-1]) else "")
+    rows = "\n".join(f"| {c['head']} | {c['cv_log_loss']:.4f}{' (**chosen**)' if c['cv_log_loss'] == best else ''} |"
+                      for c in cands)
+    return f"""
+
+Head selection: {tr['head_selection']}. Every candidate's CV log-loss (lower is better; the bag is
+tried at the best single MLP's width and alpha, its first member being that MLP).{edge}
+
+| head candidate | grouped 4-fold CV log-loss |
+|---|---|
+{rows}"""
+
+
 def image_card(c: dict) -> str:
     m = c["metrics"]
     vgg = c["backbone"] == "VGG16"
@@ -106,6 +136,11 @@ def image_card(c: dict) -> str:
         f"{robust_f1[k]['f1'] if k in robust_f1 else float('nan'):.3f} |"
         for k, v in robust.items())
     headline = tr.get("headline_variant", "orig")
+    mv = m["validation_at_cost_threshold"]
+    k_ok = mv["confusion"]["tp"] + mv["confusion"]["tn"]
+    lo, hi = wilson(k_ok, mv["n"])
+    noise = ("it holds both the 92 % target and the paper's 86 %: neither difference is resolved at this size"
+             if lo <= 0.86 and hi >= 0.92 else "see the target line above")
     used = ", ".join(tr.get("preprocessing_used", [])) or "features.py numpy twin"
     return f"""# Model card: {c['name']}
 
@@ -114,7 +149,7 @@ Machine-readable sidecar: `{c['name']}.card.json` (read by `dashledger_detect::I
 ONNX: `{c['file']}`, sha256 `{c['sha256']}`.
 
 ## Model
-{source}; head: {tr['head']}. Output `p_accident` float32 `[1, 1]`; labels normal / accident.
+{source}; head: {tr['head']}. Output `p_accident` float32 `[1, 1]`; labels normal / accident.{head_selection_text(tr)}
 
 Trained on {tr['images']} images x {len(tr['variants'])} variants, each seen the way the agent
 sees video: `{'`, `'.join(tr['variants'])}`. Ops, applied in order (`models/train/image_model.py`
@@ -173,6 +208,11 @@ positive.
   dashcams (new viewpoint, motion blur, night); retrain with collected dashcam frames
   (`scripts/train --images DIR`).
 * Scenes recur between train and validation: the validation numbers are optimistic.
+* {mv['n']} validation images: one image moves accuracy by {100 / mv['n']:.1f} points. The 95 % Wilson
+  interval of the headline accuracy ({k_ok}/{mv['n']} = {mv['accuracy']:.3f}) is {lo:.3f}-{hi:.3f}
+  ({noise}). The thresholds
+  are also chosen on these images, which makes the figures at them a little optimistic (the 0.5 row
+  is threshold-free).
 * Per-frame decisions: over a 60-frame segment the per-frame false-positive rate compounds; the
   agent should require more than one positive frame or fuse with sound.
 * Decoder differences are small next to frame choice: the first frame of `crash_cctv.mp4` decoded
@@ -194,6 +234,38 @@ its own level into the dashcam clip's soundtrack (GStreamer-decoded like the age
 cut into the agent's 1-s windows: **{mix['detected']} of {mix['crashes']} detected** at the cost-model threshold
 {threshold}. The soundtrack alone: largest P {mix['bed_alone_max_p']}, {mix['bed_alone_windows_flagged']} window(s) flagged.
 Largest P per mixed clip: {rows}."""
+
+
+def cv_text(cv: dict | None) -> str:
+    if not cv:
+        return ""
+    rows = []
+    for i, r in enumerate(cv["per_fold"]):
+        h, b = r["at_0.5"], r["at_best_f1_threshold"]
+        rows.append(f"| {i + 1} | {', '.join(x.removeprefix('crash compilation ') for x in r['held_out_crash_recordings'])} | "
+                    f"{r['files']} | {h['n']} | {h['roc_auc']:.3f} | {h['accuracy']:.3f} | {h['f1']:.3f} | "
+                    f"{b['threshold']:.3f} | {b['accuracy']:.3f} | {b['f1']:.3f} |")
+    pa, pb = cv["pooled_at_0.5"], cv["pooled_at_best_f1_threshold"]
+    rows.append(f"| pooled | all 4 | {sum(r['files'] for r in cv['per_fold'])} | {pa['n']} | {pa['roc_auc']:.3f} | "
+                f"{pa['accuracy']:.3f} | {pa['f1']:.3f} | {pb['threshold']:.3f} | {pb['accuracy']:.3f} | {pb['f1']:.3f} |")
+    aucs = [r["at_0.5"]["roc_auc"] for r in cv["per_fold"]]
+    best_acc = max(r["at_best_f1_threshold"]["accuracy"] for r in cv["per_fold"])
+    best_f1 = max(r["at_best_f1_threshold"]["f1"] for r in cv["per_fold"])
+    return f"""## Cross-validation over recordings (how far the single split can be trusted)
+The validation above rests on two held-out crash compilations. `audio_model.py --cv {cv['folds']}` retrains
+the whole recipe (cleaning, synthetic cabin noise, augmentation, the ensemble of CNNs) {cv['folds']}
+times; fold i never hears crash compilation i nor 1/{cv['folds']} of the other families' recordings
+(recipe `{cv['recipe']}`). The best-F1 columns pick the threshold on the fold's own held-out windows,
+so they are an upper bound, not a result.
+
+| fold | held-out compilation | files | windows | ROC AUC | acc @0.5 | F1 @0.5 | best-F1 threshold | acc there | F1 there |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Window ROC AUC ranges {min(aucs):.3f}-{max(aucs):.3f} across held-out compilations. Even with the best-F1
+threshold fitted to its own held-out windows, no fold gets above {best_acc:.1%} accuracy or F1 {best_f1:.3f} there
+(targets 97 % and 0.90): with crashes from four YouTube compilations, which compilation is held out
+moves the figures more than any change of recipe measured so far (see Limitations)."""
 
 
 def audio_card(c: dict) -> str:
@@ -306,6 +378,8 @@ MFCC, model; a clip is "accident" if any window reaches the cost-model threshold
 {clips}
 
 {cabin_mix_text(m.get("held_out_crashes_in_cabin"), c['thresholds']['cost_model'])}
+
+{cv_text(m.get("cross_validation"))}
 
 ## Inference time
 {timing_lines(c['name'])}
