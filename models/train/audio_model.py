@@ -125,15 +125,21 @@ FAMILIES = {
 VAL_SHARE = (0.15, 0.30)  # validation takes whole recordings until 15 % of a family's files, never over 30 %
 
 
+def family_recordings(folders: list[str]) -> tuple[list[Path], dict[str, list[Path]]]:
+    """A family's files (sorted) and the same files grouped by the recording they come from."""
+    files = [f for src in folders for f in sorted((DATASETS / "audio" / src).glob("*.flac"))]
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        groups.setdefault(recording_of(f), []).append(f)
+    return files, groups
+
+
 def split_files(seed: int) -> dict[str, list[tuple[Path, int]]]:
     """Validation holds out whole recordings (see `recording_of`), ~20 % of each family's files."""
     rng = np.random.default_rng(seed)
     out = {"train": [], "val": []}
     for family, folders in FAMILIES.items():
-        files = [f for src in folders for f in sorted((DATASETS / "audio" / src).glob("*.flac"))]
-        groups: dict[str, list[Path]] = {}
-        for f in files:
-            groups.setdefault(recording_of(f), []).append(f)
+        files, groups = family_recordings(folders)
         names = sorted(groups)
         val: set[str] = set()
         n_val = 0
@@ -523,10 +529,7 @@ def cv_folds(k: int, seed: int) -> list[dict[str, list[tuple[Path, int]]]]:
     rng = np.random.default_rng(seed)
     held: list[list[tuple[Path, int]]] = [[] for _ in range(k)]
     for family, folders in FAMILIES.items():
-        files = [f for src in folders for f in sorted((DATASETS / "audio" / src).glob("*.flac"))]
-        groups: dict[str, list[Path]] = {}
-        for f in files:
-            groups.setdefault(recording_of(f), []).append(f)
+        _, groups = family_recordings(folders)
         names = sorted(groups)
         order = range(len(names)) if family == "crash compilations" else rng.permutation(len(names))
         for j, i in enumerate(order):
