@@ -210,7 +210,7 @@ def extract(backbone: str, items, var: str, tag: str, chunk: int = 128) -> np.nd
 # (initialisation and mini-batch order).
 LOGISTIC_C = [0.01, 0.03, 0.1]
 MLP_WIDTHS = [32, 64, 128]
-MLP_ALPHAS = [1.0, 3.0, 10.0, 30.0]
+MLP_ALPHAS = [0.3, 1.0, 3.0, 10.0, 30.0]
 BAG_SIZE = 5
 CV_FOLDS = 4
 

@@ -141,7 +141,13 @@ def image_card(c: dict) -> str:
     lo, hi = wilson(k_ok, mv["n"])
     noise = ("it holds both the 92 % target and the paper's 86 %: neither difference is resolved at this size"
              if lo <= 0.86 and hi >= 0.92 else "see the target line above")
-    used = ", ".join(tr.get("preprocessing_used", [])) or "features.py numpy twin"
+    by_tag: dict[str, list[str]] = {}
+    for entry in tr.get("preprocessing_used", []):
+        tag, _, how = entry.partition(": ")
+        by_tag.setdefault(tag, []).append(how)
+    used = "; ".join(f"{tag}: {' and '.join(hows)}" for tag, hows in by_tag.items()) or "features.py numpy twin"
+    if any(len(h) > 1 for h in by_tag.values()):
+        used += " (features cached from different runs; the two are equal within 1e-4, see the parity tests)"
     return f"""# Model card: {c['name']}
 
 Frame classifier for dashledger's agent: one decoded video frame -> P(accident).
