@@ -70,3 +70,18 @@ def test_the_cards_cross_validation_matches_the_recipe():
     assert cv, "no cross-validation in the card: run audio_model.py --cv 4"
     assert cv["recipe"] == A.recipe_hash(), "the recipe changed since the card's cross-validation: run audio_model.py --cv 4"
     assert len(cv["per_fold"]) == cv["folds"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--try", "WIDTH=48"], "--try needs --cv"),
+    (["--cv", "4", "--try", "DEPTH=3"], "expected NAME=VALUE with NAME one of"),
+    (["--cv", "4", "--try", "LEVEL_AUG=loud"], "LEVEL_AUG is one of scale, target, loud-normals"),
+])
+def test_recipe_variants_are_checked_before_any_work(args, message):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(ROOT / "models" / "train" / "audio_model.py"), *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr

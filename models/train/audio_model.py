@@ -4,6 +4,9 @@
     python models/train/audio_model.py              train, export the ONNX, write the card
     python models/train/audio_model.py --cv [K]     K-fold recording-level cross-validation of the
                                                     recipe (default 4) into the card; no new ONNX
+    python models/train/audio_model.py --cv 4 --try WIDTH=48 --try ENSEMBLE=1
+                                                    the same for a variant of the recipe, as JSON
+                                                    on stdout (the card is left alone)
     python models/train/audio_model.py --clips-only refresh the card's clip results (committed ONNX)
 
 Label cleaning: crash recordings are labelled per file, and many of their windows hold no impact
@@ -539,7 +542,7 @@ def cv_folds(k: int, seed: int) -> list[dict[str, list[tuple[Path, int]]]]:
     return [{"train": [it for it in everything if it not in fold], "val": fold} for fold in held]
 
 
-def cross_validate(k: int) -> dict:
+def cross_validate(k: int, variant: str = "") -> dict:
     """`--cv K`: the whole recipe (cleaning, synthetic cabin noise, augmentation, the ensemble)
     retrained K times, each time evaluated on recordings it never heard. Shows how much the single
     validation split's figures move with the choice of held-out recordings."""
@@ -550,7 +553,8 @@ def cross_validate(k: int) -> dict:
         rng = np.random.default_rng(common.SEED + 1000 * (i + 1))
         wtr, ytr, _, _, aug, yaug = training_set(fold["train"], rng)
         wva, yva, _, _, _ = prepare(fold["val"], F.WINDOW)
-        cache = CACHE / "features" / f"audio-cv-{recipe_hash()}-{k}-{i}.npz"
+        aug_key = hashlib.sha256(f"{LEVEL_AUG} {CABIN_MIX_SHARE}".encode()).hexdigest()[:8]
+        cache = CACHE / "features" / f"audio-cv-{recipe_hash()}-{aug_key}-{k}-{i}.npz"
         if cache.exists():
             d = np.load(cache)
             xtr, xaug, xva = d["xtr"], d["xaug"], d["xva"]
@@ -572,7 +576,7 @@ def cross_validate(k: int) -> dict:
         all_y.append(yva); all_p.append(p)
     y, p = np.concatenate(all_y), np.concatenate(all_p)
     return {
-        "recipe": recipe_hash(),
+        "recipe": recipe_hash() + (f" with {variant}" if variant else ""),
         "folds": k,
         "split": "recording-level; fold i holds out crash compilation i and every k-th recording of the other families",
         "per_fold": rows,
@@ -588,12 +592,37 @@ def refresh_cv(k: int) -> None:
     common.write_card(NAME, card)
 
 
+KNOBS = {"WIDTH": int, "ENSEMBLE": int, "CABIN_MIX_SHARE": float, "LEVEL_AUG": str}
+
+
 def main() -> None:
-    args = sys.argv[1:]
-    if "--cv" in args:
-        refresh_cv(int(args[args.index("--cv") + 1]) if len(args) > args.index("--cv") + 1 else 4)
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Train the sound model, or cross-validate its recipe.")
+    ap.add_argument("--cv", type=int, nargs="?", const=4, metavar="K",
+                    help="K-fold recording-level cross-validation (default 4) into the card; no new ONNX")
+    ap.add_argument("--try", dest="knobs", action="append", default=[], metavar="NAME=VALUE",
+                    help=f"with --cv: cross-validate a variant of the recipe ({', '.join(KNOBS)}) and print "
+                         "the result as JSON on stdout instead of writing the card")
+    ap.add_argument("--clips-only", action="store_true",
+                    help="refresh the card's clip-level results with the committed ONNX")
+    args = ap.parse_args()
+    if args.knobs and args.cv is None:
+        ap.error("--try needs --cv")
+    for knob in args.knobs:
+        name, _, value = knob.partition("=")
+        if name not in KNOBS or not value:
+            ap.error(f"--try {knob}: expected NAME=VALUE with NAME one of {', '.join(KNOBS)}")
+        if name == "LEVEL_AUG" and value not in ("scale", "target", "loud-normals"):
+            ap.error(f"--try {knob}: LEVEL_AUG is one of scale, target, loud-normals")
+        globals()[name] = KNOBS[name](value)
+    if args.cv is not None and args.knobs:
+        print(json.dumps(cross_validate(args.cv, variant=",".join(sorted(args.knobs))), indent=1))
         return
-    if "--clips-only" in sys.argv[1:]:
+    if args.cv is not None:
+        refresh_cv(args.cv)
+        return
+    if args.clips_only:
         refresh_clips()
         return
     rng = np.random.default_rng(common.SEED)
