@@ -498,6 +498,20 @@ def training_set(train_items, rng: np.random.Generator):
     return wtr, ytr, src_tr, stats_tr, np.stack(aug), np.array(yaug)
 
 
+def cached_mfcc(name: str, wtr: np.ndarray, aug: np.ndarray, wva: np.ndarray):
+    """MFCCs of the training, augmented and validation windows, cached in CACHE/features/NAME.npz
+    (the name must change whenever the windows do)."""
+    cache = CACHE / "features" / f"{name}.npz"
+    if cache.exists():
+        d = np.load(cache)
+        return d["xtr"], d["xaug"], d["xva"]
+    log("computing MFCC (numpy twin of the detect crate)")
+    xtr, xaug, xva = mfcc_all(wtr), mfcc_all(aug), mfcc_all(wva)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
+    return xtr, xaug, xva
+
+
 def fit_ensemble(xtr, xaug, ytr, yaug, n: int):
     """Standardisation statistics over all training MFCCs, then `n` CNNs from seeds SEED.. .
     Returns (nets, mu, sd, predict: raw MFCC -> mean probability)."""
@@ -538,14 +552,16 @@ def cv_folds(k: int, seed: int) -> list[dict[str, list[tuple[Path, int]]]]:
         for j, i in enumerate(order):
             for f in groups[names[i]]:
                 held[j % k].append((f, SOURCES[f.parent.relative_to(DATASETS / "audio").as_posix()]))
-    everything = [item for fold in held for item in fold]
-    return [{"train": [it for it in everything if it not in fold], "val": fold} for fold in held]
+    return [{"train": [it for j, other in enumerate(held) if j != i for it in other], "val": fold}
+            for i, fold in enumerate(held)]
 
 
 def cross_validate(k: int, variant: str = "") -> dict:
     """`--cv K`: the whole recipe (cleaning, synthetic cabin noise, augmentation, the ensemble)
     retrained K times, each time evaluated on recordings it never heard. Shows how much the single
     validation split's figures move with the choice of held-out recordings."""
+    recipe = recipe_hash()
+    aug_key = hashlib.sha256(f"{LEVEL_AUG} {CABIN_MIX_SHARE}".encode()).hexdigest()[:8]
     rows, all_y, all_p = [], [], []
     for i, fold in enumerate(cv_folds(k, common.SEED)):
         crash = sorted({recording_of(p) for p, lab in fold["val"] if lab == 1 and p.parent.name != "game_sfx"})
@@ -553,15 +569,7 @@ def cross_validate(k: int, variant: str = "") -> dict:
         rng = np.random.default_rng(common.SEED + 1000 * (i + 1))
         wtr, ytr, _, _, aug, yaug = training_set(fold["train"], rng)
         wva, yva, _, _, _ = prepare(fold["val"], F.WINDOW)
-        aug_key = hashlib.sha256(f"{LEVEL_AUG} {CABIN_MIX_SHARE}".encode()).hexdigest()[:8]
-        cache = CACHE / "features" / f"audio-cv-{recipe_hash()}-{aug_key}-{k}-{i}.npz"
-        if cache.exists():
-            d = np.load(cache)
-            xtr, xaug, xva = d["xtr"], d["xaug"], d["xva"]
-        else:
-            xtr, xaug, xva = mfcc_all(wtr), mfcc_all(aug), mfcc_all(wva)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
+        xtr, xaug, xva = cached_mfcc(f"audio-cv-{recipe}-{aug_key}-{k}-{i}", wtr, aug, wva)
         _, _, _, ens = fit_ensemble(xtr, xaug, ytr, yaug, ENSEMBLE)
         p = ens(xva)
         t_cost, _ = common.cost_threshold(yva, p)
@@ -576,7 +584,7 @@ def cross_validate(k: int, variant: str = "") -> dict:
         all_y.append(yva); all_p.append(p)
     y, p = np.concatenate(all_y), np.concatenate(all_p)
     return {
-        "recipe": recipe_hash() + (f" with {variant}" if variant else ""),
+        "recipe": recipe + (f" with {variant}" if variant else ""),
         "folds": k,
         "split": "recording-level; fold i holds out crash compilation i and every k-th recording of the other families",
         "per_fold": rows,
@@ -632,16 +640,8 @@ def main() -> None:
     wva, yva, gva, src_va, stats_va = prepare(split["val"], F.WINDOW)
     log(f"train windows {len(wtr)} ({stats_tr}); val windows {len(wva)} ({stats_va})")
     normals = wtr[ytr == 0]
-    key = f"audio-v2-{LEVEL_AUG}-{CABIN_MIX_SHARE}-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}"
-    cache = CACHE / "features" / f"{key}.npz"
-    if cache.exists():
-        d = np.load(cache)
-        xtr, xaug, xva = d["xtr"], d["xaug"], d["xva"]
-    else:
-        log("computing MFCC (numpy twin of the detect crate)")
-        xtr, xaug, xva = mfcc_all(wtr), mfcc_all(np.stack(aug)), mfcc_all(wva)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, xtr=xtr, xaug=xaug, xva=xva)
+    xtr, xaug, xva = cached_mfcc(
+        f"audio-v2-{LEVEL_AUG}-{CABIN_MIX_SHARE}-{len(wtr)}-{len(wva)}-{len(aug)}-{common.SEED}", wtr, aug, wva)
     nets, mu, sd, ens = fit_ensemble(xtr, xaug, ytr, yaug, ENSEMBLE)
 
     p = ens(xva)

@@ -253,12 +253,14 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray):
     """Standardised features (folded into the first layer); the candidates above, each scored by
     grouped 4-fold CV log-loss on the training rows (all variants of one image in the same fold).
 
-    Two stages keep the cost to 12 logistic + 64 MLP fits (24 min for EfficientNet-Lite0, 14 min for
-    VGG16 on 2 cores shared with other training, load ~5): (1) every logistic C and every MLP width x
-    alpha with one seed; (2) a bag of BAG_SIZE MLPs (mean of logits) at the best stage-1 MLP's width and alpha, on the
-    same folds, its first member being that very MLP. The lowest CV log-loss over all candidates wins.
-    (Stage 1's best MLP score is a minimum over 12 noisy estimates, so the comparison leans against the
-    bag, if anything.) Returns (layers, description, candidates [{"head", "cv_log_loss"}])."""
+    Two stages keep the cost to CV_FOLDS x (logistic Cs + MLP widths x alphas + BAG_SIZE - 1) fits
+    (4 x 19 = 76; on 2 idle cores ~4 min for EfficientNet-Lite0, ~2 min for VGG16): (1) every
+    logistic C and every MLP width x alpha with one seed; (2) a bag of BAG_SIZE MLPs (mean of
+    logits) at the best stage-1 MLP's width and alpha, on the same folds, its first member being
+    that very MLP. The lowest CV log-loss over all candidates wins. (Stage 1's best MLP score is a
+    minimum over len(MLP_WIDTHS) x len(MLP_ALPHAS) noisy estimates, so the comparison leans against
+    the bag, if anything.) Returns (layers, description, candidates [{"head", "cv_log_loss",
+    "alpha" for MLPs and bags}])."""
     import time
 
     from sklearn.linear_model import LogisticRegression
@@ -277,7 +279,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray):
         return MLPClassifier((width,), alpha=alpha, max_iter=300, random_state=(common.SEED + seed_offset) % 2**31)
 
     def mlp_logit(m, zz):
-        return np.maximum(zz @ m.coefs_[0] + m.intercepts_[0], 0.0) @ m.coefs_[1][:, 0] + m.intercepts_[1][0]
+        return head_logit(list(zip(m.coefs_, m.intercepts_)), zz)
 
     cands: list[dict] = []
     t0 = time.time()
@@ -322,7 +324,8 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray):
                 f"into one MLP of {BAG_SIZE * width} hidden units")
     text += (f" (chosen by grouped {CV_FOLDS}-fold CV log-loss on the training set, {best['cv_log_loss']:.4f}, "
              f"from {len(cands)} candidates)")
-    table = [{"head": c["head"], "cv_log_loss": round(c["cv_log_loss"], 4)} for c in cands]
+    table = [{"head": c["head"], "cv_log_loss": round(c["cv_log_loss"], 4),
+              **({"alpha": c["alpha"]} if "alpha" in c else {})} for c in cands]
     return layers, text, table
 
 
@@ -450,8 +453,8 @@ def main() -> None:
             "images": len(train),
             "variants": cfg["train_variants"],
             "head": head_text,
-            "head_selection": "lowest grouped 4-fold CV log-loss on the training rows (all variants of one "
-                              "image in one fold); validation data plays no part",
+            "head_selection": f"lowest grouped {CV_FOLDS}-fold CV log-loss on the training rows (all variants "
+                              "of one image in one fold); validation data plays no part",
             "head_candidates": head_cands,
             "preprocessing_used": sorted(PREPROCESSORS),
             "headline_variant": HEADLINE,

@@ -89,9 +89,8 @@ def head_selection_text(tr: dict) -> str:
     if not cands:
         return ""
     best = min(c["cv_log_loss"] for c in cands)
-    alpha = lambda c: float(c["head"].split("alpha=")[1].split()[0]) if "alpha=" in c["head"] else None  # noqa: E731
-    alphas = sorted({alpha(c) for c in cands} - {None})
-    won = alpha(min(cands, key=lambda c: c["cv_log_loss"]))
+    alphas = sorted({c["alpha"] for c in cands if "alpha" in c})
+    won = min(cands, key=lambda c: c["cv_log_loss"]).get("alpha")
     edge = (f" The winner's alpha ({won:g}) is at the edge of the alpha grid ({', '.join(f'{a:g}' for a in alphas)}):"
             " a wider grid may do a little better." if won is not None and won in (alphas[0], alphas[-1]) else "")
     rows = "\n".join(f"| {c['head']} | {c['cv_log_loss']:.4f}{' (**chosen**)' if c['cv_log_loss'] == best else ''} |"
@@ -101,7 +100,7 @@ def head_selection_text(tr: dict) -> str:
 Head selection: {tr['head_selection']}. Every candidate's CV log-loss (lower is better; the bag is
 tried at the best single MLP's width and alpha, its first member being that MLP).{edge}
 
-| head candidate | grouped 4-fold CV log-loss |
+| head candidate | grouped CV log-loss |
 |---|---|
 {rows}"""
 
@@ -252,7 +251,7 @@ def cv_text(cv: dict | None) -> str:
                     f"{r['files']} | {h['n']} | {h['roc_auc']:.3f} | {h['accuracy']:.3f} | {h['f1']:.3f} | "
                     f"{b['threshold']:.3f} | {b['accuracy']:.3f} | {b['f1']:.3f} |")
     pa, pb = cv["pooled_at_0.5"], cv["pooled_at_best_f1_threshold"]
-    rows.append(f"| pooled | all 4 | {sum(r['files'] for r in cv['per_fold'])} | {pa['n']} | {pa['roc_auc']:.3f} | "
+    rows.append(f"| pooled | all {cv['folds']} | {sum(r['files'] for r in cv['per_fold'])} | {pa['n']} | {pa['roc_auc']:.3f} | "
                 f"{pa['accuracy']:.3f} | {pa['f1']:.3f} | {pb['threshold']:.3f} | {pb['accuracy']:.3f} | {pb['f1']:.3f} |")
     aucs = [r["at_0.5"]["roc_auc"] for r in cv["per_fold"]]
     best_acc = max(r["at_best_f1_threshold"]["accuracy"] for r in cv["per_fold"])
