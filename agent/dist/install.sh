@@ -2,16 +2,24 @@
 # Installs the dashledger agent on a Raspberry Pi (Debian/Raspberry Pi OS, arm64).
 #
 #   sudo agent/dist/install.sh path/to/dashledger-agent [models-dir] [deployment.json]
+#   sudo ./install.sh [deployment.json]     # from the scripts/build-pi tarball: binary and models
+#                                           # are found next to this script
 #
 # Installs runtime packages (GStreamer plugins), the binary, the models, the operator's deployment
 # file, a config skeleton, the systemd unit and a system user; creates the keystore on first
 # install (prints the device address to register with the operator and the owner wallet address
 # to fund). Safe to re-run: an existing config, deployment file or keystore is never replaced.
 set -euo pipefail
-bin="${1:?usage: install.sh path/to/dashledger-agent [models-dir] [deployment.json]}"
-models="${2:-$(dirname "$0")/../../models}"
-deployment="${3:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
+usage="usage: install.sh path/to/dashledger-agent [models-dir] [deployment.json], or ./install.sh [deployment.json] in the unpacked tarball"
+if [ -x "$here/dashledger-agent" ] && [ -d "$here/models" ] && { [ $# -le 1 ] && [[ "${1:-}" != */dashledger-agent ]]; }; then
+  # Unpacked scripts/build-pi tarball.
+  bin="$here/dashledger-agent"; models="$here/models"; deployment="${1:-}"
+else
+  bin="${1:?$usage}"
+  models="${2:-$here/../../models}"
+  deployment="${3:-}"
+fi
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
 
@@ -22,6 +30,8 @@ id dashledger >/dev/null 2>&1 || useradd --system --home /var/lib/dashledger --s
 install -d -o dashledger -g dashledger -m 0750 /var/lib/dashledger /var/lib/dashledger/state
 install -d -m 0755 /etc/dashledger /usr/local/share/dashledger/models
 install -m 0755 "$bin" /usr/local/bin/dashledger-agent
+doc="$here/agent.md"; [ -f "$doc" ] || doc="$here/../../docs/agent.md"
+if [ -f "$doc" ]; then install -D -m 0644 "$doc" /usr/share/doc/dashledger-agent/agent.md; fi
 if [ -d "$models" ]; then
   install -m 0644 "$models"/*.onnx "$models"/*.card.json /usr/local/share/dashledger/models/ 2>/dev/null || true
 fi
