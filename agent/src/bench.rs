@@ -29,7 +29,11 @@ pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentEr
     let hash_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let summary = decode_each(segment, &DecodeOptions::default(), |_| Ok(()))?;
+    let options = DecodeOptions {
+        timeout: std::time::Duration::from_secs(config.detect.decode_timeout_secs),
+        ..DecodeOptions::default()
+    };
+    let summary = decode_each(segment, &options, |_| Ok(()))?;
     let decode_s = t.elapsed().as_secs_f64();
     let audio_secs = summary
         .audio
@@ -83,9 +87,10 @@ pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentEr
     }))
 }
 
-/// Per-second scores to three decimals (enough to read; keeps the JSON short).
+/// Per-second scores to six decimals: short JSON, yet fine enough to compare two machines'
+/// results within 1e-4 (`scripts/bench-compare`, the aarch64 check in `scripts/test`).
 fn rounded(v: &[f32]) -> Vec<f64> {
     v.iter()
-        .map(|&p| (f64::from(p) * 1000.0).round() / 1000.0)
+        .map(|&p| (f64::from(p) * 1e6).round() / 1e6)
         .collect()
 }

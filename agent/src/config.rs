@@ -118,6 +118,9 @@ pub struct DetectConfig {
     pub threshold_override: f32,
     /// Seconds whose fused score reaches the threshold needed to call the segment an accident.
     pub min_positive_seconds: u32,
+    /// Longest a segment's decoding may take (wall clock) before it counts as undecodable. The
+    /// default fits any real device; emulators (qemu in `scripts/test aarch64`) need more.
+    pub decode_timeout_secs: u64,
 }
 
 /// Location source settings.
@@ -204,6 +207,7 @@ impl Default for DetectConfig {
             fusion: "weighted:0.3".into(),
             threshold_override: -1.0,
             min_positive_seconds: 1,
+            decode_timeout_secs: 600,
         }
     }
 }
@@ -322,6 +326,9 @@ impl Config {
         }
         if self.detect.min_positive_seconds == 0 {
             return bad("detect.min_positive_seconds must be at least 1".into());
+        }
+        if self.detect.decode_timeout_secs == 0 {
+            return bad("detect.decode_timeout_secs must be at least 1".into());
         }
         if self.detect.threshold_override > 1.0 {
             return bad(format!(

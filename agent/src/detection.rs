@@ -28,6 +28,7 @@ pub struct Detector {
     /// Decision threshold on the calibrated, fused scale.
     threshold: f32,
     min_positive: usize,
+    decode_timeout: Duration,
 }
 
 /// Where the time of one segment went.
@@ -124,6 +125,7 @@ impl Detector {
             audio_threshold,
             threshold,
             min_positive: config.detect.min_positive_seconds as usize,
+            decode_timeout: Duration::from_secs(config.detect.decode_timeout_secs),
         })
     }
 
@@ -149,7 +151,7 @@ impl Detector {
         let mut p_image = Vec::new();
         let options = DecodeOptions {
             scale_to: None,
-            timeout: Duration::from_secs(600),
+            timeout: self.decode_timeout,
         };
         let summary = decode::decode_each(path, &options, |frame| {
             let t = Instant::now();
