@@ -84,6 +84,8 @@ pub struct UploadConfig {
     pub max_leaves: u32,
     /// Directory where in-progress uploads are spooled. Empty: `<data_dir>/spool`.
     pub spool_dir: PathBuf,
+    /// Most uploads one device may have open at once (bounds the spool a device can fill).
+    pub max_open_per_device: u32,
 }
 
 /// Evidence ingest limits.
@@ -200,6 +202,7 @@ impl Default for UploadConfig {
             max_thumbnail_bytes: 1 << 20,
             max_leaves: 3600,
             spool_dir: PathBuf::new(),
+            max_open_per_device: 4,
         }
     }
 }

@@ -44,12 +44,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_bind_uploads",
+        sqlite: include_str!("../migrations/sqlite/0002_bind_uploads.sql"),
+        postgres: include_str!("../migrations/postgres/0002_bind_uploads.sql"),
+    },
+];
 
 /// The highest schema version this binary knows.
 pub fn latest_version() -> i64 {

@@ -239,11 +239,14 @@ async fn list_alarms(
         ));
     }
     if let Some(k) = &q.kind
-        && !matches!(k.as_str(), "gap" | "fork" | "break" | "reordered")
+        && !matches!(
+            k.as_str(),
+            "gap" | "fork" | "break" | "reordered" | "foreign_upload"
+        )
     {
         return Err(ApiError::bad_request(
             "invalid_kind",
-            "kind must be gap, fork, break or reordered",
+            "kind must be gap, fork, break, reordered or foreign_upload",
         ));
     }
     let device = q

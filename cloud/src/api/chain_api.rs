@@ -370,9 +370,10 @@ async fn relay(
     }
     let pending = call.send().await.map_err(chain_call("createEvidenceFor"))?;
     let tx_hash = *pending.tx_hash();
+    let tx_key = format!("{tx_hash:#x}");
     sqlx::query("INSERT INTO relays (device, tx_hash, created_at) VALUES ($1, $2, $3)")
         .bind(&dkey)
-        .bind(format!("{tx_hash:#x}"))
+        .bind(&tx_key)
         .bind(now_unix())
         .execute(st.db.pool())
         .await?;
@@ -390,6 +391,13 @@ async fn relay(
             format!("transaction {tx_hash:#x} reverted"),
         ));
     }
+    // The EC is now bound to this device: only it may upload the clip (chain::binding).
+    sqlx::query("UPDATE relays SET ec_address = $1 WHERE tx_hash = $2 AND device = $3")
+        .bind(addr_key(&predicted))
+        .bind(&tx_key)
+        .bind(&dkey)
+        .execute(st.db.pool())
+        .await?;
     tracing::info!(device = %dkey, ec = %predicted, tx = %tx_hash, "relayed EC creation");
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "ec_address": addr_key(&predicted), "tx_hash": format!("{tx_hash:#x}") }))).into_response())
 }

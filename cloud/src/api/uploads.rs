@@ -24,7 +24,7 @@ use sha3::Digest;
 use sqlx::Row;
 
 use super::{ApiPath, AppState, Shared, addr_key, parse_address};
-use crate::error::ApiError;
+use crate::error::{ApiError, CloudError};
 use crate::now_unix;
 use crate::upload::{self, Cursor};
 
@@ -209,34 +209,60 @@ async fn create(
         ));
     }
 
-    // One live upload per EC: resume an open one by the same device; refuse a finished one.
-    let existing = sqlx::query("SELECT id, device, state, total_size FROM uploads WHERE ec_address = $1 AND state <> 'aborted'")
+    // Bound to the device behind the EC (chain features on): nobody else may upload its clip.
+    if let Some(chain) = &st.chain {
+        authorize(&st, chain, &ec, &dkey).await?;
+    }
+    // One live upload per EC: resume an open one by the same device with the same parameters,
+    // replace it otherwise (or replace another device's, once the EC is bound to this one);
+    // refuse a finished one.
+    let existing = sqlx::query("SELECT id, device, state, total_size, leaves, frames_root FROM uploads WHERE ec_address = $1 AND state <> 'aborted'")
         .bind(&ec)
         .fetch_optional(st.db.pool())
         .await?;
     if let Some(r) = existing {
         let (id, dev, state, size): (String, String, String, i64) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        let (old_leaves, old_root): (Vec<u8>, Vec<u8>) = (r.try_get(4)?, r.try_get(5)?);
         if dev != dkey {
-            return Err(ApiError::conflict(
-                "ec_taken",
-                format!("an upload for EC {ec} exists from another device"),
-            ));
-        }
-        if state == "complete" {
+            if st.chain.is_none() {
+                return Err(ApiError::conflict(
+                    "ec_taken",
+                    format!("an upload for EC {ec} exists from another device"),
+                ));
+            }
+            // `authorize` bound the EC to this device: the other device's upload is foreign.
+            retire(&st, &id, &ec).await?;
+            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, foreign = %dev, device = %dkey, "replaced an upload by a device the EC is not bound to");
+        } else if state == "complete" {
             return Err(ApiError::conflict(
                 "already_uploaded",
-                format!("EC {ec} is already uploaded (upload {id})"),
+                format!("EC {ec} is already uploaded"),
             ));
+        } else if size as u64 == b.size && old_leaves == leaves_bytes && old_root == root.as_slice()
+        {
+            let row = load(&st, &id).await?;
+            return Ok((StatusCode::OK, Json(view(&st, &row).await)).into_response());
+        } else {
+            // The device's own upload with other parameters (e.g. abandoned before a re-seal).
+            retire(&st, &id, &ec).await?;
+            tracing::info!(upload = %upload::log_id(&id), ec = %ec, "replaced the device's own open upload (other size or leaves)");
         }
-        if size as u64 != b.size {
-            return Err(ApiError::conflict(
-                "size_mismatch",
-                format!("open upload {id} for EC {ec} has size {size}; abort it to start over"),
-            ));
-        }
-        let row = load(&st, &id).await?;
-        return Ok((StatusCode::OK, Json(view(&st, &row).await)).into_response());
+    }
+    let open: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE device = $1 AND state = 'open'")
+            .bind(&dkey)
+            .fetch_one(st.db.pool())
+            .await?;
+    if open >= i64::from(cfg.max_open_per_device) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_open_uploads",
+            format!(
+                "device {dkey} has {open} open uploads (upload.max_open_per_device = {}); complete or abort one",
+                cfg.max_open_per_device
+            ),
+        ));
     }
     let id = upload::new_upload_id();
     let now = now_unix();
@@ -248,7 +274,7 @@ async fn create(
     .bind(&dkey)
     .bind(&ec)
     .bind(b.size as i64)
-    .bind(leaves_bytes)
+    .bind(&leaves_bytes)
     .bind(root.as_slice().to_vec())
     .bind(now)
     .execute(st.db.pool())
@@ -257,9 +283,159 @@ async fn create(
         sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened")),
         _ => e.into(),
     })?;
-    tracing::info!(upload = %id, ec = %ec, device = %dkey, size = b.size, "upload opened");
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = b.size, "upload opened");
     let row = load(&st, &id).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &row).await)).into_response())
+}
+
+/// Refuses an upload for `ec` unless the EC exists, is Pending and is bound to `device`
+/// ([`crate::chain::binding`]); a refused attempt by an approved device raises a
+/// `foreign_upload` alarm. When the EC is final, the device's own finished upload is
+/// `already_uploaded` (what the agent expects after a lost answer).
+async fn authorize(
+    st: &AppState,
+    chain: &crate::chain::Chain,
+    ec: &str,
+    device: &str,
+) -> Result<(), ApiError> {
+    use crate::chain::binding::{Binding, bind};
+    let ec_addr = parse_address(ec, "ec_address")?;
+    let binding = bind(st, chain, ec_addr).await.map_err(|e| match e {
+        CloudError::Chain(msg) => {
+            tracing::warn!(error = %msg, "upload: cannot read the EC from the chain");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "chain_unavailable",
+                "cannot read the EC from the chain; retry later",
+            )
+        }
+        e => e.into(),
+    })?;
+    let refuse = |bound: &str| -> ApiError {
+        ApiError::forbidden(
+            "not_evidence_device",
+            format!(
+                "EC {ec} is {bound}, not to device {device}: only the device whose evidence records (or relayed creation) stand behind an EC may upload its clip"
+            ),
+        )
+    };
+    match binding {
+        Binding::NotEvidence => Err(ApiError::not_found(
+            "unknown_ec",
+            format!(
+                "{ec} is not an Evidence Contract of this deployment (create the EC before uploading its clip)"
+            ),
+        )),
+        Binding::Final(status) => {
+            let own_done: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM uploads WHERE ec_address = $1 AND device = $2 AND state = 'complete'",
+            )
+            .bind(ec)
+            .bind(device)
+            .fetch_optional(st.db.pool())
+            .await?;
+            if own_done.is_some() {
+                return Err(ApiError::conflict(
+                    "already_uploaded",
+                    format!("EC {ec} is already uploaded"),
+                ));
+            }
+            let name = if status == 1 { "Verified" } else { "Rejected" };
+            Err(ApiError::conflict(
+                "ec_final",
+                format!("EC {ec} is already {name} on chain; its clip can no longer be uploaded"),
+            ))
+        }
+        Binding::Device { device: bound, .. } if bound == device => Ok(()),
+        Binding::Device { device: bound, .. } => {
+            foreign_attempt(st, device, ec, &format!("bound to device {bound}")).await;
+            Err(refuse("bound to another device"))
+        }
+        Binding::Unbacked => {
+            foreign_attempt(st, device, ec, "backed by no device's records").await;
+            Err(ApiError::forbidden(
+                "not_evidence_device",
+                format!(
+                    "EC {ec}'s videoHash is not the hash of a segment device {device} reported before the EC was created; send the evidence records first"
+                ),
+            ))
+        }
+    }
+}
+
+/// Stores a `foreign_upload` alarm for the operator (best effort: the refusal stands either way).
+async fn foreign_attempt(st: &AppState, device: &str, ec: &str, why: &str) {
+    let detail = format!("tried to upload the clip of EC {ec}, which is {why}");
+    tracing::warn!(device, ec, why, "upload refused: not the EC's device");
+    let res = sqlx::query(
+        "INSERT INTO alarms (device, kind, seq, detail, created_at) VALUES ($1, 'foreign_upload', 0, $2, $3) \
+         ON CONFLICT (device, kind, seq, detail) DO NOTHING",
+    )
+    .bind(device)
+    .bind(&detail)
+    .bind(now_unix())
+    .execute(st.db.pool())
+    .await;
+    match res {
+        Ok(r) if r.rows_affected() == 1 => {
+            st.metrics.alarms_raised.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot store the foreign_upload alarm"),
+    }
+}
+
+/// Aborts upload `id` of `ec` (open, or complete but not yet decided by the verifier) so that
+/// another upload of the EC can be opened; its spooled bytes are deleted.
+pub(crate) async fn retire(st: &AppState, id: &str, ec: &str) -> Result<(), ApiError> {
+    let cursor = cursor_for(st, id);
+    let Ok(cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "a chunk of the upload being replaced is being written; retry",
+        ));
+    };
+    let mut tx = st.db.begin_write().await?;
+    let decided: Option<String> =
+        sqlx::query_scalar("SELECT status FROM clips WHERE ec_address = $1 AND upload_id = $2")
+            .bind(ec)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if decided.as_deref().is_some_and(|s| s != "uploaded") {
+        return Err(ApiError::conflict(
+            "already_uploaded",
+            format!("EC {ec}'s clip was already decided by the verifier"),
+        ));
+    }
+    sqlx::query(
+        "DELETE FROM clips WHERE ec_address = $1 AND upload_id = $2 AND status = 'uploaded'",
+    )
+    .bind(ec)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = $2")
+        .bind(now_unix())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    drop(cur);
+    forget_cursor(st, id);
+    remove_spool(st, id).await;
+    Ok(())
+}
+
+async fn remove_spool(st: &AppState, id: &str) {
+    let dir = st.config.spool_dir();
+    for p in [
+        upload::spool_path(&dir, id),
+        upload::thumb_spool_path(&dir, id, "first"),
+        upload::thumb_spool_path(&dir, id, "last"),
+    ] {
+        let _ = tokio::fs::remove_file(p).await;
+    }
 }
 
 async fn status(
@@ -596,7 +772,7 @@ async fn complete(
     let hasher = match cur.hasher_at(row.received) {
         Some(h) => h,
         None if already_stored => {
-            tracing::warn!(upload = %id, ec = %ec, "completing an upload whose clip was stored before a restart");
+            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, "completing an upload whose clip was stored before a restart");
             hash_blob(&st, &clip_key, row.total_size).await?
         }
         None => {
@@ -660,7 +836,7 @@ async fn complete(
     let _ = tokio::fs::remove_file(&first).await;
     let _ = tokio::fs::remove_file(&last).await;
     st.metrics.uploads_completed.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(upload = %id, ec = %ec, cipher_hash = %cipher_hash, "upload complete");
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
     Ok(Json(Completed {
         ec_address: ec,
         size: row.total_size,
@@ -712,14 +888,7 @@ async fn abort(
     .await?;
     drop(cur);
     forget_cursor(&st, &id);
-    let dir = st.config.spool_dir();
-    for p in [
-        upload::spool_path(&dir, &id),
-        upload::thumb_spool_path(&dir, &id, "first"),
-        upload::thumb_spool_path(&dir, &id, "last"),
-    ] {
-        let _ = tokio::fs::remove_file(p).await;
-    }
+    remove_spool(&st, &id).await;
     Ok(Json(
         serde_json::json!({ "upload_id": id, "state": "aborted" }),
     ))

@@ -36,6 +36,14 @@ pub enum Decision {
     AlreadyFinal(String),
     /// Not an EC of our factory: recorded as rejected locally, nothing sent.
     NotOurs,
+    /// The clip was uploaded by a device the EC is not bound to ([`super::binding`]): it is
+    /// dropped (the bound device may upload), nothing is sent.
+    Foreign {
+        /// The device that uploaded it.
+        uploader: String,
+        /// The device the EC is bound to.
+        bound: String,
+    },
 }
 
 fn chain_err(what: &str) -> impl FnOnce(alloy::contract::Error) -> CloudError + '_ {
@@ -79,6 +87,10 @@ pub async fn run_once(
             leaves: r.try_get(4)?,
         };
         match decide_and_send(st, chain, &clip).await {
+            Ok(Decision::Foreign { uploader, bound }) => {
+                drop_foreign(st, &ec_s, &uploader, &bound).await?;
+                out.push((clip.ec, Decision::Foreign { uploader, bound }));
+            }
             Ok(d) => {
                 let (status, reason) = match &d {
                     Decision::Verified => ("verified", None),
@@ -86,6 +98,7 @@ pub async fn run_once(
                     Decision::AlreadyFinal(s) if s == "verified" => ("verified", None),
                     Decision::AlreadyFinal(s) => ("rejected", Some(s.clone())),
                     Decision::NotOurs => ("rejected", Some("not-factory-evidence".to_owned())),
+                    Decision::Foreign { .. } => unreachable!("handled above"),
                 };
                 sqlx::query("UPDATE clips SET status = $1, reason = $2, updated_at = $3 WHERE ec_address = $4")
                     .bind(status)
@@ -143,27 +156,69 @@ pub async fn evidence_created(
     Ok(Some((evidence, block)))
 }
 
+/// A clip uploaded by a device the EC is not bound to: deleted with its upload (so that the
+/// bound device can upload), and an alarm for the operator. Nothing goes to the chain.
+async fn drop_foreign(
+    st: &AppState,
+    ec: &str,
+    uploader: &str,
+    bound: &str,
+) -> Result<(), CloudError> {
+    let now = now_unix();
+    let mut tx = st.db.begin_write().await?;
+    sqlx::query(
+        "UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = \
+         (SELECT upload_id FROM clips WHERE ec_address = $2 AND status = 'uploaded')",
+    )
+    .bind(now)
+    .bind(ec)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM clips WHERE ec_address = $1 AND status = 'uploaded'")
+        .bind(ec)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO alarms (device, kind, seq, detail, created_at) VALUES ($1, 'foreign_upload', 0, $2, $3) \
+         ON CONFLICT (device, kind, seq, detail) DO NOTHING",
+    )
+    .bind(uploader)
+    .bind(format!(
+        "uploaded the clip of EC {ec}, which is bound to device {bound}; dropped, nothing sent to the chain"
+    ))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(
+        ec,
+        uploader,
+        bound,
+        "verifier: dropped a clip uploaded by a device the EC is not bound to"
+    );
+    Ok(())
+}
+
 async fn decide_and_send(
     st: &AppState,
     chain: &Chain,
     clip: &ClipRow,
 ) -> Result<Decision, CloudError> {
-    let factory = EvidenceFactory::new(chain.deployment.evidence_factory, &chain.provider);
-    if !factory
-        .isEvidence(clip.ec)
-        .call()
-        .await
-        .map_err(chain_err("isEvidence"))?
-    {
-        return Ok(Decision::NotOurs);
+    use super::binding::{Binding, bind};
+    match bind(st, chain, clip.ec).await? {
+        Binding::NotEvidence => return Ok(Decision::NotOurs),
+        Binding::Final(1) => return Ok(Decision::AlreadyFinal("verified".into())),
+        Binding::Final(_) => return Ok(Decision::AlreadyFinal("rejected-on-chain".into())),
+        // Never reject an EC because of a third party's upload.
+        Binding::Device { device, .. } if device != clip.device => {
+            return Ok(Decision::Foreign {
+                uploader: clip.device.clone(),
+                bound: device,
+            });
+        }
+        Binding::Device { .. } | Binding::Unbacked => {}
     }
     let ecc = EvidenceContract::new(clip.ec, &chain.provider);
-    let status = ecc.status().call().await.map_err(chain_err("status"))?;
-    match status {
-        0 => {}
-        1 => return Ok(Decision::AlreadyFinal("verified".into())),
-        _ => return Ok(Decision::AlreadyFinal("rejected-on-chain".into())),
-    }
     let reason = check(st, chain, clip).await?;
     let receipt = match &reason {
         None => {
@@ -210,13 +265,7 @@ async fn check(st: &AppState, chain: &Chain, clip: &ClipRow) -> Result<Option<St
     if evidence_hash(&ev) != committed {
         return Ok(Some("evidence-hash-mismatch".into()));
     }
-    let blk = chain
-        .provider
-        .get_block_by_number(block.into())
-        .await
-        .map_err(|e| CloudError::Chain(format!("get_block {block}: {e}")))?
-        .ok_or_else(|| CloudError::Chain(format!("block {block} not found")))?;
-    let created_at = blk.header.timestamp as i64;
+    let created_at = super::binding::block_time(chain, block).await?;
     let seen: Option<i64> = sqlx::query_scalar(
         "SELECT received_at FROM evidence WHERE device = $1 AND segment_hash = $2 AND received_at <= $3 LIMIT 1",
     )
