@@ -310,17 +310,76 @@ async fn store_device(
             None => {
                 // Only the first occurrence of an inserted seq reaches here.
                 accepted += 1;
-                findings.extend(
-                    dev.checker
-                        .push(rec)
-                        .map_err(|e| ApiError::internal(format!("chain checker: {e}")))?,
-                );
+                let pushed = dev
+                    .checker
+                    .push(rec)
+                    .map_err(|e| ApiError::internal(format!("chain checker: {e}")))?;
+                let late = pushed
+                    .iter()
+                    .any(|f| matches!(f, Finding::Reordered { .. }));
+                findings.extend(pushed);
+                if late {
+                    // The checker knows only the tip: a record filling a gap is checked here
+                    // against both stored neighbours.
+                    findings.extend(check_neighbours(tx, &dkey, rec).await?);
+                }
                 dev.dirty = true;
             }
         }
         seen.entry(rec.seq).or_insert(id);
     }
     Ok((findings, accepted, duplicates))
+}
+
+/// A late record `n` (filling a gap) against the stored records `n - 1` and `n + 1`: its
+/// `prev_hash` must be the segment hash of `n - 1` (zero for `n == 0`), and the `prev_hash` of
+/// `n + 1` must be its segment hash. Each mismatch is a [`Finding::Break`] of the later record.
+async fn check_neighbours(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dkey: &str,
+    rec: &dashledger_protocol::record::EvidenceRecord,
+) -> Result<Vec<Finding>, ApiError> {
+    let mut out = Vec::new();
+    let below = rec.seq.checked_sub(1).map(i64::from);
+    let above = rec.seq.checked_add(1).map(i64::from);
+    let rows =
+        sqlx::query("SELECT seq, signed FROM evidence WHERE device = $1 AND seq IN ($2, $3)")
+            .bind(dkey)
+            .bind(below.unwrap_or(-1))
+            .bind(above.unwrap_or(-1))
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut neighbours = HashMap::new();
+    for row in rows {
+        let seq: i64 = row.try_get(0)?;
+        let signed: Vec<u8> = row.try_get(1)?;
+        let stored = dashledger_protocol::record::SignedRecord::decode(&signed)
+            .map_err(|e| ApiError::internal(format!("stored record {dkey}/{seq}: {e}")))?;
+        neighbours.insert(seq, *stored.record());
+    }
+    let expected_prev = match below {
+        None => Some(B256::ZERO),
+        Some(b) => neighbours.get(&b).map(|p| p.segment_hash),
+    };
+    if let Some(expected_prev) = expected_prev
+        && rec.prev_hash != expected_prev
+    {
+        out.push(Finding::Break {
+            seq: rec.seq,
+            expected_prev,
+            got_prev: rec.prev_hash,
+        });
+    }
+    if let Some(next) = above.and_then(|a| neighbours.get(&a))
+        && next.prev_hash != rec.segment_hash
+    {
+        out.push(Finding::Break {
+            seq: next.seq,
+            expected_prev: rec.segment_hash,
+            got_prev: next.prev_hash,
+        });
+    }
+    Ok(out)
 }
 
 async fn raise_alarm(

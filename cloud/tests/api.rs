@@ -626,6 +626,74 @@ async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
     s.stop().await;
 }
 
+/// Issue 19 item 5: a late record that fills a gap is checked against both neighbours.
+async fn late_records(s: &TestServer) {
+    let post = |body: Vec<u8>| {
+        s.client
+            .post(s.u("/v1/evidence"))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+    let kinds = |v: &Value| -> Vec<(String, u64)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_owned(),
+                    f["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Each device sends 0, 1 and 3 (a gap at 2), then a record 2.
+    for (name, late, want) in [
+        ("honest", 0u8, vec![("reordered", 2u64)]),
+        ("wrong prev_hash", 1, vec![("reordered", 2), ("break", 2)]),
+        (
+            "wrong content for 3",
+            2,
+            vec![("reordered", 2), ("break", 3)],
+        ),
+    ] {
+        let mut dev = DeviceChain::new();
+        s.approve_device(&dev.key).await;
+        let recs: Vec<_> = (0..4)
+            .map(|i| dev.next(format!("segment {i}").as_bytes()))
+            .collect();
+        let gap: Value = post(batch(&[recs[0], recs[1], recs[3]]))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(kinds(&gap), vec![("gap".to_owned(), 2)], "{name}: {gap}");
+        let record2 = match late {
+            0 => recs[2],
+            1 => DeviceChain {
+                key: dev.key.clone(),
+                prev: keccak256(b"not segment 1"),
+                seq: 2,
+                start: dev.start,
+            }
+            .next(b"segment 2"),
+            _ => DeviceChain {
+                key: dev.key.clone(),
+                prev: keccak256(b"segment 1"),
+                seq: 2,
+                start: dev.start,
+            }
+            .next(b"segment 2, other content"),
+        };
+        let res: Value = post(batch(&[record2])).await.unwrap().json().await.unwrap();
+        let want: Vec<(String, u64)> = want.iter().map(|(k, q)| (k.to_string(), *q)).collect();
+        assert_eq!(kinds(&res), want, "{name}: {res}");
+        assert_eq!(res["accepted"], 1, "{name}: {res}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_service_devices_evidence() {
     let s = TestServer::start(Backend::Sqlite, &["ingest.max_batch_records=10"])
@@ -633,6 +701,7 @@ async fn sqlite_service_devices_evidence() {
         .unwrap();
     service_basics(&s).await;
     devices_and_evidence(&s).await;
+    late_records(&s).await;
     s.stop().await;
 }
 
@@ -658,6 +727,7 @@ async fn postgres_service_devices_evidence() {
     };
     service_basics(&s).await;
     devices_and_evidence(&s).await;
+    late_records(&s).await;
     s.stop().await;
 }
 
@@ -806,11 +876,26 @@ async fn search_flow(s: &TestServer) {
         "from=1&to=5&lat=48&lon=2&radius_m=10&limit=0",
         "from=1&to=5&lat=48&lon=2&radius_m=10&cursor=garbage",
         "from=x&to=5",
+        // Issue 19 item 2: extreme values are a 400, not a dropped connection or a wrapped range.
+        "from=-9223372036854775808&to=9223372036854775807&lat=48&lon=2&radius_m=10",
+        "from=-9223372036854775808&to=0&lat=48&lon=2&radius_m=10",
+        "from=0&to=9223372036854775807&min_lat=1&max_lat=2&min_lon=1&max_lon=2",
+        "from=0&to=9223372036854775808&lat=48&lon=2&radius_m=10",
     ] {
         let r = get(q.into()).await;
         assert_eq!(r.status(), 400, "{q}");
         let v: Value = r.json().await.unwrap();
         assert!(v["message"].as_str().is_some(), "{q}");
+    }
+    // The edges of i64 themselves are valid (empty) ranges.
+    for q in [
+        "from=-9223372036854775808&to=-9223372036854775800&lat=48&lon=2&radius_m=10",
+        "from=9223372036854775800&to=9223372036854775807&lat=48&lon=2&radius_m=10",
+    ] {
+        let r = get(q.into()).await;
+        assert_eq!(r.status(), 200, "{q}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "{q}: {v}");
     }
     expect_error(
         s.client

@@ -172,6 +172,21 @@ fn area(q: &SearchQuery) -> Result<(Area, f64, f64, f64, f64), ApiError> {
     }
 }
 
+/// `from <= to` and `to - from <= max_range` without overflow: extreme values (`i64::MIN` to
+/// `i64::MAX`) are a 400, never a panic or a wrapped, unchecked range.
+fn check_time_range(from: i64, to: i64, max_range: i64) -> Result<(), ApiError> {
+    if from > to {
+        return Err(ApiError::bad_request("invalid_time", "from must be <= to"));
+    }
+    match to.checked_sub(from) {
+        Some(span) if span <= max_range => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "invalid_time",
+            format!("time range longer than {max_range} s; narrow it"),
+        )),
+    }
+}
+
 fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this server returned");
     let (t, ec) = c.split_once('_').ok_or_else(bad)?;
@@ -191,18 +206,7 @@ async fn search(
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if q.from > q.to {
-        return Err(ApiError::bad_request("invalid_time", "from must be <= to"));
-    }
-    if q.to - q.from > st.config.search.max_range_secs {
-        return Err(ApiError::bad_request(
-            "invalid_time",
-            format!(
-                "time range longer than {} s; narrow it",
-                st.config.search.max_range_secs
-            ),
-        ));
-    }
+    check_time_range(q.from, q.to, st.config.search.max_range_secs)?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > st.config.search.max_page_size {
         return Err(ApiError::bad_request(
@@ -211,9 +215,11 @@ async fn search(
         ));
     }
     let (area, min_lat, max_lat, min_lon, max_lon) = area(&q)?;
+    // Keyset start: `(t, ec) > (from, "")` is `t >= from` (every address sorts after ""), with no
+    // arithmetic on the client's numbers.
     let (mut after_t, mut after_ec) = match &q.cursor {
         Some(c) => parse_cursor(c)?,
-        None => (q.from - 1, String::new()),
+        None => (q.from, String::new()),
     };
     let mut items = Vec::new();
     let batch = i64::from(limit) * 2 + 16;
@@ -339,6 +345,40 @@ async fn thumbnail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ranges_never_overflow() {
+        let max = 31 * 24 * 3600;
+        assert!(check_time_range(0, max, max).is_ok());
+        assert!(check_time_range(i64::MIN, i64::MIN + 10, max).is_ok());
+        assert!(check_time_range(i64::MAX - 10, i64::MAX, max).is_ok());
+        for (from, to) in [
+            (i64::MIN, i64::MAX),
+            (i64::MIN, 0),
+            (-1, i64::MAX),
+            (0, max + 1),
+            (5, 1),
+        ] {
+            let e = check_time_range(from, to, max).unwrap_err();
+            assert_eq!(
+                (e.status().as_u16(), e.code()),
+                (400, "invalid_time"),
+                "{from}..{to}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any pair of i64 either passes with a span within the limit or is a 400.
+        #[test]
+        fn any_time_range_is_checked(from in proptest::num::i64::ANY, to in proptest::num::i64::ANY) {
+            let max = 31 * 24 * 3600;
+            match check_time_range(from, to, max) {
+                Ok(()) => proptest::prop_assert!(from <= to && (i128::from(to) - i128::from(from)) <= i128::from(max)),
+                Err(e) => proptest::prop_assert_eq!(e.code(), "invalid_time"),
+            }
+        }
+    }
 
     #[test]
     fn haversine_is_sane() {
