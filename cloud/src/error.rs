@@ -109,6 +109,22 @@ impl ApiError {
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
+    /// 408: the request body stopped arriving (`http.body_idle_timeout_secs`).
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the request body stopped arriving (http.body_idle_timeout_secs); resend it",
+        )
+    }
+    /// An error reading a request body: 408 when it was the idle timeout, else 400 `body_error`.
+    pub fn body_read(e: &(dyn std::error::Error + 'static), what: &str) -> Self {
+        if crate::server::is_body_timeout(e) {
+            Self::body_timeout()
+        } else {
+            Self::bad_request("body_error", format!("reading {what} failed: {e}"))
+        }
+    }
     /// 500 with a generic body; the detail is logged, never sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");

@@ -31,6 +31,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod server;
 pub mod upload;
 
 use std::net::SocketAddr;
@@ -180,33 +181,13 @@ pub async fn run(
         .chain
         .clone()
         .map(|chain| tokio::spawn(chain_loop(state.clone(), chain, bg_rx)));
-    let (drain_tx, drain_rx) = oneshot::channel::<()>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: draining in-flight requests");
-        let _ = drain_tx.send(());
-    });
-    let serve = async move {
-        serve.await.map_err(|source| CloudError::Io {
-            context: "serving HTTP".into(),
-            source,
-        })
-    };
-    tokio::pin!(serve);
-    let res = tokio::select! {
-        r = &mut serve => r,
-        () = async { let _ = drain_rx.await; tokio::time::sleep(grace).await; } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "grace period over: closing remaining connections");
-            Ok(())
-        }
-    };
+    server::serve(listener, app, &state.config.http, shutdown, grace).await;
     let _ = bg_stop.send(true);
     if let Some(b) = background {
         let _ = b.await;
     }
-    // If `serve` finished first the drain branch never ran; either way, close the pool.
     state.db.close().await;
-    res
+    Ok(())
 }
 
 /// Verifier and indexer, every `chain.poll_interval_ms`, until `stop` turns true.

@@ -159,6 +159,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(rej: JsonRejection) -> ApiError {
+    if crate::server::is_body_timeout(&rej) {
+        return ApiError::body_timeout();
+    }
     let status = rej.status();
     let code = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -186,7 +189,9 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             Ok(b) => Ok(Self(b)),
             Err(rej) => {
                 let status = rej.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                if crate::server::is_body_timeout(&rej) {
+                    Err(ApiError::body_timeout())
+                } else if status == StatusCode::PAYLOAD_TOO_LARGE {
                     Err(ApiError::too_large(
                         "body_too_large",
                         "request body exceeds this route's size limit",

@@ -534,9 +534,7 @@ async fn chunk(
     let mut stream = body.into_data_stream();
     let res: Result<(), ApiError> = async {
         while let Some(frame) = stream.next().await {
-            let data = frame.map_err(|e| {
-                ApiError::bad_request("body_error", format!("reading the chunk body failed: {e}"))
-            })?;
+            let data = frame.map_err(|e| ApiError::body_read(&e, "the chunk body"))?;
             written += data.len() as u64;
             if written > max_chunk {
                 return Err(ApiError::too_large(
@@ -667,9 +665,7 @@ async fn thumbnail(
     let mut data = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(frame) = stream.next().await {
-        let b = frame.map_err(|e| {
-            ApiError::bad_request("body_error", format!("reading the thumbnail failed: {e}"))
-        })?;
+        let b = frame.map_err(|e| ApiError::body_read(&e, "the thumbnail"))?;
         if (data.len() + b.len()) as u64 > max {
             return Err(ApiError::too_large(
                 "thumbnail_too_large",
