@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// Failures of the cloud service itself.
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +63,6 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -160,9 +153,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(Body {
-                error: self.code,
-                message: &self.message,
+            Json(dashledger_api::ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
             }),
         )
             .into_response()

@@ -392,7 +392,7 @@ async fn raise_alarm(
          ON CONFLICT (device, kind, seq, detail) DO NOTHING",
     )
     .bind(&f.device)
-    .bind(&f.kind)
+    .bind(f.kind.as_str())
     .bind(i64::from(f.seq))
     .bind(&f.detail)
     .bind(now)

@@ -41,6 +41,9 @@ enum Cmd {
     Migrate,
     /// Print the effective configuration as TOML (secrets are never part of it).
     PrintConfig,
+    /// Print the OpenAPI document generated from the handlers (what /openapi.json serves;
+    /// `dashledger-cloud openapi > docs/api/openapi.json` refreshes the checked-in copy).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +88,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), env.clone(), &overrides)?;
     match cli.cmd {
+        Cmd::Openapi => {
+            print!("{}", dashledger_cloud::api::openapi_text());
+        }
         Cmd::PrintConfig => {
             print!("{}", toml::to_string_pretty(&config)?);
         }

@@ -4,52 +4,37 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use dashledger_api::ErrorBody;
+use dashledger_api::admin::{
+    Acknowledged, Alarm, AlarmPage, AlarmQuery, Device as DeviceView, ListDevices, RegisterDevice,
+};
 use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiJson, ApiPath, ApiQuery, Shared, addr_key, parse_address, require_admin};
 use crate::error::ApiError;
 use crate::now_unix;
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route("/v1/admin/devices", post(register).get(list_devices))
-        .route("/v1/admin/devices/{address}", get(get_device))
-        .route("/v1/admin/devices/{address}/approve", post(approve))
-        .route("/v1/admin/devices/{address}/revoke", post(revoke))
-        .route("/v1/admin/alarms", get(list_alarms))
-        .route("/v1/admin/alarms/{id}/ack", post(ack_alarm))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    address: String,
-    #[serde(default)]
-    label: String,
-    /// Approve in the same call.
-    #[serde(default)]
-    approve: bool,
-}
-
-/// A device as the operator sees it.
-#[derive(Debug, Serialize)]
-pub(crate) struct DeviceView {
-    address: String,
-    status: String,
-    label: String,
-    last_seq: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(register, list_devices))
+        .routes(routes!(get_device))
+        .routes(routes!(approve))
+        .routes(routes!(revoke))
+        .routes(routes!(list_alarms))
+        .routes(routes!(ack_alarm))
 }
 
 const DEVICE_COLS: &str = "address, status, label, tip_seq, created_at, updated_at";
 
 fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceView, sqlx::Error> {
+    let status: String = r.try_get(1)?;
     Ok(DeviceView {
         address: r.try_get(0)?,
-        status: r.try_get(1)?,
+        status: status
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         label: r.try_get(2)?,
         last_seq: r.try_get(3)?,
         created_at: r.try_get(4)?,
@@ -67,17 +52,30 @@ async fn fetch_device(st: &Shared, address: &str) -> Result<Option<DeviceView>, 
     Ok(row.as_ref().map(device_row).transpose()?)
 }
 
+/// Register a device key (idempotent); optionally approve it at once.
+#[utoipa::path(post, path = "/v1/admin/devices", tag = "operator", security(("admin" = [])),
+    request_body = RegisterDevice,
+    responses(
+        (status = 201, description = "registered", body = DeviceView),
+        (status = 200, description = "already registered (unchanged)", body = DeviceView),
+        (status = 400, description = "invalid address or label", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled (no admin token configured)", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not application/json", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape", body = ErrorBody),
+    ))]
 async fn register(
     State(st): State<Shared>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<RegisterBody>,
+    ApiJson(body): ApiJson<RegisterDevice>,
 ) -> Result<Response, ApiError> {
     require_admin(&st, &headers)?;
     let addr = addr_key(&parse_address(&body.address, "address")?);
-    if body.label.len() > 200 {
+    if body.label.chars().count() > 200 {
         return Err(ApiError::bad_request(
             "invalid_label",
-            "label must be at most 200 bytes",
+            "label must be at most 200 characters",
         ));
     }
     let now = now_unix();
@@ -107,16 +105,19 @@ async fn register(
     Ok((code, Json(dev)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListDevicesQuery {
-    status: Option<String>,
-}
-
+/// List devices.
+#[utoipa::path(get, path = "/v1/admin/devices", tag = "operator", security(("admin" = [])),
+    params(ListDevices),
+    responses(
+        (status = 200, description = "devices, by address", body = Vec<DeviceView>),
+        (status = 400, description = "invalid query", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+    ))]
 async fn list_devices(
     State(st): State<Shared>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<ListDevicesQuery>,
+    ApiQuery(q): ApiQuery<ListDevices>,
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
     require_admin(&st, &headers)?;
     let rows = match &q.status {
@@ -145,6 +146,16 @@ async fn list_devices(
     Ok(Json(rows.iter().map(device_row).collect::<Result<_, _>>()?))
 }
 
+/// One device.
+#[utoipa::path(get, path = "/v1/admin/devices/{address}", tag = "operator", security(("admin" = [])),
+    params(("address" = String, Path, description = "device address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "the device", body = DeviceView),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+        (status = 404, description = "not registered", body = ErrorBody),
+    ))]
 async fn get_device(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -185,6 +196,16 @@ async fn set_status(
     ))
 }
 
+/// Approve a device: its records and uploads are accepted from now on.
+#[utoipa::path(post, path = "/v1/admin/devices/{address}/approve", tag = "operator", security(("admin" = [])),
+    params(("address" = String, Path, description = "device address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "the device", body = DeviceView),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+        (status = 404, description = "not registered", body = ErrorBody),
+    ))]
 async fn approve(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -193,6 +214,16 @@ async fn approve(
     set_status(&st, &headers, &address, "approved").await
 }
 
+/// Revoke a device: its records and uploads are refused from now on.
+#[utoipa::path(post, path = "/v1/admin/devices/{address}/revoke", tag = "operator", security(("admin" = [])),
+    params(("address" = String, Path, description = "device address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "the device", body = DeviceView),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+        (status = 404, description = "not registered", body = ErrorBody),
+    ))]
 async fn revoke(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -201,35 +232,20 @@ async fn revoke(
     set_status(&st, &headers, &address, "revoked").await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AlarmQuery {
-    device: Option<String>,
-    kind: Option<String>,
-    /// Only alarms with an id greater than this (pagination).
-    after: Option<i64>,
-    limit: Option<i64>,
-    /// Include acknowledged alarms (default false).
-    #[serde(default)]
-    all: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct AlarmView {
-    id: i64,
-    device: String,
-    kind: String,
-    seq: i64,
-    detail: String,
-    created_at: i64,
-    acknowledged_at: Option<i64>,
-}
-
+/// Chain alarms, oldest first.
+#[utoipa::path(get, path = "/v1/admin/alarms", tag = "operator", security(("admin" = [])),
+    params(AlarmQuery),
+    responses(
+        (status = 200, description = "a page of alarms", body = AlarmPage),
+        (status = 400, description = "invalid query", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+    ))]
 async fn list_alarms(
     State(st): State<Shared>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<AlarmQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AlarmPage>, ApiError> {
     require_admin(&st, &headers)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -269,10 +285,11 @@ async fn list_alarms(
     let alarms = rows
         .iter()
         .map(|r| {
-            Ok(AlarmView {
+            let kind: String = r.try_get(2)?;
+            Ok(Alarm {
                 id: r.try_get(0)?,
                 device: r.try_get(1)?,
-                kind: r.try_get(2)?,
+                kind: kind.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 seq: r.try_get(3)?,
                 detail: r.try_get(4)?,
                 created_at: r.try_get(5)?,
@@ -285,16 +302,27 @@ async fn list_alarms(
     } else {
         None
     };
-    Ok(Json(
-        serde_json::json!({ "alarms": alarms, "next_after": next }),
-    ))
+    Ok(Json(AlarmPage {
+        alarms,
+        next_after: next,
+    }))
 }
 
+/// Acknowledge an alarm (idempotent).
+#[utoipa::path(post, path = "/v1/admin/alarms/{id}/ack", tag = "operator", security(("admin" = [])),
+    params(("id" = i64, Path, description = "alarm id")),
+    responses(
+        (status = 200, description = "acknowledged", body = Acknowledged),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "operator API disabled", body = ErrorBody),
+        (status = 404, description = "no such alarm", body = ErrorBody),
+    ))]
 async fn ack_alarm(
     State(st): State<Shared>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Acknowledged>, ApiError> {
     require_admin(&st, &headers)?;
     let res = sqlx::query(
         "UPDATE alarms SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL",
@@ -315,5 +343,8 @@ async fn ack_alarm(
             ));
         }
     }
-    Ok(Json(serde_json::json!({ "id": id, "acknowledged": true })))
+    Ok(Json(Acknowledged {
+        id,
+        acknowledged: true,
+    }))
 }

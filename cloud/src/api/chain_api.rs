@@ -1,7 +1,7 @@
 //! Chain-backed routes: an owner's requests, gated downloads, the relayer and dispute resolution.
 //! All answer 503 `chain_disabled` when the service runs without `chain.rpc_url`.
 
-use alloy::primitives::{Address, B256, Bytes as ABytes, U256};
+use alloy::primitives::{Bytes as ABytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
@@ -10,12 +10,17 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use dashledger_api::ErrorBody;
+use dashledger_api::relay::{RelayRequest, Relayed};
+use dashledger_api::requests::{
+    DisputeResolved, DownloadQuery, OwnerRequestsQuery, RequestState, RequestView,
+};
 use dashledger_protocol::bindings::{REQUEST_STATUS_NAMES, request_status_name};
 use dashledger_protocol::eip712::{Evidence, verify_create_evidence};
 use dashledger_protocol::wrap::{UmbralPublicKey, verify_kfrag};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::{ApiPath, AppState, Shared, addr_key, parse_address};
 use crate::chain::Chain;
@@ -25,15 +30,12 @@ use crate::chain::bindings::{
 use crate::error::ApiError;
 use crate::now_unix;
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route("/v1/owner/requests", get(owner_requests))
-        .route("/v1/clips/{ec}/download", get(download))
-        .route(
-            "/v1/relay/evidence",
-            post(relay).layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
-        )
-        .route("/v1/disputes/{reqc}", post(resolve_dispute))
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(owner_requests))
+        .routes(routes!(download))
+        .routes(routes!(relay).layer(axum::extract::DefaultBodyLimit::max(64 * 1024)))
+        .routes(routes!(resolve_dispute))
 }
 
 fn chain(st: &AppState) -> Result<&Chain, ApiError> {
@@ -57,17 +59,14 @@ fn chain_call(what: &'static str) -> impl FnOnce(alloy::contract::Error) -> ApiE
     }
 }
 
-#[derive(Debug, Serialize)]
-struct RequestView {
-    reqc: String,
-    ec_address: String,
-    requester: String,
-    owner: String,
-    state: String,
-    block_number: i64,
-}
-
-/// `GET /v1/owner/requests[?state=Open]`, signed by the EC owner key: the requests for its ECs.
+/// The requests for the signing owner key's ECs (from the indexer), newest first.
+#[utoipa::path(get, path = "/v1/owner/requests", tag = "requests", security(("signedRequest" = [])),
+    params(OwnerRequestsQuery),
+    responses(
+        (status = 200, description = "requests (at most 1000)", body = Vec<RequestView>),
+        (status = 400, description = "invalid state", body = ErrorBody),
+        (status = 401, description = "missing, bad, expired or replayed signature", body = ErrorBody),
+    ))]
 async fn owner_requests(
     State(st): State<Shared>,
     method: Method,
@@ -75,10 +74,10 @@ async fn owner_requests(
     headers: HeaderMap,
 ) -> Result<Json<Vec<RequestView>>, ApiError> {
     let owner = super::auth::verify_signed(&st, &method, &uri, &headers, b"").await?;
-    let state = uri
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("state=")))
-        .map(str::to_owned);
+    let q: OwnerRequestsQuery = axum::extract::Query::try_from_uri(&uri)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?
+        .0;
+    let state = q.state;
     if let Some(s) = &state
         && !REQUEST_STATUS_NAMES.contains(&s.as_str())
     {
@@ -98,12 +97,15 @@ async fn owner_requests(
     let out = rows
         .iter()
         .map(|r| {
+            let state: String = r.try_get(4)?;
             Ok(RequestView {
                 reqc: r.try_get(0)?,
                 ec_address: r.try_get(1)?,
                 requester: r.try_get(2)?,
                 owner: r.try_get(3)?,
-                state: r.try_get(4)?,
+                state: state
+                    .parse::<RequestState>()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 block_number: r.try_get(5)?,
             })
         })
@@ -135,8 +137,25 @@ fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     (start < end).then_some((start, end))
 }
 
-/// `GET /v1/clips/{ec}/download?reqc=0x…`, signed by the requester: the sealed clip, only when the
-/// request contract is Completed on chain. Supports a single HTTP Range.
+/// Download the sealed clip: signed by the requester of a Completed request contract for this
+/// EC (checked on chain). A single HTTP Range is supported.
+#[utoipa::path(get, path = "/v1/clips/{ec}/download", tag = "requests", security(("signedRequest" = [])),
+    params(
+        ("ec" = String, Path, description = "Evidence Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$"),
+        DownloadQuery,
+        ("Range" = Option<String>, Header, description = "optional single range, bytes=a-b, bytes=a- or bytes=-n"),
+    ),
+    responses(
+        (status = 200, description = "the sealed clip", content_type = "application/octet-stream", body = dashledger_api::Binary),
+        (status = 206, description = "the requested range", content_type = "application/octet-stream", body = dashledger_api::Binary),
+        (status = 400, description = "invalid address or missing reqc", body = ErrorBody),
+        (status = 401, description = "missing, bad, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "the request is for another EC, by another requester, or not Completed", body = ErrorBody),
+        (status = 404, description = "not a request contract of this deployment, or no clip stored", body = ErrorBody),
+        (status = 416, description = "unsatisfiable range", body = ErrorBody),
+        (status = 502, description = "the chain could not be read; retry", body = ErrorBody),
+        (status = 503, description = "chain features off", body = ErrorBody),
+    ))]
 async fn download(
     State(st): State<Shared>,
     ApiPath(ec): ApiPath<String>,
@@ -147,16 +166,22 @@ async fn download(
     let requester = super::auth::verify_signed(&st, &method, &uri, &headers, b"").await?;
     let chain = chain(&st)?;
     let ec = parse_address(&ec, "EC address")?;
-    let reqc_s = uri
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("reqc=")))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "missing_reqc",
-                "query parameter reqc (the request contract) is required",
-            )
-        })?;
-    let reqc = parse_address(reqc_s, "reqc")?;
+    /// The query as sent (reqc checked here, for a named error when it is missing).
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Query {
+        reqc: Option<String>,
+    }
+    let q: Query = axum::extract::Query::try_from_uri(&uri)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?
+        .0;
+    let reqc_s = q.reqc.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_reqc",
+            "query parameter reqc (the request contract) is required",
+        )
+    })?;
+    let reqc = parse_address(&reqc_s, "reqc")?;
     let rf = RequestFactory::new(chain.deployment.request_factory, &chain.provider);
     if !rf
         .isRequest(reqc)
@@ -234,33 +259,22 @@ async fn download(
         .map_err(ApiError::internal)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EvidenceJson {
-    video_hash: B256,
-    cipher_hash: B256,
-    frame_hash: B256,
-    frames_root: B256,
-    key_commitment: B256,
-    recorded_at: u64,
-    latitude: i32,
-    longitude: i32,
-    capsule: ABytes,
-    wrapped_key: ABytes,
-    owner_umbral_key: ABytes,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RelayBody {
-    evidence: EvidenceJson,
-    owner: Address,
-    deadline: u64,
-    signature: ABytes,
-}
-
-/// `POST /v1/relay/evidence`, signed by an approved device: submits the owner's EIP-712-signed EC
-/// creation and pays the gas. Rate-limited per device.
+/// Relay an owner's EIP-712-signed EC creation: the cloud pays the gas. Rate-limited per
+/// device; the EC is bound to the relaying device (only it may upload the clip).
+#[utoipa::path(post, path = "/v1/relay/evidence", tag = "devices", security(("signedRequest" = [])),
+    request_body = RelayRequest,
+    responses(
+        (status = 201, description = "submitted and mined", body = Relayed),
+        (status = 400, description = "malformed body or signature length", body = ErrorBody),
+        (status = 401, description = "missing, bad, expired or replayed request signature, or a bad EIP-712 signature", body = ErrorBody),
+        (status = 403, description = "not an approved device", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "the deadline passed, or the creation would revert (e.g. the EC exists)", body = ErrorBody),
+        (status = 429, description = "this device's relays this hour are used up", body = ErrorBody),
+        (status = 502, description = "the chain could not be reached; retry", body = ErrorBody),
+        (status = 503, description = "chain features off", body = ErrorBody),
+    ))]
 async fn relay(
     State(st): State<Shared>,
     method: Method,
@@ -282,7 +296,7 @@ async fn relay(
             format!("device {dkey} is not an approved device"),
         ));
     }
-    let b: RelayBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: RelayRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("invalid relay request: {e}"))
     })?;
     let sig: [u8; 65] = b
@@ -290,20 +304,7 @@ async fn relay(
         .as_ref()
         .try_into()
         .map_err(|_| ApiError::bad_request("bad_signature", "signature must be 65 bytes"))?;
-    let e = b.evidence;
-    let evidence = Evidence {
-        videoHash: e.video_hash,
-        cipherHash: e.cipher_hash,
-        frameHash: e.frame_hash,
-        framesRoot: e.frames_root,
-        keyCommitment: e.key_commitment,
-        recordedAt: e.recorded_at,
-        latitude: e.latitude,
-        longitude: e.longitude,
-        capsule: e.capsule,
-        wrappedKey: e.wrapped_key,
-        ownerUmbralKey: e.owner_umbral_key,
-    };
+    let evidence = Evidence::from(b.evidence);
     if b.deadline <= now_unix().max(0) as u64 {
         return Err(ApiError::unprocessable("expired", "deadline has passed"));
     }
@@ -337,19 +338,7 @@ async fn relay(
         ));
     }
     let factory = EvidenceFactory::new(factory_addr, &chain.provider);
-    let params = IEvidenceFactory::EvidenceParams {
-        videoHash: evidence.videoHash,
-        cipherHash: evidence.cipherHash,
-        frameHash: evidence.frameHash,
-        framesRoot: evidence.framesRoot,
-        keyCommitment: evidence.keyCommitment,
-        recordedAt: evidence.recordedAt,
-        latitude: evidence.latitude,
-        longitude: evidence.longitude,
-        capsule: evidence.capsule.clone(),
-        wrappedKey: evidence.wrappedKey.clone(),
-        ownerUmbralKey: evidence.ownerUmbralKey.clone(),
-    };
+    let params: IEvidenceFactory::EvidenceParams = evidence.into();
     let predicted = factory
         .predictEvidence(params.clone(), b.owner)
         .call()
@@ -399,16 +388,34 @@ async fn relay(
         .execute(st.db.pool())
         .await?;
     tracing::info!(device = %dkey, ec = %predicted, tx = %tx_hash, "relayed EC creation");
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "ec_address": addr_key(&predicted), "tx_hash": format!("{tx_hash:#x}") }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(Relayed {
+            ec_address: addr_key(&predicted),
+            tx_hash: tx_key,
+        }),
+    )
+        .into_response())
 }
 
-/// `POST /v1/disputes/{reqc}`: for a Disputed request, checks the owner's kfrag against the
-/// capsule owner's key, the signer (the EC owner) and the requester's key, then sends
-/// `resolve(valid)`. Anyone may trigger it; the answer is the verdict.
+/// Resolve a Disputed request: checks the owner's kfrag against the capsule owner's key, the
+/// signer (the EC owner) and the requester's key, then sends `resolve(valid)`. Anyone may
+/// trigger it; the answer is the verdict.
+#[utoipa::path(post, path = "/v1/disputes/{reqc}", tag = "requests",
+    params(("reqc" = String, Path, description = "Request Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "resolved", body = DisputeResolved),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 404, description = "not a request contract of this deployment", body = ErrorBody),
+        (status = 409, description = "not Disputed, or resolve reverted", body = ErrorBody),
+        (status = 422, description = "the request's events are missing", body = ErrorBody),
+        (status = 502, description = "the chain could not be reached; retry", body = ErrorBody),
+        (status = 503, description = "chain features off", body = ErrorBody),
+    ))]
 async fn resolve_dispute(
     State(st): State<Shared>,
     ApiPath(reqc): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DisputeResolved>, ApiError> {
     let chain = chain(&st)?;
     let reqc = parse_address(&reqc, "reqc")?;
     let rf = RequestFactory::new(chain.deployment.request_factory, &chain.provider);
@@ -510,9 +517,11 @@ async fn resolve_dispute(
         ));
     }
     tracing::info!(%reqc, kfrag_valid = valid, "dispute resolved");
-    Ok(Json(
-        serde_json::json!({ "reqc": addr_key(&reqc), "kfrag_valid": valid, "tx_hash": format!("{:#x}", receipt.transaction_hash) }),
-    ))
+    Ok(Json(DisputeResolved {
+        reqc: addr_key(&reqc),
+        kfrag_valid: valid,
+        tx_hash: format!("{:#x}", receipt.transaction_hash),
+    }))
 }
 
 #[cfg(test)]

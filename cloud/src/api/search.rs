@@ -5,72 +5,24 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde::{Deserialize, Serialize};
+use dashledger_api::ErrorBody;
+use dashledger_api::clips::{Hit, Page, SearchQuery, ThumbnailLinks as HitThumbs};
 use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiPath, ApiQuery, Shared, addr_key, parse_address};
 use crate::error::ApiError;
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route("/v1/clips", get(search))
-        .route("/v1/clips/{ec}", get(get_clip))
-        .route("/v1/clips/{ec}/thumbnails/{which}", get(thumbnail))
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(get_clip))
+        .routes(routes!(thumbnail))
 }
 
 /// Mean Earth radius (m), for great-circle distances.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchQuery {
-    /// Start of the time range, unix seconds (inclusive).
-    from: i64,
-    /// End of the time range, unix seconds (inclusive).
-    to: i64,
-    /// Centre latitude (degrees) for a radius search.
-    lat: Option<f64>,
-    /// Centre longitude (degrees).
-    lon: Option<f64>,
-    /// Radius in metres.
-    radius_m: Option<f64>,
-    /// Box search: south edge (degrees).
-    min_lat: Option<f64>,
-    /// North edge.
-    max_lat: Option<f64>,
-    /// West edge.
-    min_lon: Option<f64>,
-    /// East edge.
-    max_lon: Option<f64>,
-    /// Page size (default 50).
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page's `next_cursor`.
-    cursor: Option<String>,
-}
-
-/// One search hit.
-#[derive(Debug, Serialize)]
-struct Hit {
-    ec_address: String,
-    recorded_at: i64,
-    lat: f64,
-    lon: f64,
-    status: String,
-    thumbnails: HitThumbs,
-}
-
-#[derive(Debug, Serialize)]
-struct HitThumbs {
-    first: String,
-    last: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Page {
-    items: Vec<Hit>,
-    next_cursor: Option<String>,
-}
 
 enum Area {
     Circle { lat: f64, lon: f64, r: f64 },
@@ -202,6 +154,13 @@ fn thumbs(ec: &str) -> HitThumbs {
     }
 }
 
+/// Search listed (verified) clips by time range and place, paginated.
+#[utoipa::path(get, path = "/v1/clips", tag = "search",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "a page of hits in time order", body = Page),
+        (status = 400, description = "invalid time range, place, limit or cursor", body = ErrorBody),
+    ))]
 async fn search(
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<SearchQuery>,
@@ -279,6 +238,14 @@ async fn search(
     }
 }
 
+/// One listed clip.
+#[utoipa::path(get, path = "/v1/clips/{ec}", tag = "search",
+    params(("ec" = String, Path, description = "Evidence Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "the clip", body = Hit),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 404, description = "not listed", body = ErrorBody),
+    ))]
 async fn get_clip(
     State(st): State<Shared>,
     ApiPath(ec): ApiPath<String>,
@@ -300,6 +267,17 @@ async fn get_clip(
     }))
 }
 
+/// A thumbnail of a listed clip (JPEG).
+#[utoipa::path(get, path = "/v1/clips/{ec}/thumbnails/{which}", tag = "search",
+    params(
+        ("ec" = String, Path, description = "Evidence Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$"),
+        ("which" = String, Path, description = "which thumbnail", pattern = "^(first|last)$"),
+    ),
+    responses(
+        (status = 200, description = "the JPEG", content_type = "image/jpeg", body = dashledger_api::Binary),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 404, description = "not listed, or no such thumbnail", body = ErrorBody),
+    ))]
 async fn thumbnail(
     State(st): State<Shared>,
     ApiPath((ec, which)): ApiPath<(String, String)>,

@@ -15,67 +15,31 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use dashledger_api::ErrorBody;
+use dashledger_api::uploads::{
+    Aborted, ClipStatus, Completed, CreateUpload, Thumbnails, Upload as UploadView, UploadState,
+};
 use dashledger_protocol::frames::{decode_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use sha3::Digest;
 use sqlx::Row;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::{ApiPath, AppState, Shared, addr_key, parse_address};
 use crate::error::{ApiError, CloudError};
 use crate::now_unix;
 use crate::upload::{self, Cursor};
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route(
-            "/v1/uploads",
-            post(create).layer(DefaultBodyLimit::max(1 << 20)),
-        )
-        .route("/v1/uploads/{id}", get(status).delete(abort))
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(create).layer(DefaultBodyLimit::max(1 << 20)))
+        .routes(routes!(status, abort))
         // Chunk and thumbnail bodies are size-checked while streaming, against the upload caps.
-        .route(
-            "/v1/uploads/{id}/chunks/{offset}",
-            put(chunk).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/v1/uploads/{id}/thumbnails/{which}",
-            put(thumbnail).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/uploads/{id}/complete", post(complete))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    /// The Evidence Contract this clip belongs to.
-    ec_address: String,
-    /// Size of the sealed clip in bytes.
-    size: u64,
-    /// Per-second leaves, `0x` + hex of the concatenated 32-byte leaves (protocol `encode_leaves`).
-    leaves: String,
-    /// The frames Merkle root (must equal the root of `leaves`).
-    frames_root: String,
-}
-
-/// Status of an upload session.
-#[derive(Debug, Serialize)]
-struct UploadView {
-    upload_id: String,
-    ec_address: String,
-    size: u64,
-    received: u64,
-    state: String,
-    max_chunk_bytes: u64,
-    thumbnails: Thumbs,
-}
-
-#[derive(Debug, Serialize)]
-struct Thumbs {
-    first: bool,
-    last: bool,
+        .routes(routes!(chunk).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(thumbnail).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(complete))
 }
 
 fn parse_b256(s: &str, what: &str) -> Result<B256, ApiError> {
@@ -125,24 +89,49 @@ async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
     })
 }
 
-async fn view(st: &AppState, row: &UploadRow) -> UploadView {
+async fn view(st: &AppState, row: &UploadRow) -> Result<UploadView, ApiError> {
     let spool = st.config.spool_dir();
     let has =
         |w: &str| row.state == "complete" || upload::thumb_spool_path(&spool, &row.id, w).exists();
-    UploadView {
+    Ok(UploadView {
         upload_id: row.id.clone(),
         ec_address: row.ec_address.clone(),
         size: row.total_size,
         received: row.received,
-        state: row.state.clone(),
+        state: row
+            .state
+            .parse::<UploadState>()
+            .map_err(|e| ApiError::internal(format!("stored upload state: {e}")))?,
         max_chunk_bytes: st.config.upload.max_chunk_bytes,
-        thumbnails: Thumbs {
+        thumbnails: Thumbnails {
             first: has("first"),
             last: has("last"),
         },
-    }
+    })
 }
 
+/// Open (or resume) the upload of an EC's sealed clip.
+///
+/// Only the device behind the EC may: the one the relayer created it for, or the one whose
+/// evidence record reported its `videoHash` before the EC was created (docs/cloud.md, "Who may
+/// upload a clip"). An open upload of this device with the same parameters is resumed (200);
+/// another one of the EC is replaced.
+#[utoipa::path(post, path = "/v1/uploads", tag = "devices", security(("signedRequest" = [])),
+    request_body = CreateUpload,
+    responses(
+        (status = 201, description = "opened", body = UploadView),
+        (status = 200, description = "this device's open upload of the EC: resume at `received`", body = UploadView),
+        (status = 400, description = "malformed body, address, leaves or root", body = ErrorBody),
+        (status = 401, description = "missing, bad, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "unknown, pending or revoked device, or not the EC's device", body = ErrorBody),
+        (status = 404, description = "no such EC on chain", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 409, description = "already uploaded, the EC is final, another device's upload (chain-less), or a chunk in progress", body = ErrorBody),
+        (status = 413, description = "clip or body too large", body = ErrorBody),
+        (status = 422, description = "frames_root does not match the leaves", body = ErrorBody),
+        (status = 429, description = "too many open uploads for this device", body = ErrorBody),
+        (status = 502, description = "the chain could not be read; retry", body = ErrorBody),
+    ))]
 async fn create(
     State(st): State<Shared>,
     method: Method,
@@ -151,7 +140,7 @@ async fn create(
     super::ApiBytes(body): super::ApiBytes,
 ) -> Result<Response, ApiError> {
     let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
-    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: CreateUpload = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
     })?;
     let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
@@ -183,6 +172,12 @@ async fn create(
         }
     }
     let cfg = &st.config.upload;
+    if b.size == 0 || i64::try_from(b.size).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_size",
+            format!("size {} is not a clip size (1 to 2^63 - 1 bytes)", b.size),
+        ));
+    }
     if b.size == 0 || b.size > cfg.max_clip_bytes {
         return Err(ApiError::too_large(
             "clip_too_large",
@@ -242,7 +237,7 @@ async fn create(
         } else if size as u64 == b.size && old_leaves == leaves_bytes && old_root == root.as_slice()
         {
             let row = load(&st, &id).await?;
-            return Ok((StatusCode::OK, Json(view(&st, &row).await)).into_response());
+            return Ok((StatusCode::OK, Json(view(&st, &row).await?)).into_response());
         } else {
             // The device's own upload with other parameters (e.g. abandoned before a re-seal).
             retire(&st, &id, &ec).await?;
@@ -285,7 +280,7 @@ async fn create(
     })?;
     tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = b.size, "upload opened");
     let row = load(&st, &id).await?;
-    Ok((StatusCode::CREATED, Json(view(&st, &row).await)).into_response())
+    Ok((StatusCode::CREATED, Json(view(&st, &row).await?)).into_response())
 }
 
 /// Refuses an upload for `ec` unless the EC exists, is Pending and is bound to `device`
@@ -438,12 +433,20 @@ async fn remove_spool(st: &AppState, id: &str) {
     }
 }
 
+/// Upload status: resume at `received`. The id is the capability.
+#[utoipa::path(get, path = "/v1/uploads/{id}", tag = "devices",
+    params(("id" = String, Path, description = "upload id (a capability: keep it secret)", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "status", body = UploadView),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+    ))]
 async fn status(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UploadView>, ApiError> {
     let row = load(&st, &id).await?;
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 fn cursor_for(st: &AppState, id: &str) -> Arc<tokio::sync::Mutex<Cursor>> {
@@ -472,6 +475,26 @@ fn require_open(row: &UploadRow) -> Result<(), ApiError> {
     }
 }
 
+/// Append bytes at exactly the acknowledged offset.
+///
+/// Streamed to the spool and hashed while streaming; durable (fsync) before the answer. At most
+/// `upload.max_chunk_bytes`, never beyond the declared size; a failed or stalled chunk leaves
+/// nothing.
+#[utoipa::path(put, path = "/v1/uploads/{id}/chunks/{offset}", tag = "devices",
+    params(
+        ("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$"),
+        ("offset" = u64, Path, description = "must equal the upload's `received`", minimum = 0),
+    ),
+    request_body(content((dashledger_api::Binary = "application/octet-stream"))),
+    responses(
+        (status = 200, description = "acknowledged (durable)", body = UploadView),
+        (status = 400, description = "empty chunk, invalid id or offset", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving; nothing of it was kept", body = ErrorBody),
+        (status = 409, description = "offset mismatch (the message says where to resume), upload not open, or another chunk in progress", body = ErrorBody),
+        (status = 413, description = "chunk too large or beyond the declared size", body = ErrorBody),
+        (status = 415, description = "not application/octet-stream", body = ErrorBody),
+    ))]
 async fn chunk(
     State(st): State<Shared>,
     ApiPath((id, offset)): ApiPath<(String, u64)>,
@@ -596,7 +619,7 @@ async fn chunk(
         received: new_received,
         ..row
     };
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -630,6 +653,23 @@ fn check_octet_stream(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Upload the first or last thumbnail (JPEG); keccak256 of the first is the EC's `frameHash`.
+#[utoipa::path(put, path = "/v1/uploads/{id}/thumbnails/{which}", tag = "devices",
+    params(
+        ("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$"),
+        ("which" = String, Path, description = "which thumbnail", pattern = "^(first|last)$"),
+    ),
+    request_body(content((dashledger_api::Binary = "image/jpeg"))),
+    responses(
+        (status = 200, description = "stored", body = UploadView),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload or thumbnail name", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 409, description = "upload not open", body = ErrorBody),
+        (status = 413, description = "thumbnail too large", body = ErrorBody),
+        (status = 415, description = "not image/jpeg", body = ErrorBody),
+        (status = 422, description = "not a JPEG", body = ErrorBody),
+    ))]
 async fn thumbnail(
     State(st): State<Shared>,
     ApiPath((id, which)): ApiPath<(String, String)>,
@@ -692,7 +732,7 @@ async fn thumbnail(
     tokio::fs::rename(&tmp, &dest)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 /// Keccak-256 over a stored blob of `size` bytes.
@@ -705,16 +745,16 @@ async fn hash_blob(st: &AppState, key: &str, size: u64) -> Result<sha3::Keccak25
     Ok(h)
 }
 
-/// Answer to a completed upload.
-#[derive(Debug, Serialize)]
-struct Completed {
-    ec_address: String,
-    size: u64,
-    cipher_hash: String,
-    frame_hash: String,
-    status: String,
-}
-
+/// Finish: the clip moves atomically into blob storage and the verifier takes it from there.
+/// Idempotent.
+#[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "devices",
+    params(("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "stored", body = Completed),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 409, description = "incomplete (the message says where to resume), the first thumbnail is missing, aborted, or a chunk in progress", body = ErrorBody),
+    ))]
 async fn complete(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
@@ -838,7 +878,7 @@ async fn complete(
         size: row.total_size,
         cipher_hash: cipher_hash.to_string(),
         frame_hash: frame_hash.to_string(),
-        status: "uploaded".into(),
+        status: ClipStatus::Uploaded,
     }))
 }
 
@@ -851,6 +891,7 @@ async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiEr
     .await?;
     let h: Vec<u8> = r.try_get(1)?;
     let f: Option<Vec<u8>> = r.try_get(2)?;
+    let status: String = r.try_get(3)?;
     Ok(Json(Completed {
         ec_address: ec.to_owned(),
         size: r.try_get::<i64, _>(0)? as u64,
@@ -858,14 +899,25 @@ async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiEr
         frame_hash: f
             .map(|f| format!("0x{}", hex::encode(f)))
             .unwrap_or_default(),
-        status: r.try_get(3)?,
+        status: status
+            .parse()
+            .map_err(|e| ApiError::internal(format!("stored clip status: {e}")))?,
     }))
 }
 
+/// Abort an open upload: its spooled bytes are deleted.
+#[utoipa::path(delete, path = "/v1/uploads/{id}", tag = "devices",
+    params(("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "aborted", body = Aborted),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 409, description = "not open, or a chunk in progress", body = ErrorBody),
+    ))]
 async fn abort(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Aborted>, ApiError> {
     let row = load(&st, &id).await?;
     require_open(&row)?;
     let cursor = cursor_for(&st, &id);
@@ -885,7 +937,8 @@ async fn abort(
     drop(cur);
     forget_cursor(&st, &id);
     remove_spool(&st, &id).await;
-    Ok(Json(
-        serde_json::json!({ "upload_id": id, "state": "aborted" }),
-    ))
+    Ok(Json(Aborted {
+        upload_id: id,
+        state: UploadState::Aborted,
+    }))
 }

@@ -10,67 +10,42 @@ use std::path::{Path, PathBuf};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use dashledger_api::ErrorBody;
+pub use dashledger_api::service::{PageConfig, PageContracts};
 
 use super::Shared;
 use crate::chain::Deployment;
 use crate::config::Config;
 use crate::error::ApiError;
 
-/// What `web/src/config.js` parses.
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PageConfig {
-    /// Chain id of the deployment.
-    pub chain_id: u64,
-    /// Human name of the chain.
-    pub chain_name: String,
-    /// First block worth reading logs from (the deployment's `startBlock`).
-    pub from_block: u64,
-    /// Contract addresses.
-    pub contracts: PageContracts,
-    /// Base URL of the cloud API; empty = the origin that served the page.
-    pub cloud_url: String,
-}
-
-/// The contract addresses of [`PageConfig`].
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PageContracts {
-    /// EvidenceFactory.
-    pub evidence_factory: String,
-    /// SearchContract.
-    pub search_contract: String,
-    /// RequestFactory.
-    pub request_factory: String,
-    /// ResponseContract.
-    pub response_contract: String,
-}
-
-impl PageConfig {
-    /// Builds the page configuration from a deployment and the service configuration.
-    pub fn new(d: &Deployment, cfg: &Config) -> Self {
-        let chain_name = match &cfg.web.chain_name {
-            Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
-            _ if d.chain_id == 31337 => "anvil (local)".to_owned(),
-            _ => format!("chain {}", d.chain_id),
-        };
-        Self {
-            chain_id: d.chain_id,
-            chain_name,
-            from_block: d.start_block,
-            contracts: PageContracts {
-                evidence_factory: d.evidence_factory.to_checksum(None),
-                search_contract: d.search_contract.to_checksum(None),
-                request_factory: d.request_factory.to_checksum(None),
-                response_contract: d.response_contract.to_checksum(None),
-            },
-            cloud_url: cfg.web.cloud_url.clone(),
-        }
+/// Builds the page configuration from a deployment and the service configuration.
+pub fn page_config(d: &Deployment, cfg: &Config) -> PageConfig {
+    let chain_name = match &cfg.web.chain_name {
+        Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
+        _ if d.chain_id == 31337 => "anvil (local)".to_owned(),
+        _ => format!("chain {}", d.chain_id),
+    };
+    PageConfig {
+        chain_id: d.chain_id,
+        chain_name,
+        from_block: d.start_block,
+        contracts: PageContracts {
+            evidence_factory: d.evidence_factory.to_checksum(None),
+            search_contract: d.search_contract.to_checksum(None),
+            request_factory: d.request_factory.to_checksum(None),
+            response_contract: d.response_contract.to_checksum(None),
+        },
+        cloud_url: cfg.web.cloud_url.clone(),
     }
 }
 
-/// `GET /config.json`.
+/// The web page's deployment configuration (what `web/src/config.js` reads), built from the
+/// deployment file (`chain.deployment_file`).
+#[utoipa::path(get, path = "/config.json", tag = "service",
+    responses(
+        (status = 200, description = "the configuration", body = PageConfig),
+        (status = 503, description = "no usable deployment file", body = ErrorBody),
+    ))]
 pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, ApiError> {
     let deployment = match &st.chain {
         Some(chain) => chain.deployment.clone(),
@@ -96,8 +71,8 @@ pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, Ap
             }
         }
     };
-    let body = serde_json::to_vec(&PageConfig::new(&deployment, &st.config))
-        .map_err(ApiError::internal)?;
+    let body =
+        serde_json::to_vec(&page_config(&deployment, &st.config)).map_err(ApiError::internal)?;
     Ok((
         [
             (
@@ -111,7 +86,19 @@ pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, Ap
         .into_response())
 }
 
-/// Fallback of the router: a file of the web page for `GET`/`HEAD`, else a JSON 404/405.
+/// The requester's web page (`web.dir/index.html`); every other `GET` path outside `/v1/` is a
+/// file of the page.
+#[utoipa::path(get, path = "/", tag = "service",
+    responses(
+        (status = 200, description = "index.html", content_type = "text/html", body = String),
+        (status = 404, description = "no web.dir configured (no_web_page)", body = ErrorBody),
+    ))]
+pub(super) async fn index(st: State<Shared>, req: Request) -> Response {
+    fallback(st, req).await
+}
+
+/// Fallback of the router: a file of the web page for `GET`/`HEAD`, else a JSON 404 (`/`
+/// itself is a route: other methods there are a 405).
 pub(super) async fn fallback(State(st): State<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let raw_path = req.uri().path().to_owned();
