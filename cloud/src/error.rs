@@ -16,16 +16,17 @@ pub enum CloudError {
     /// The database failed or could not be reached.
     #[error("database error: {0} (check database_url and that the database is running)")]
     Db(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("migration {version} ({name}) failed: {source}")]
+    /// Migrating the database failed.
+    #[error("migrating the database (to version {version}) failed: {source}")]
     Migration {
-        /// Migration version.
+        /// The version being migrated to.
         version: i64,
-        /// Migration file name.
-        name: &'static str,
         /// Underlying error.
-        source: sqlx::Error,
+        source: sqlx::migrate::MigrateError,
     },
+    /// A stored value is not what the service wrote (a row edited by hand, or corruption).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     /// The database holds migrations this binary does not know (it is older than the schema).
     #[error(
         "database schema version {found} is newer than this binary knows ({known}); upgrade dashledger-cloud"

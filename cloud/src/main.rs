@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dashledger_cloud::config::Config;
-use dashledger_cloud::db::Db;
+use dashledger_cloud::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,13 +96,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Migrate => {
             std::fs::create_dir_all(&config.data_dir)?;
-            let db = Db::connect(&config.database_url(), 1).await?;
-            let applied = db.migrate().await?;
+            let store = Store::connect(&config.database_url(), 1).await?;
+            let applied = store.migrate().await?;
             println!(
                 "{}",
-                serde_json::json!({ "applied": applied, "version": db.schema_version().await? })
+                serde_json::json!({ "applied": applied, "version": store.schema_version().await? })
             );
-            db.close().await;
+            store.close().await;
         }
         Cmd::Serve => {
             let listen = config.listen.clone();

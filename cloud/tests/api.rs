@@ -794,7 +794,7 @@ async fn search_flow(s: &TestServer) {
         .collect::<Vec<_>>(),
     )
     .unwrap();
-    let db = dashledger_cloud::db::Db::connect(&cfg.database_url(), 1)
+    let db = dashledger_cloud::store::Store::connect(&cfg.database_url(), 1)
         .await
         .unwrap();
     // 30 clips, one a minute, on a line going north from (48.0, 2.0), ~111 m apart.
@@ -1002,4 +1002,53 @@ async fn s3_blob_store_round_trips() {
     }
     // Keys are checked as for the local store.
     assert!(b.put_bytes("../x", bytes::Bytes::new()).await.is_err());
+}
+
+/// A database migrated by the hand-written runner before sqlx's (`schema_migrations` at
+/// version 1, with rows) is adopted: version 2 runs, nothing is lost, a second run is a no-op.
+async fn legacy_database_is_adopted(url: &str, init_sql: &str) {
+    use dashledger_cloud::store::Store;
+    let store = Store::connect(url, 1).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(init_sql))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL); \
+         INSERT INTO schema_migrations VALUES (1, '0001_init', 0); \
+         INSERT INTO devices (address, status, label, created_at, updated_at) VALUES ('0x00000000000000000000000000000000000000aa', 'approved', 'old', 0, 0);",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), vec![2]);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert!(store.ready().await.is_ok());
+    let d = store
+        .device("0x00000000000000000000000000000000000000aa")
+        .await
+        .unwrap()
+        .expect("the old row survived");
+    assert_eq!(d.label, "old");
+    assert!(store.migrate().await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_legacy_database_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    legacy_database_is_adopted(&url, include_str!("../migrations/sqlite/0001_init.sql")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_legacy_database_is_adopted() {
+    let Some(pg) = common::PgCluster::start() else {
+        return;
+    };
+    legacy_database_is_adopted(
+        &pg.url,
+        include_str!("../migrations/postgres/0001_init.sql"),
+    )
+    .await;
 }

@@ -549,29 +549,29 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         .get_receipt()
         .await
         .unwrap();
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!(step.events, 0, "nothing listed yet");
     mined(EvidenceContract::new(ec, &verifier_p).verify()).await;
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!(step.events, 1, "{step:?}");
-    let listed = |st: std::sync::Arc<dashledger_cloud::api::AppState>| async move {
+    let listed = |st: std::sync::Arc<dashledger_cloud::state::AppState>| async move {
         sqlx::query_scalar::<_, String>("SELECT ec_address FROM listings")
-            .fetch_all(st.db.pool())
+            .fetch_all(st.store.pool())
             .await
             .unwrap()
     };
     assert_eq!(listed(st.clone()).await, vec![format!("{ec:#x}")]);
 
     // Restart: progress persists (nothing re-applied).
-    st.db.close().await;
+    st.store.close().await;
     let st = dashledger_cloud::build_state(cfg.clone(), Vec::new())
         .await
         .unwrap();
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!((step.events, step.rewound_to), (0, None), "{step:?}");
@@ -591,7 +591,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         head,
         "same height, other blocks"
     );
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert!(step.rewound_to.is_some(), "reorg detected: {step:?}");
@@ -607,7 +607,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
             .unwrap()
     );
     let _ = net.response_contract;
-    st.db.close().await;
+    st.store.close().await;
 }
 
 async fn open_upload(
@@ -643,12 +643,14 @@ async fn send_record(s: &TestServer, rec: &dashledger_protocol::record::SignedRe
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
-async fn db_of(s: &TestServer) -> dashledger_cloud::db::Db {
+async fn db_of(s: &TestServer) -> dashledger_cloud::store::Store {
     let url = format!(
         "sqlite://{}?mode=rw",
         s.dir.path().join("cloud.db").display()
     );
-    dashledger_cloud::db::Db::connect(&url, 1).await.unwrap()
+    dashledger_cloud::store::Store::connect(&url, 1)
+        .await
+        .unwrap()
 }
 
 async fn foreign_alarms(s: &TestServer, device: &PrivateKeySigner) -> Vec<Value> {

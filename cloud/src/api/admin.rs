@@ -8,13 +8,15 @@ use dashledger_api::ErrorBody;
 use dashledger_api::admin::{
     Acknowledged, Alarm, AlarmPage, AlarmQuery, Device as DeviceView, ListDevices, RegisterDevice,
 };
-use sqlx::Row;
+use dashledger_api::admin::{AlarmKind, DeviceStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, ApiPath, ApiQuery, Shared, addr_key, parse_address, require_admin};
 use crate::error::ApiError;
 use crate::now_unix;
+use crate::store::alarms::AlarmFilter;
+use crate::store::devices::DeviceRow;
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -26,30 +28,19 @@ pub(super) fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(ack_alarm))
 }
 
-const DEVICE_COLS: &str = "address, status, label, tip_seq, created_at, updated_at";
-
-fn device_row(r: &sqlx::any::AnyRow) -> Result<DeviceView, sqlx::Error> {
-    let status: String = r.try_get(1)?;
-    Ok(DeviceView {
-        address: r.try_get(0)?,
-        status: status
-            .parse()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        label: r.try_get(2)?,
-        last_seq: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        updated_at: r.try_get(5)?,
-    })
+fn device_view(d: DeviceRow) -> DeviceView {
+    DeviceView {
+        address: d.address,
+        status: d.status,
+        label: d.label,
+        last_seq: d.tip.map(|t| i64::from(t.seq)),
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
 }
 
 async fn fetch_device(st: &Shared, address: &str) -> Result<Option<DeviceView>, ApiError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {DEVICE_COLS} FROM devices WHERE address = $1"
-    )))
-    .bind(address)
-    .fetch_optional(st.db.pool())
-    .await?;
-    Ok(row.as_ref().map(device_row).transpose()?)
+    Ok(st.store.device(address).await?.map(device_view))
 }
 
 /// Register a device key (idempotent); optionally approve it at once.
@@ -79,20 +70,17 @@ async fn register(
         ));
     }
     let now = now_unix();
-    let status = if body.approve { "approved" } else { "pending" };
-    let res = sqlx::query(
-        "INSERT INTO devices (address, status, label, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-         ON CONFLICT (address) DO NOTHING",
-    )
-    .bind(&addr)
-    .bind(status)
-    .bind(&body.label)
-    .bind(now)
-    .execute(st.db.pool())
-    .await?;
-    let created = res.rows_affected() == 1;
+    let status = if body.approve {
+        DeviceStatus::Approved
+    } else {
+        DeviceStatus::Pending
+    };
+    let created = st
+        .store
+        .register_device(&addr, status, &body.label, now)
+        .await?;
     if created {
-        tracing::info!(device = %addr, status, "device registered");
+        tracing::info!(device = %addr, %status, "device registered");
     }
     let dev = fetch_device(&st, &addr)
         .await?
@@ -120,30 +108,26 @@ async fn list_devices(
     ApiQuery(q): ApiQuery<ListDevices>,
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
     require_admin(&st, &headers)?;
-    let rows = match &q.status {
-        Some(s) => {
-            if !matches!(s.as_str(), "pending" | "approved" | "revoked") {
-                return Err(ApiError::bad_request(
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<DeviceStatus>().map_err(|_| {
+                ApiError::bad_request(
                     "invalid_status",
                     "status must be pending, approved or revoked",
-                ));
-            }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {DEVICE_COLS} FROM devices WHERE status = $1 ORDER BY address"
-            )))
-            .bind(s)
-            .fetch_all(st.db.pool())
+                )
+            })
+        })
+        .transpose()?;
+    Ok(Json(
+        st.store
+            .devices(status)
             .await?
-        }
-        None => {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {DEVICE_COLS} FROM devices ORDER BY address"
-            )))
-            .fetch_all(st.db.pool())
-            .await?
-        }
-    };
-    Ok(Json(rows.iter().map(device_row).collect::<Result<_, _>>()?))
+            .into_iter()
+            .map(device_view)
+            .collect(),
+    ))
 }
 
 /// One device.
@@ -172,23 +156,21 @@ async fn set_status(
     st: &Shared,
     headers: &HeaderMap,
     address: &str,
-    status: &str,
+    status: DeviceStatus,
 ) -> Result<Json<DeviceView>, ApiError> {
     require_admin(st, headers)?;
     let addr = addr_key(&parse_address(address, "device address")?);
-    let res = sqlx::query("UPDATE devices SET status = $1, updated_at = $2 WHERE address = $3")
-        .bind(status)
-        .bind(now_unix())
-        .bind(&addr)
-        .execute(st.db.pool())
-        .await?;
-    if res.rows_affected() == 0 {
+    if !st
+        .store
+        .set_device_status(&addr, status, now_unix())
+        .await?
+    {
         return Err(ApiError::not_found(
             "unknown_device",
             format!("device {addr} is not registered"),
         ));
     }
-    tracing::info!(device = %addr, status, "device status changed");
+    tracing::info!(device = %addr, %status, "device status changed");
     Ok(Json(
         fetch_device(st, &addr)
             .await?
@@ -211,7 +193,7 @@ async fn approve(
     headers: HeaderMap,
     ApiPath(address): ApiPath<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    set_status(&st, &headers, &address, "approved").await
+    set_status(&st, &headers, &address, DeviceStatus::Approved).await
 }
 
 /// Revoke a device: its records and uploads are refused from now on.
@@ -229,7 +211,7 @@ async fn revoke(
     headers: HeaderMap,
     ApiPath(address): ApiPath<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    set_status(&st, &headers, &address, "revoked").await
+    set_status(&st, &headers, &address, DeviceStatus::Revoked).await
 }
 
 /// Chain alarms, oldest first.
@@ -254,49 +236,33 @@ async fn list_alarms(
             "limit must be 1..=1000",
         ));
     }
-    if let Some(k) = &q.kind
-        && !matches!(
-            k.as_str(),
-            "gap" | "fork" | "break" | "reordered" | "foreign_upload"
-        )
-    {
-        return Err(ApiError::bad_request(
-            "invalid_kind",
-            "kind must be gap, fork, break, reordered or foreign_upload",
-        ));
-    }
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|k| {
+            k.parse::<AlarmKind>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_kind",
+                    "kind must be gap, fork, break, reordered or foreign_upload",
+                )
+            })
+        })
+        .transpose()?;
     let device = q
         .device
         .as_deref()
         .map(|d| parse_address(d, "device").map(|a| addr_key(&a)))
         .transpose()?;
-    let rows = sqlx::query(
-        "SELECT id, device, kind, seq, detail, created_at, acknowledged_at FROM alarms \
-         WHERE id > $1 AND ($2 = '' OR device = $2) AND ($3 = '' OR kind = $3) \
-         AND ($4 = 1 OR acknowledged_at IS NULL) ORDER BY id LIMIT $5",
-    )
-    .bind(q.after.unwrap_or(0))
-    .bind(device.unwrap_or_default())
-    .bind(q.kind.clone().unwrap_or_default())
-    .bind(i64::from(q.all))
-    .bind(limit)
-    .fetch_all(st.db.pool())
-    .await?;
-    let alarms = rows
-        .iter()
-        .map(|r| {
-            let kind: String = r.try_get(2)?;
-            Ok(Alarm {
-                id: r.try_get(0)?,
-                device: r.try_get(1)?,
-                kind: kind.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                seq: r.try_get(3)?,
-                detail: r.try_get(4)?,
-                created_at: r.try_get(5)?,
-                acknowledged_at: r.try_get(6)?,
-            })
+    let alarms: Vec<Alarm> = st
+        .store
+        .alarms(&AlarmFilter {
+            device,
+            kind,
+            after: q.after.unwrap_or(0),
+            all: q.all,
+            limit,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .await?;
     let next = if alarms.len() as i64 == limit {
         alarms.last().map(|a| a.id)
     } else {
@@ -324,24 +290,11 @@ async fn ack_alarm(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Acknowledged>, ApiError> {
     require_admin(&st, &headers)?;
-    let res = sqlx::query(
-        "UPDATE alarms SET acknowledged_at = $1 WHERE id = $2 AND acknowledged_at IS NULL",
-    )
-    .bind(now_unix())
-    .bind(id)
-    .execute(st.db.pool())
-    .await?;
-    if res.rows_affected() == 0 {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM alarms WHERE id = $1")
-            .bind(id)
-            .fetch_optional(st.db.pool())
-            .await?;
-        if exists.is_none() {
-            return Err(ApiError::not_found(
-                "unknown_alarm",
-                format!("no alarm {id}"),
-            ));
-        }
+    if st.store.ack_alarm(id, now_unix()).await?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_alarm",
+            format!("no alarm {id}"),
+        ));
     }
     Ok(Json(Acknowledged {
         id,

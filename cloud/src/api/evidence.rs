@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -15,9 +15,8 @@ use axum::http::{HeaderMap, header};
 use dashledger_api::ErrorBody;
 use dashledger_api::admin::AlarmKind;
 pub(crate) use dashledger_api::evidence::{Finding as FindingView, IngestResult, JsonBatch};
-use dashledger_protocol::chain::{ChainChecker, ChainTip, Finding};
+use dashledger_protocol::chain::Finding;
 use dashledger_protocol::record::{SIGNED_RECORD_LEN, SignedRecord, VerifiedRecord};
-use sqlx::Row;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -204,9 +203,7 @@ async fn ingest(
 ) -> Result<Json<IngestResult>, ApiError> {
     let res = ingest_inner(&st, &headers, &body).await;
     if res.is_err() {
-        st.metrics
-            .batches_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.metrics.batches_refused.inc();
     }
     res.map(Json)
 }
@@ -227,37 +224,6 @@ async fn ingest_inner(
         by_device.entry(r.device()).or_default().push(r);
     }
     st.ingest.submit(by_device).await
-}
-
-/// Loaded state of one device for ingest.
-#[derive(Debug)]
-pub(crate) struct DeviceTip {
-    pub(crate) status: String,
-    pub(crate) tip: Option<ChainTip>,
-}
-
-pub(crate) fn tip_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceTip, ApiError> {
-    let status: String = r.try_get(0)?;
-    let seq: Option<i64> = r.try_get(1)?;
-    let sh: Option<Vec<u8>> = r.try_get(2)?;
-    let id: Option<Vec<u8>> = r.try_get(3)?;
-    let tip = match (seq, sh, id) {
-        (Some(seq), Some(sh), Some(id)) if sh.len() == 32 && id.len() == 32 => Some(ChainTip {
-            seq: u32::try_from(seq)
-                .map_err(|_| ApiError::internal("stored tip seq out of range"))?,
-            segment_hash: B256::from_slice(&sh),
-            record_id: B256::from_slice(&id),
-        }),
-        _ => None,
-    };
-    Ok(DeviceTip { status, tip })
-}
-
-pub(crate) fn new_checker(device: Address, tip: Option<ChainTip>) -> ChainChecker {
-    match tip {
-        Some(t) => ChainChecker::resume(device, t),
-        None => ChainChecker::new(device),
-    }
 }
 
 pub(crate) fn findings_view(device: &Address, f: &[Finding]) -> Vec<FindingView> {

@@ -9,13 +9,17 @@
 
 mod admin;
 mod auth;
-mod chain_api;
+mod disputes;
+mod downloads;
 pub(crate) mod evidence;
+mod onchain;
+mod owner;
+mod relay;
 mod search;
 mod uploads;
 pub mod web;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -31,39 +35,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::blob::BlobStore;
-use crate::config::{Config, Secret};
-use crate::db::Db;
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
-
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// The configuration in force.
-    pub config: Config,
-    /// The database.
-    pub db: Db,
-    /// Blob storage.
-    pub blobs: Box<dyn BlobStore>,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Operator token (None: operator API disabled).
-    pub admin_token: Option<Secret>,
-    /// Per-upload cursors (offset + running Keccak-256) of uploads being written.
-    pub upload_cursors: std::sync::Mutex<
-        std::collections::HashMap<String, Arc<tokio::sync::Mutex<crate::upload::Cursor>>>,
-    >,
-    /// Chain access (None: chain features off).
-    pub chain: Option<crate::chain::Chain>,
-    /// Serialises the relayer's rate-limit check and submission.
-    pub relay_lock: tokio::sync::Mutex<()>,
-    /// Group-commit queue of evidence ingest.
-    pub ingest: crate::ingest::IngestQueue,
-}
-
-/// Shared state handle.
-pub type Shared = Arc<AppState>;
+pub use crate::state::{AppState, Shared};
 
 /// Every route, with its OpenAPI operation. Body limits come from `config`.
 fn routes(config: &Config) -> OpenApiRouter<Shared> {
@@ -79,7 +53,10 @@ fn routes(config: &Config) -> OpenApiRouter<Shared> {
         .merge(evidence::routes(ingest_limit))
         .merge(uploads::routes())
         .merge(search::routes())
-        .merge(chain_api::routes())
+        .merge(owner::routes())
+        .merge(downloads::routes())
+        .merge(relay::routes())
+        .merge(disputes::routes())
 }
 
 /// The OpenAPI 3.1 document of this server (what `/openapi.json` serves).
@@ -197,7 +174,7 @@ async fn health() -> Json<Health> {
     ))]
 async fn ready(State(st): State<Shared>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = st.db.ready().await {
+    if let Err(e) = st.store.ready().await {
         problems.push(e);
     }
     if let Err(e) = st.blobs.ready().await {
@@ -221,12 +198,12 @@ async fn ready(State(st): State<Shared>) -> Response {
     }
 }
 
-/// Prometheus metrics (text exposition format 0.0.4).
+/// Prometheus metrics (OpenMetrics 1.0 text).
 #[utoipa::path(get, path = "/metrics", tag = "service",
-    responses((status = 200, description = "metrics", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(State(st): State<Shared>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         st.metrics.render(),
     )
         .into_response()
@@ -367,20 +344,17 @@ pub(crate) fn require_admin(st: &AppState, headers: &HeaderMap) -> Result<(), Ap
                 "Authorization: Bearer <admin token> required",
             )
         })?;
-    if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+    // Constant-time compare (subtle): the time taken says nothing about how much matched.
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.trim().as_bytes(),
+        token.expose().as_bytes(),
+    )) {
         return Err(ApiError::unauthorized(
             "bad_token",
             "admin token does not match",
         ));
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Parses a 0x-prefixed 20-byte address, naming `what` in the error.
@@ -435,8 +409,5 @@ mod tests {
                 .to_string()
                 .contains("device")
         );
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -7,12 +7,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use dashledger_api::ErrorBody;
 use dashledger_api::clips::{Hit, Page, SearchQuery, ThumbnailLinks as HitThumbs};
-use sqlx::Row;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiPath, ApiQuery, Shared, addr_key, parse_address};
 use crate::error::ApiError;
+use crate::store::listings::BoxPage;
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -185,28 +185,19 @@ async fn search(
     // Keyset pagination over (t, ec); the circle filter may drop rows of the bounding box, so
     // fetch until the page is full or the range is exhausted.
     loop {
-        let rows = sqlx::query(
-            "SELECT ec_address, t, lat, lon, status FROM listings \
-             WHERE t <= $1 AND (t > $2 OR (t = $2 AND ec_address > $3)) \
-             AND lat >= $4 AND lat <= $5 AND lon >= $6 AND lon <= $7 \
-             ORDER BY t, ec_address LIMIT $8",
-        )
-        .bind(q.to)
-        .bind(after_t)
-        .bind(&after_ec)
-        .bind(min_lat)
-        .bind(max_lat)
-        .bind(min_lon)
-        .bind(max_lon)
-        .bind(batch)
-        .fetch_all(st.db.pool())
-        .await?;
+        let rows = st
+            .store
+            .listings_in_box(&BoxPage {
+                to: q.to,
+                after_t,
+                after_ec: &after_ec,
+                bounds: (min_lat, max_lat, min_lon, max_lon),
+                limit: batch,
+            })
+            .await?;
         let n = rows.len() as i64;
         for r in rows {
-            let ec: String = r.try_get(0)?;
-            let t: i64 = r.try_get(1)?;
-            let lat: f64 = r.try_get(2)?;
-            let lon: f64 = r.try_get(3)?;
+            let (ec, t, lat, lon) = (r.ec_address, r.t, r.lat, r.lon);
             after_t = t;
             after_ec = ec.clone();
             if let Area::Circle {
@@ -224,7 +215,7 @@ async fn search(
                 recorded_at: t,
                 lat,
                 lon,
-                status: r.try_get(4)?,
+                status: r.status,
             });
             if items.len() == limit as usize {
                 break;
@@ -251,19 +242,18 @@ async fn get_clip(
     ApiPath(ec): ApiPath<String>,
 ) -> Result<Json<Hit>, ApiError> {
     let ec = addr_key(&parse_address(&ec, "EC address")?);
-    let r =
-        sqlx::query("SELECT ec_address, t, lat, lon, status FROM listings WHERE ec_address = $1")
-            .bind(&ec)
-            .fetch_optional(st.db.pool())
-            .await?
-            .ok_or_else(|| ApiError::not_found("unknown_ec", format!("EC {ec} is not listed")))?;
+    let r = st
+        .store
+        .listing(&ec)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_ec", format!("EC {ec} is not listed")))?;
     Ok(Json(Hit {
         thumbnails: thumbs(&ec),
-        ec_address: r.try_get(0)?,
-        recorded_at: r.try_get(1)?,
-        lat: r.try_get(2)?,
-        lon: r.try_get(3)?,
-        status: r.try_get(4)?,
+        ec_address: r.ec_address,
+        recorded_at: r.t,
+        lat: r.lat,
+        lon: r.lon,
+        status: r.status,
     }))
 }
 
@@ -289,11 +279,7 @@ async fn thumbnail(
             "thumbnails are 'first' or 'last'",
         ));
     }
-    let listed: Option<String> =
-        sqlx::query_scalar("SELECT ec_address FROM listings WHERE ec_address = $1")
-            .bind(&ec)
-            .fetch_optional(st.db.pool())
-            .await?;
+    let listed = st.store.listing(&ec).await?;
     if listed.is_none() {
         return Err(ApiError::not_found(
             "unknown_ec",

@@ -7,15 +7,15 @@
 //! `DELETE /v1/uploads/{id}`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use alloy::primitives::B256;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dashledger_api::ErrorBody;
+use dashledger_api::admin::AlarmKind;
 use dashledger_api::uploads::{
     Aborted, ClipStatus, Completed, CreateUpload, Thumbnails, Upload as UploadView, UploadState,
 };
@@ -23,13 +23,14 @@ use dashledger_protocol::frames::{decode_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use futures_util::StreamExt;
 use sha3::Digest;
-use sqlx::Row;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+use super::auth::ApprovedDevice;
 use super::{ApiPath, AppState, Shared, addr_key, parse_address};
 use crate::error::{ApiError, CloudError};
 use crate::now_unix;
+use crate::store::uploads::{NewClip, NewUpload, UploadRow};
 use crate::upload::{self, Cursor};
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
@@ -55,16 +56,6 @@ fn parse_b256(s: &str, what: &str) -> Result<B256, ApiError> {
     Ok(B256::from_slice(&b))
 }
 
-#[derive(Debug)]
-struct UploadRow {
-    id: String,
-    device: String,
-    ec_address: String,
-    total_size: u64,
-    received: u64,
-    state: String,
-}
-
 async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
     if !upload::is_upload_id(id) {
         return Err(ApiError::not_found(
@@ -72,36 +63,23 @@ async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
             "no such upload (ids are 32 lowercase hex digits)",
         ));
     }
-    let r = sqlx::query(
-        "SELECT id, device, ec_address, total_size, received, state FROM uploads WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(st.db.pool())
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_upload", format!("no upload {id}")))?;
-    Ok(UploadRow {
-        id: r.try_get(0)?,
-        device: r.try_get(1)?,
-        ec_address: r.try_get(2)?,
-        total_size: r.try_get::<i64, _>(3)? as u64,
-        received: r.try_get::<i64, _>(4)? as u64,
-        state: r.try_get(5)?,
-    })
+    st.store
+        .upload(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_upload", format!("no upload {id}")))
 }
 
 async fn view(st: &AppState, row: &UploadRow) -> Result<UploadView, ApiError> {
     let spool = st.config.spool_dir();
-    let has =
-        |w: &str| row.state == "complete" || upload::thumb_spool_path(&spool, &row.id, w).exists();
+    let has = |w: &str| {
+        row.state == UploadState::Complete || upload::thumb_spool_path(&spool, &row.id, w).exists()
+    };
     Ok(UploadView {
         upload_id: row.id.clone(),
         ec_address: row.ec_address.clone(),
         size: row.total_size,
         received: row.received,
-        state: row
-            .state
-            .parse::<UploadState>()
-            .map_err(|e| ApiError::internal(format!("stored upload state: {e}")))?,
+        state: row.state,
         max_chunk_bytes: st.config.upload.max_chunk_bytes,
         thumbnails: Thumbnails {
             first: has("first"),
@@ -134,43 +112,12 @@ async fn view(st: &AppState, row: &UploadRow) -> Result<UploadView, ApiError> {
     ))]
 async fn create(
     State(st): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    super::ApiBytes(body): super::ApiBytes,
+    ApprovedDevice { key: dkey, body }: ApprovedDevice,
 ) -> Result<Response, ApiError> {
-    let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
     let b: CreateUpload = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
     })?;
     let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
-    let dkey = addr_key(&device);
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM devices WHERE address = $1")
-            .bind(&dkey)
-            .fetch_optional(st.db.pool())
-            .await?;
-    match status.as_deref() {
-        Some("approved") => {}
-        Some("revoked") => {
-            return Err(ApiError::forbidden(
-                "revoked_device",
-                format!("device {dkey} has been revoked"),
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::forbidden(
-                "device_not_approved",
-                format!("device {dkey} is awaiting approval"),
-            ));
-        }
-        None => {
-            return Err(ApiError::forbidden(
-                "unknown_device",
-                format!("device {dkey} is not registered"),
-            ));
-        }
-    }
     let cfg = &st.config.upload;
     if b.size == 0 || i64::try_from(b.size).is_err() {
         return Err(ApiError::bad_request(
@@ -211,14 +158,17 @@ async fn create(
     // One live upload per EC: resume an open one by the same device with the same parameters,
     // replace it otherwise (or replace another device's, once the EC is bound to this one);
     // refuse a finished one.
-    let existing = sqlx::query("SELECT id, device, state, total_size, leaves, frames_root FROM uploads WHERE ec_address = $1 AND state <> 'aborted'")
-        .bind(&ec)
-        .fetch_optional(st.db.pool())
-        .await?;
+    let existing = st.store.live_upload(&ec).await?;
     if let Some(r) = existing {
-        let (id, dev, state, size): (String, String, String, i64) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        let (old_leaves, old_root): (Vec<u8>, Vec<u8>) = (r.try_get(4)?, r.try_get(5)?);
+        let UploadRow {
+            id,
+            device: dev,
+            state,
+            total_size: size,
+            leaves: old_leaves,
+            frames_root: old_root,
+            ..
+        } = r;
         if dev != dkey {
             if st.chain.is_none() {
                 return Err(ApiError::conflict(
@@ -229,13 +179,12 @@ async fn create(
             // `authorize` bound the EC to this device: the other device's upload is foreign.
             retire(&st, &id, &ec).await?;
             tracing::warn!(upload = %upload::log_id(&id), ec = %ec, foreign = %dev, device = %dkey, "replaced an upload by a device the EC is not bound to");
-        } else if state == "complete" {
+        } else if state == UploadState::Complete {
             return Err(ApiError::conflict(
                 "already_uploaded",
                 format!("EC {ec} is already uploaded"),
             ));
-        } else if size as u64 == b.size && old_leaves == leaves_bytes && old_root == root.as_slice()
-        {
+        } else if size == b.size && old_leaves == leaves_bytes && old_root == root.as_slice() {
             let row = load(&st, &id).await?;
             return Ok((StatusCode::OK, Json(view(&st, &row).await?)).into_response());
         } else {
@@ -244,11 +193,7 @@ async fn create(
             tracing::info!(upload = %upload::log_id(&id), ec = %ec, "replaced the device's own open upload (other size or leaves)");
         }
     }
-    let open: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE device = $1 AND state = 'open'")
-            .bind(&dkey)
-            .fetch_one(st.db.pool())
-            .await?;
+    let open = st.store.open_uploads_of(&dkey).await?;
     if open >= i64::from(cfg.max_open_per_device) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -261,23 +206,25 @@ async fn create(
     }
     let id = upload::new_upload_id();
     let now = now_unix();
-    sqlx::query(
-        "INSERT INTO uploads (id, device, ec_address, total_size, received, state, leaves, frames_root, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 0, 'open', $5, $6, $7, $7)",
-    )
-    .bind(&id)
-    .bind(&dkey)
-    .bind(&ec)
-    .bind(b.size as i64)
-    .bind(&leaves_bytes)
-    .bind(root.as_slice().to_vec())
-    .bind(now)
-    .execute(st.db.pool())
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened")),
-        _ => e.into(),
-    })?;
+    st.store
+        .insert_upload(
+            &NewUpload {
+                id: &id,
+                device: &dkey,
+                ec_address: &ec,
+                total_size: b.size,
+                leaves: &leaves_bytes,
+                frames_root: root.as_slice(),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened"))
+            }
+            _ => e.into(),
+        })?;
     tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = b.size, "upload opened");
     let row = load(&st, &id).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &row).await?)).into_response())
@@ -295,7 +242,7 @@ async fn authorize(
 ) -> Result<(), ApiError> {
     use crate::chain::binding::{Binding, bind};
     let ec_addr = parse_address(ec, "ec_address")?;
-    let binding = bind(st, chain, ec_addr).await.map_err(|e| match e {
+    let binding = bind(&st.store, chain, ec_addr).await.map_err(|e| match e {
         CloudError::Chain(msg) => {
             tracing::warn!(error = %msg, "upload: cannot read the EC from the chain");
             ApiError::new(
@@ -322,14 +269,7 @@ async fn authorize(
             ),
         )),
         Binding::Final(status) => {
-            let own_done: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM uploads WHERE ec_address = $1 AND device = $2 AND state = 'complete'",
-            )
-            .bind(ec)
-            .bind(device)
-            .fetch_optional(st.db.pool())
-            .await?;
-            if own_done.is_some() {
+            if st.store.completed_by(ec, device).await? {
                 return Err(ApiError::conflict(
                     "already_uploaded",
                     format!("EC {ec} is already uploaded"),
@@ -362,20 +302,15 @@ async fn authorize(
 async fn foreign_attempt(st: &AppState, device: &str, ec: &str, why: &str) {
     let detail = format!("tried to upload the clip of EC {ec}, which is {why}");
     tracing::warn!(device, ec, why, "upload refused: not the EC's device");
-    let res = sqlx::query(
-        "INSERT INTO alarms (device, kind, seq, detail, created_at) VALUES ($1, 'foreign_upload', 0, $2, $3) \
-         ON CONFLICT (device, kind, seq, detail) DO NOTHING",
-    )
-    .bind(device)
-    .bind(&detail)
-    .bind(now_unix())
-    .execute(st.db.pool())
-    .await;
-    match res {
-        Ok(r) if r.rows_affected() == 1 => {
-            st.metrics.alarms_raised.fetch_add(1, Ordering::Relaxed);
+    match st
+        .store
+        .raise_alarm(device, AlarmKind::ForeignUpload, 0, &detail, now_unix())
+        .await
+    {
+        Ok(true) => {
+            st.metrics.alarms_raised.inc();
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "cannot store the foreign_upload alarm"),
     }
 }
@@ -390,32 +325,12 @@ pub(crate) async fn retire(st: &AppState, id: &str, ec: &str) -> Result<(), ApiE
             "a chunk of the upload being replaced is being written; retry",
         ));
     };
-    let mut tx = st.db.begin_write().await?;
-    let decided: Option<String> =
-        sqlx::query_scalar("SELECT status FROM clips WHERE ec_address = $1 AND upload_id = $2")
-            .bind(ec)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if decided.as_deref().is_some_and(|s| s != "uploaded") {
+    if let Err(status) = st.store.retire_upload(id, ec, now_unix()).await? {
         return Err(ApiError::conflict(
             "already_uploaded",
-            format!("EC {ec}'s clip was already decided by the verifier"),
+            format!("EC {ec}'s clip was already decided by the verifier ({status})"),
         ));
     }
-    sqlx::query(
-        "DELETE FROM clips WHERE ec_address = $1 AND upload_id = $2 AND status = 'uploaded'",
-    )
-    .bind(ec)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = $2")
-        .bind(now_unix())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     drop(cur);
     forget_cursor(st, id);
     remove_spool(st, id).await;
@@ -462,13 +377,13 @@ fn forget_cursor(st: &AppState, id: &str) {
 }
 
 fn require_open(row: &UploadRow) -> Result<(), ApiError> {
-    match row.state.as_str() {
-        "open" => Ok(()),
-        "complete" => Err(ApiError::conflict(
+    match row.state {
+        UploadState::Open => Ok(()),
+        UploadState::Complete => Err(ApiError::conflict(
             "upload_complete",
             format!("upload {} is already complete", row.id),
         )),
-        _ => Err(ApiError::conflict(
+        UploadState::Aborted => Err(ApiError::conflict(
             "upload_aborted",
             format!("upload {} was aborted", row.id),
         )),
@@ -590,16 +505,13 @@ async fn chunk(
         return Err(e);
     }
     let new_received = row.received + written;
-    let updated = sqlx::query("UPDATE uploads SET received = $1, updated_at = $2 WHERE id = $3 AND received = $4 AND state = 'open'")
-        .bind(new_received as i64)
-        .bind(now_unix())
-        .bind(&id)
-        .bind(row.received as i64)
-        .execute(st.db.pool())
+    let updated = st
+        .store
+        .advance_upload(&id, row.received, new_received, now_unix())
         .await;
     match updated {
-        Ok(r) if r.rows_affected() == 1 => {}
-        Ok(_) => {
+        Ok(true) => {}
+        Ok(false) => {
             upload::rollback(&spool, row.received).await;
             return Err(ApiError::conflict(
                 "upload_changed",
@@ -612,9 +524,7 @@ async fn chunk(
         }
     }
     cur.hashed = Some((new_received, hasher));
-    st.metrics
-        .upload_bytes
-        .fetch_add(written, Ordering::Relaxed);
+    st.metrics.upload_bytes.inc_by(written);
     let row = UploadRow {
         received: new_received,
         ..row
@@ -760,7 +670,7 @@ async fn complete(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Completed>, ApiError> {
     let row = load(&st, &id).await?;
-    if row.state == "complete" {
+    if row.state == UploadState::Complete {
         return existing_clip(&st, &row.ec_address).await;
     }
     require_open(&row)?;
@@ -772,7 +682,7 @@ async fn complete(
         ));
     };
     let row = load(&st, &id).await?;
-    if row.state == "complete" {
+    if row.state == UploadState::Complete {
         return existing_clip(&st, &row.ec_address).await;
     }
     require_open(&row)?;
@@ -835,43 +745,23 @@ async fn complete(
         upload::rollback(&spool, row.received).await;
         st.blobs.put_file(&clip_key, &spool).await?;
     }
-    let leaves: (Vec<u8>, Vec<u8>) = {
-        let r = sqlx::query("SELECT leaves, frames_root FROM uploads WHERE id = $1")
-            .bind(&id)
-            .fetch_one(st.db.pool())
-            .await?;
-        (r.try_get(0)?, r.try_get(1)?)
-    };
-    let now = now_unix();
-    let mut tx = st.db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO clips (ec_address, device, upload_id, blob_key, cipher_size, cipher_hash, thumb_first, thumb_last, \
-         leaves, frames_root, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'uploaded', $11, $11)",
-    )
-    .bind(&ec)
-    .bind(&row.device)
-    .bind(&id)
-    .bind(&clip_key)
-    .bind(row.total_size as i64)
-    .bind(cipher_hash.as_slice().to_vec())
-    .bind(frame_hash.as_slice().to_vec())
-    .bind(last_hash.map(|h| h.as_slice().to_vec()))
-    .bind(leaves.0)
-    .bind(leaves.1)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE uploads SET state = 'complete', updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
+    st.store
+        .complete_upload(
+            &row,
+            &NewClip {
+                blob_key: &clip_key,
+                cipher_hash: cipher_hash.as_slice(),
+                thumb_first: frame_hash.as_slice(),
+                thumb_last: last_hash.as_ref().map(|h| h.as_slice()),
+            },
+            now_unix(),
+        )
         .await?;
-    tx.commit().await?;
     drop(cur);
     forget_cursor(&st, &id);
     let _ = tokio::fs::remove_file(&first).await;
     let _ = tokio::fs::remove_file(&last).await;
-    st.metrics.uploads_completed.fetch_add(1, Ordering::Relaxed);
+    st.metrics.uploads_completed.inc();
     tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
     Ok(Json(Completed {
         ec_address: ec,
@@ -883,25 +773,20 @@ async fn complete(
 }
 
 async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiError> {
-    let r = sqlx::query(
-        "SELECT cipher_size, cipher_hash, thumb_first, status FROM clips WHERE ec_address = $1",
-    )
-    .bind(ec)
-    .fetch_one(st.db.pool())
-    .await?;
-    let h: Vec<u8> = r.try_get(1)?;
-    let f: Option<Vec<u8>> = r.try_get(2)?;
-    let status: String = r.try_get(3)?;
+    let c = st
+        .store
+        .clip(ec)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("complete upload of {ec} has no clip")))?;
     Ok(Json(Completed {
         ec_address: ec.to_owned(),
-        size: r.try_get::<i64, _>(0)? as u64,
-        cipher_hash: format!("0x{}", hex::encode(h)),
-        frame_hash: f
+        size: c.cipher_size,
+        cipher_hash: format!("0x{}", hex::encode(c.cipher_hash)),
+        frame_hash: c
+            .thumb_first
             .map(|f| format!("0x{}", hex::encode(f)))
             .unwrap_or_default(),
-        status: status
-            .parse()
-            .map_err(|e| ApiError::internal(format!("stored clip status: {e}")))?,
+        status: c.status,
     }))
 }
 
@@ -927,13 +812,7 @@ async fn abort(
             "a chunk of this upload is being written; retry",
         ));
     };
-    sqlx::query(
-        "UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = $2 AND state = 'open'",
-    )
-    .bind(now_unix())
-    .bind(&id)
-    .execute(st.db.pool())
-    .await?;
+    st.store.abort_upload(&id, now_unix()).await?;
     drop(cur);
     forget_cursor(&st, &id);
     remove_spool(&st, &id).await;

@@ -4,9 +4,15 @@
 //! Static files are only looked up for `GET`/`HEAD` requests that no API route matched. Paths are
 //! percent-decoded and must consist of plain segments (no `.`/`..`, no backslash, no NUL); the
 //! resolved file must lie under the canonical `web.dir` (symlinks pointing out are refused too).
+//! That check stays ours: tower-http's `ServeDir` follows symlinks out of its root and answers
+//! traversal with a 404, where this service refuses with 400 `invalid_path`. The checked file is
+//! then served by tower-http's `ServeFile` (HEAD, `If-Modified-Since` → 304, Range, streamed
+//! instead of read into memory); content types (with their charset) and cache headers are set
+//! here per path.
 
 use std::path::{Path, PathBuf};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -116,7 +122,7 @@ pub(super) async fn fallback(State(st): State<Shared>, req: Request) -> Response
         }
         return super::not_found().await.into_response();
     };
-    match serve_file(&dir, &raw_path).await {
+    match serve_file(&dir, &raw_path, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -212,7 +218,7 @@ fn cache_control(rel: &Path) -> &'static str {
     }
 }
 
-async fn serve_file(dir: &Path, raw_path: &str) -> Result<Response, ApiError> {
+async fn serve_file(dir: &Path, raw_path: &str, req: Request) -> Result<Response, ApiError> {
     let rel = relative_path(raw_path)?;
     let missing = || ApiError::not_found("not_found", format!("no such file: {raw_path}"));
     let root = tokio::fs::canonicalize(dir)
@@ -239,27 +245,35 @@ async fn serve_file(dir: &Path, raw_path: &str) -> Result<Response, ApiError> {
     } else {
         full
     };
-    let body = match tokio::fs::read(&full).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => return Err(missing()),
-        Err(e) => {
-            return Err(ApiError::internal(format!(
-                "reading {}: {e}",
-                full.display()
-            )));
-        }
-    };
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type(&full)),
-            (header::CACHE_CONTROL, cache_control(&rel)),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response())
+    if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
+        return Err(missing());
+    }
+    // tower-http serves the checked file: HEAD, conditional requests (304), Range, streaming.
+    let resp = tower_http::services::ServeFile::new(&full)
+        .try_call(req)
+        .await
+        .map_err(|e| ApiError::internal(format!("serving {}: {e}", full.display())))?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(missing());
+    }
+    let mut resp = resp.map(Body::new);
+    let h = resp.headers_mut();
+    if h.contains_key(header::CONTENT_TYPE) {
+        // Our types carry the charset, and the cache policy is per path.
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type(&full)),
+        );
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control(&rel)),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
 }
 
 #[cfg(test)]

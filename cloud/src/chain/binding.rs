@@ -17,8 +17,8 @@ use alloy::providers::Provider;
 
 use super::Chain;
 use super::bindings::{EvidenceContract, EvidenceFactory};
-use crate::api::AppState;
 use crate::error::CloudError;
+use crate::store::Store;
 
 /// What the cloud knows about the device behind an EC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,19 +42,9 @@ fn chain_err(what: &str) -> impl FnOnce(alloy::contract::Error) -> CloudError + 
     move |e| CloudError::Chain(format!("{what}: {e}"))
 }
 
-/// The device the relayer created `ec` for, if it did.
-pub async fn relayed_for(st: &AppState, ec: &str) -> Result<Option<String>, CloudError> {
-    Ok(
-        sqlx::query_scalar("SELECT device FROM relays WHERE ec_address = $1 ORDER BY id LIMIT 1")
-            .bind(ec)
-            .fetch_optional(st.db.pool())
-            .await?,
-    )
-}
-
 /// Binds `ec` (see the module doc). Reads the chain: the factory's `isEvidence`, the EC's
 /// status and, unless the relayer created it, its `EvidenceCreated` event and block time.
-pub async fn bind(st: &AppState, chain: &Chain, ec: Address) -> Result<Binding, CloudError> {
+pub async fn bind(store: &Store, chain: &Chain, ec: Address) -> Result<Binding, CloudError> {
     let factory = EvidenceFactory::new(chain.deployment.evidence_factory, &chain.provider);
     if !factory
         .isEvidence(ec)
@@ -73,7 +63,7 @@ pub async fn bind(st: &AppState, chain: &Chain, ec: Address) -> Result<Binding, 
         return Ok(Binding::Final(status));
     }
     let key = format!("{ec:#x}");
-    if let Some(device) = relayed_for(st, &key).await? {
+    if let Some(device) = store.relayed_for(&key).await? {
         return Ok(Binding::Device {
             device,
             relayed: true,
@@ -83,14 +73,7 @@ pub async fn bind(st: &AppState, chain: &Chain, ec: Address) -> Result<Binding, 
         return Ok(Binding::NotEvidence);
     };
     let created_at = block_time(chain, block).await?;
-    let device: Option<String> = sqlx::query_scalar(
-        "SELECT device FROM evidence WHERE segment_hash = $1 AND received_at <= $2 \
-         ORDER BY received_at, device LIMIT 1",
-    )
-    .bind(ev.videoHash.as_slice().to_vec())
-    .bind(created_at)
-    .fetch_optional(st.db.pool())
-    .await?;
+    let device = store.first_reporter(&ev.videoHash, created_at).await?;
     Ok(match device {
         Some(device) => Binding::Device {
             device,
