@@ -161,17 +161,12 @@ pub async fn create_ec_via_relayer(
         deployment.evidence_factory,
     )
     .map_err(AgentError::from)?;
-    let body = serde_json::json!({
-        "evidence": {
-            "videoHash": evidence.videoHash, "cipherHash": evidence.cipherHash, "frameHash": evidence.frameHash,
-            "framesRoot": evidence.framesRoot, "keyCommitment": evidence.keyCommitment,
-            "recordedAt": evidence.recordedAt, "latitude": evidence.latitude, "longitude": evidence.longitude,
-            "capsule": evidence.capsule, "wrappedKey": evidence.wrappedKey, "ownerUmbralKey": evidence.ownerUmbralKey,
-        },
-        "owner": owner.address(),
-        "deadline": deadline,
-        "signature": format!("0x{}", hex::encode(sig)),
-    });
+    let body = dashledger_api::relay::RelayRequest {
+        evidence: evidence.into(),
+        owner: owner.address(),
+        deadline,
+        signature: sig.to_vec().into(),
+    };
     let device = secrets.device_signer().map_err(AgentError::from)?;
     Ok(cloud
         .relay_evidence(&device, deployment.chain_id, &body)
@@ -196,12 +191,12 @@ pub async fn upload(
         .ok_or_else(|| AgentError::OutboxState("upload before the EC exists".into()))?;
     let leaves = std::fs::read(&prepared.leaves_path)
         .map_err(|e| AgentError::io("cannot read", &prepared.leaves_path, e))?;
-    let body = serde_json::json!({
-        "ec_address": ec,
-        "size": prepared.sealed_len,
-        "leaves": format!("0x{}", hex::encode(leaves)),
-        "frames_root": prepared.frames_root,
-    });
+    let body = dashledger_api::uploads::CreateUpload {
+        ec_address: ec.to_owned(),
+        size: prepared.sealed_len,
+        leaves: format!("0x{}", hex::encode(leaves)),
+        frames_root: prepared.frames_root.clone(),
+    };
     let device = secrets.device_signer().map_err(AgentError::from)?;
     let status = cloud
         .open_upload(&device, deployment.chain_id, &body)

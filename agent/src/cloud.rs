@@ -18,14 +18,8 @@ pub enum Failure {
     Refused,
 }
 
-/// The cloud's answer to a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-pub struct IngestSummary {
-    /// Records newly stored.
-    pub accepted: u64,
-    /// Records the cloud already had.
-    pub duplicates: u64,
-}
+/// The cloud's answer to a batch (the API's type).
+pub use dashledger_api::evidence::IngestResult as IngestSummary;
 
 /// HTTP client for the cloud.
 #[derive(Debug, Clone)]
@@ -134,18 +128,8 @@ impl Deployment {
     }
 }
 
-/// An open upload session as the cloud reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct UploadStatus {
-    /// Capability id of the session.
-    pub upload_id: String,
-    /// Bytes the cloud has (the next chunk goes at this offset).
-    pub received: u64,
-    /// `open`, `complete`, ...
-    pub state: String,
-    /// Largest chunk the cloud accepts.
-    pub max_chunk_bytes: u64,
-}
+/// An open upload session as the cloud reports it (the API's type).
+pub use dashledger_api::uploads::Upload as UploadStatus;
 
 impl CloudClient {
     async fn signed(
@@ -229,7 +213,7 @@ impl CloudClient {
         chain_id: u64,
         path: &str,
         what: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> Result<serde_json::Value, (Failure, AgentError, Option<String>)> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let resp = self
@@ -245,18 +229,17 @@ impl CloudClient {
         &self,
         device: &alloy::signers::local::PrivateKeySigner,
         chain_id: u64,
-        body: &serde_json::Value,
+        body: &dashledger_api::relay::RelayRequest,
     ) -> Result<String, (Failure, AgentError, Option<String>)> {
         let v = self
             .post_signed_json(device, chain_id, "/v1/relay/evidence", "relay", body)
             .await?;
-        v.get("ec_address")
-            .and_then(|a| a.as_str())
-            .map(String::from)
-            .ok_or_else(|| {
+        serde_json::from_value::<dashledger_api::relay::Relayed>(v.clone())
+            .map(|r| r.ec_address)
+            .map_err(|e| {
                 (
                     Failure::Transient,
-                    AgentError::Cloud(format!("relay answer has no ec_address: {v}")),
+                    AgentError::Cloud(format!("relay answer ({e}): {v}")),
                     None,
                 )
             })
@@ -267,7 +250,7 @@ impl CloudClient {
         &self,
         device: &alloy::signers::local::PrivateKeySigner,
         chain_id: u64,
-        body: &serde_json::Value,
+        body: &dashledger_api::uploads::CreateUpload,
     ) -> Result<UploadStatus, (Failure, AgentError, Option<String>)> {
         let v = self
             .post_signed_json(device, chain_id, "/v1/uploads", "open upload", body)
@@ -361,7 +344,8 @@ impl CloudClient {
         &self,
         owner: &alloy::signers::local::PrivateKeySigner,
         chain_id: u64,
-    ) -> Result<Vec<serde_json::Value>, (Failure, AgentError, Option<String>)> {
+    ) -> Result<Vec<dashledger_api::requests::RequestView>, (Failure, AgentError, Option<String>)>
+    {
         let resp = self
             .signed(
                 owner,

@@ -203,7 +203,8 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
                 let list = rt
                     .block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))
                     .map_err(|(_, e, _)| e)?;
-                for mut r in list {
+                for r in list {
+                    let mut r = serde_json::to_value(r).unwrap_or_default();
                     r["owner_index"] = serde_json::json!(index);
                     all.push(r);
                 }

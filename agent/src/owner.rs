@@ -741,7 +741,7 @@ pub async fn auto_approve_once(
             .await
             .map_err(|(_, e, _)| e)?;
         for r in list {
-            let Some(reqc) = r["reqc"].as_str().and_then(|s| s.parse::<Address>().ok()) else {
+            let Ok(reqc) = r.reqc.parse::<Address>() else {
                 continue;
             };
             let view = match chain.request(reqc).await {

@@ -276,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
                     .chain(cli.database_url.iter().map(|u| format!("database_url={u}")))
                     .collect::<Vec<_>>(),
             )?;
-            let db = dashledger_cloud::db::Db::connect(&cfg.database_url(), 2).await?;
+            let db = dashledger_cloud::store::Store::connect(&cfg.database_url(), 2).await?;
             // One month of clips spread over a 1°×1° area (≈ 111 km × 73 km at 48.8°N).
             let t_start = 1_795_000_000i64;
             let span = 30 * 24 * 3600i64;
@@ -308,7 +308,7 @@ async fn main() -> anyhow::Result<()> {
                 tx.commit().await?;
                 done += n;
             }
-            if db.backend() == dashledger_cloud::db::Backend::Postgres {
+            if db.backend() == dashledger_cloud::store::Backend::Postgres {
                 sqlx::query("ANALYZE listings").execute(db.pool()).await?;
             }
             db.close().await;

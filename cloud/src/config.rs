@@ -47,6 +47,33 @@ pub struct Config {
     pub web: WebConfig,
     /// Seconds to wait for in-flight requests on SIGTERM / Ctrl-C.
     pub shutdown_grace_secs: u64,
+    /// Connection limits and timeouts.
+    pub http: HttpConfig,
+}
+
+/// Connection limits and timeouts of the HTTP server (see `server.rs`). The defaults suit a
+/// dashcam on a bad mobile link: a stall of most of a minute does not cut an upload, a client
+/// that sends nothing is dropped within a minute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's head; also how long an idle keep-alive
+    /// connection is kept.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may deliver nothing before the request ends with 408.
+    pub body_idle_timeout_secs: u64,
+    /// Most connections served at once; more wait in the accept queue.
+    pub max_connections: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            max_connections: 2048,
+        }
+    }
 }
 
 /// Where blobs live.
@@ -84,6 +111,8 @@ pub struct UploadConfig {
     pub max_leaves: u32,
     /// Directory where in-progress uploads are spooled. Empty: `<data_dir>/spool`.
     pub spool_dir: PathBuf,
+    /// Most uploads one device may have open at once (bounds the spool a device can fill).
+    pub max_open_per_device: u32,
 }
 
 /// Evidence ingest limits.
@@ -174,6 +203,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             web: WebConfig::default(),
             shutdown_grace_secs: 20,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -200,6 +230,7 @@ impl Default for UploadConfig {
             max_thumbnail_bytes: 1 << 20,
             max_leaves: 3600,
             spool_dir: PathBuf::new(),
+            max_open_per_device: 4,
         }
     }
 }
@@ -274,6 +305,14 @@ impl Config {
         if self.upload.max_chunk_bytes == 0 || self.upload.max_clip_bytes == 0 {
             return Err(CloudError::Config(
                 "upload size caps must be positive".into(),
+            ));
+        }
+        if self.http.header_timeout_secs == 0
+            || self.http.body_idle_timeout_secs == 0
+            || self.http.max_connections == 0
+        {
+            return Err(CloudError::Config(
+                "http.header_timeout_secs, http.body_idle_timeout_secs and http.max_connections must be positive".into(),
             ));
         }
         if self.search.max_page_size == 0 {

@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// Failures of the cloud service itself.
 #[derive(Debug, thiserror::Error)]
@@ -17,16 +16,17 @@ pub enum CloudError {
     /// The database failed or could not be reached.
     #[error("database error: {0} (check database_url and that the database is running)")]
     Db(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("migration {version} ({name}) failed: {source}")]
+    /// Migrating the database failed.
+    #[error("migrating the database (to version {version}) failed: {source}")]
     Migration {
-        /// Migration version.
+        /// The version being migrated to.
         version: i64,
-        /// Migration file name.
-        name: &'static str,
         /// Underlying error.
-        source: sqlx::Error,
+        source: sqlx::migrate::MigrateError,
     },
+    /// A stored value is not what the service wrote (a row edited by hand, or corruption).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     /// The database holds migrations this binary does not know (it is older than the schema).
     #[error(
         "database schema version {found} is newer than this binary knows ({known}); upgrade dashledger-cloud"
@@ -66,12 +66,6 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 impl ApiError {
     /// Any error with an explicit status.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -109,6 +103,22 @@ impl ApiError {
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
+    /// 408: the request body stopped arriving (`http.body_idle_timeout_secs`).
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the request body stopped arriving (http.body_idle_timeout_secs); resend it",
+        )
+    }
+    /// An error reading a request body: 408 when it was the idle timeout, else 400 `body_error`.
+    pub fn body_read(e: &(dyn std::error::Error + 'static), what: &str) -> Self {
+        if crate::server::is_body_timeout(e) {
+            Self::body_timeout()
+        } else {
+            Self::bad_request("body_error", format!("reading {what} failed: {e}"))
+        }
+    }
     /// 500 with a generic body; the detail is logged, never sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -144,9 +154,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(Body {
-                error: self.code,
-                message: &self.message,
+            Json(dashledger_api::ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
             }),
         )
             .into_response()

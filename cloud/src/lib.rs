@@ -27,10 +27,12 @@ pub mod api;
 pub mod blob;
 pub mod chain;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod server;
+pub mod state;
+pub mod store;
 pub mod upload;
 
 use std::net::SocketAddr;
@@ -41,11 +43,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::api::AppState;
 use crate::blob::{LocalBlobs, S3Blobs};
 use crate::config::Config;
-use crate::db::Db;
 use crate::error::CloudError;
+use crate::state::AppState;
+use crate::store::Store;
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
@@ -79,8 +81,8 @@ pub async fn build_state(
         context: format!("creating data_dir {}", config.data_dir.display()),
         source,
     })?;
-    let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
-    let applied = db.migrate().await?;
+    let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
+    let applied = store.migrate().await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "database migrated");
     }
@@ -96,13 +98,15 @@ pub async fn build_state(
     if chain.is_none() {
         tracing::warn!("chain.rpc_url not set: verifier, relayer, indexer and downloads are off");
     }
-    Ok(Arc::new_cyclic(|weak| AppState {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (ingest, _writer) = ingest::IngestQueue::start(store.clone(), metrics.clone());
+    Ok(Arc::new(AppState {
         config,
-        db,
+        store,
         blobs,
-        metrics: Default::default(),
+        metrics,
         admin_token,
-        ingest: ingest::IngestQueue::start(weak.clone()).0,
+        ingest,
         upload_cursors: Default::default(),
         chain,
         relay_lock: tokio::sync::Mutex::new(()),
@@ -180,33 +184,13 @@ pub async fn run(
         .chain
         .clone()
         .map(|chain| tokio::spawn(chain_loop(state.clone(), chain, bg_rx)));
-    let (drain_tx, drain_rx) = oneshot::channel::<()>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: draining in-flight requests");
-        let _ = drain_tx.send(());
-    });
-    let serve = async move {
-        serve.await.map_err(|source| CloudError::Io {
-            context: "serving HTTP".into(),
-            source,
-        })
-    };
-    tokio::pin!(serve);
-    let res = tokio::select! {
-        r = &mut serve => r,
-        () = async { let _ = drain_rx.await; tokio::time::sleep(grace).await; } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "grace period over: closing remaining connections");
-            Ok(())
-        }
-    };
+    server::serve(listener, app, &state.config.http, shutdown, grace).await;
     let _ = bg_stop.send(true);
     if let Some(b) = background {
         let _ = b.await;
     }
-    // If `serve` finished first the drain branch never ran; either way, close the pool.
-    state.db.close().await;
-    res
+    state.store.close().await;
+    Ok(())
 }
 
 /// Verifier and indexer, every `chain.poll_interval_ms`, until `stop` turns true.
@@ -217,10 +201,10 @@ async fn chain_loop(
 ) {
     let every = Duration::from_millis(state.config.chain.poll_interval_ms.max(50));
     loop {
-        if let Err(e) = chain::indexer::run_once(&state, &chain).await {
+        if let Err(e) = chain::indexer::run_once(&state.store, &chain).await {
             tracing::warn!(error = %e, "indexer step failed; retrying");
         }
-        if let Err(e) = chain::verifier::run_once(&state, &chain).await {
+        if let Err(e) = chain::verifier::run_once(&state.store, &chain).await {
             tracing::warn!(error = %e, "verifier step failed; retrying");
         }
         tokio::select! {

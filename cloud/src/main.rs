@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dashledger_cloud::config::Config;
-use dashledger_cloud::db::Db;
+use dashledger_cloud::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,9 @@ enum Cmd {
     Migrate,
     /// Print the effective configuration as TOML (secrets are never part of it).
     PrintConfig,
+    /// Print the OpenAPI document generated from the handlers (what /openapi.json serves;
+    /// `dashledger-cloud openapi > docs/api/openapi.json` refreshes the checked-in copy).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -85,18 +88,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), env.clone(), &overrides)?;
     match cli.cmd {
+        Cmd::Openapi => {
+            print!("{}", dashledger_cloud::api::openapi_text());
+        }
         Cmd::PrintConfig => {
             print!("{}", toml::to_string_pretty(&config)?);
         }
         Cmd::Migrate => {
             std::fs::create_dir_all(&config.data_dir)?;
-            let db = Db::connect(&config.database_url(), 1).await?;
-            let applied = db.migrate().await?;
+            let store = Store::connect(&config.database_url(), 1).await?;
+            let applied = store.migrate().await?;
             println!(
                 "{}",
-                serde_json::json!({ "applied": applied, "version": db.schema_version().await? })
+                serde_json::json!({ "applied": applied, "version": store.schema_version().await? })
             );
-            db.close().await;
+            store.close().await;
         }
         Cmd::Serve => {
             let listen = config.listen.clone();

@@ -1,135 +1,142 @@
-//! Prometheus metrics, hand-written text exposition (format 0.0.4).
+//! Prometheus metrics through `prometheus-client` (the Prometheus project's Rust client: typed
+//! counters and histograms, a registry, the OpenMetrics text encoder). The workspace already
+//! pulls `metrics` (through tract), but its Prometheus exporter brings an HTTP server and a
+//! scheduler; `prometheus-client` is the encoder alone.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the request-duration histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
-/// All counters the service exports.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), RouteStats>>,
-    /// Evidence records newly stored.
-    pub records_accepted: AtomicU64,
-    /// Evidence records received again (idempotent duplicates).
-    pub records_duplicate: AtomicU64,
-    /// Evidence batches refused (bad signature, unknown/revoked device, malformed).
-    pub batches_refused: AtomicU64,
-    /// Chain alarms raised.
-    pub alarms_raised: AtomicU64,
-    /// Upload bytes received.
-    pub upload_bytes: AtomicU64,
-    /// Uploads completed.
-    pub uploads_completed: AtomicU64,
-    /// Download bytes served.
-    pub download_bytes: AtomicU64,
+/// Labels of one HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: String,
 }
 
-#[derive(Debug, Default, Clone)]
-struct RouteStats {
-    count: u64,
-    sum: f64,
-    buckets: [u64; BUCKETS.len()],
+type Count = Counter<u64, AtomicU64>;
+
+/// All metrics the service exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    /// Evidence records newly stored.
+    pub records_accepted: Count,
+    /// Evidence records received again (idempotent duplicates).
+    pub records_duplicate: Count,
+    /// Evidence batches refused (bad signature, unknown/revoked device, malformed).
+    pub batches_refused: Count,
+    /// Chain alarms raised.
+    pub alarms_raised: Count,
+    /// Upload bytes received.
+    pub upload_bytes: Count,
+    /// Uploads completed.
+    pub uploads_completed: Count,
+    /// Download bytes served.
+    pub download_bytes: Count,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests: Family<RequestLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(duration_histogram);
+        let m = Self {
+            requests: requests.clone(),
+            records_accepted: Count::default(),
+            records_duplicate: Count::default(),
+            batches_refused: Count::default(),
+            alarms_raised: Count::default(),
+            upload_bytes: Count::default(),
+            uploads_completed: Count::default(),
+            download_bytes: Count::default(),
+            registry: Registry::default(),
+        };
+        for (name, help, c) in [
+            (
+                "dashledger_evidence_records_accepted",
+                "Evidence records newly stored.",
+                &m.records_accepted,
+            ),
+            (
+                "dashledger_evidence_records_duplicate",
+                "Evidence records received again.",
+                &m.records_duplicate,
+            ),
+            (
+                "dashledger_evidence_batches_refused",
+                "Evidence batches refused.",
+                &m.batches_refused,
+            ),
+            (
+                "dashledger_chain_alarms",
+                "Chain alarms raised.",
+                &m.alarms_raised,
+            ),
+            (
+                "dashledger_upload_bytes",
+                "Upload bytes received.",
+                &m.upload_bytes,
+            ),
+            (
+                "dashledger_uploads_completed",
+                "Uploads completed.",
+                &m.uploads_completed,
+            ),
+            (
+                "dashledger_download_bytes",
+                "Download bytes served.",
+                &m.download_bytes,
+            ),
+        ] {
+            registry.register(name, help, c.clone());
+        }
+        registry.register(
+            "dashledger_http_request_duration_seconds",
+            "HTTP request durations by route and status.",
+            requests,
+        );
+        Self { registry, ..m }
+    }
 }
 
 impl Metrics {
     /// Records one finished HTTP request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, secs: f64) {
-        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let s = m
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
-        s.count += 1;
-        s.sum += secs;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                s.buckets[i] += 1;
-            }
-        }
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: status.to_string(),
+            })
+            .observe(secs);
     }
 
-    /// Text exposition of every metric.
+    /// Text exposition (OpenMetrics 1.0, which Prometheus reads; the label values are escaped
+    /// by the encoder).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        };
-        counter(
-            &mut out,
-            "dashledger_evidence_records_accepted_total",
-            "Evidence records newly stored.",
-            &self.records_accepted,
-        );
-        counter(
-            &mut out,
-            "dashledger_evidence_records_duplicate_total",
-            "Evidence records received again.",
-            &self.records_duplicate,
-        );
-        counter(
-            &mut out,
-            "dashledger_evidence_batches_refused_total",
-            "Evidence batches refused.",
-            &self.batches_refused,
-        );
-        counter(
-            &mut out,
-            "dashledger_chain_alarms_total",
-            "Chain alarms raised.",
-            &self.alarms_raised,
-        );
-        counter(
-            &mut out,
-            "dashledger_upload_bytes_total",
-            "Upload bytes received.",
-            &self.upload_bytes,
-        );
-        counter(
-            &mut out,
-            "dashledger_uploads_completed_total",
-            "Uploads completed.",
-            &self.uploads_completed,
-        );
-        counter(
-            &mut out,
-            "dashledger_download_bytes_total",
-            "Download bytes served.",
-            &self.download_bytes,
-        );
-        let m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let name = "dashledger_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP request durations by route and status.\n# TYPE {name} histogram"
-        );
-        for ((method, route, status), s) in m.iter() {
-            let labels = format!(
-                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
-                escape(route)
-            );
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", s.buckets[i]);
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", s.count);
-        }
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+/// The content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
@@ -140,12 +147,24 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("GET", "/v1/clips", 200, 0.003);
         m.observe_request("GET", "/v1/clips", 200, 2.0);
-        m.records_accepted.fetch_add(5, Ordering::Relaxed);
+        m.records_accepted.inc_by(5);
         let t = m.render();
-        assert!(t.contains("dashledger_evidence_records_accepted_total 5"));
-        assert!(t.contains(
-            "dashledger_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/clips\",status=\"200\",le=\"0.005\"} 1"
-        ));
-        assert!(t.contains("_count{method=\"GET\",route=\"/v1/clips\",status=\"200\"} 2"));
+        assert!(
+            t.contains("dashledger_evidence_records_accepted_total 5"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "dashledger_http_request_duration_seconds_bucket{le=\"0.005\",method=\"GET\",route=\"/v1/clips\",status=\"200\"} 1"
+            ) || t.contains(
+                "dashledger_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/clips\",status=\"200\",le=\"0.005\"} 1"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("_count{method=\"GET\",route=\"/v1/clips\",status=\"200\"} 2"),
+            "{t}"
+        );
+        assert!(t.ends_with("# EOF\n"), "{t}");
     }
 }

@@ -137,6 +137,13 @@ pub fn new_upload_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
+/// How an upload id appears in logs: the id is a capability (whoever knows it may write the
+/// upload), so logs carry the first 8 hex digits of its Keccak-256 instead (`u:1a2b3c4d`).
+pub fn log_id(id: &str) -> String {
+    let h = dashledger_protocol::hash::keccak256(id.as_bytes());
+    format!("u:{}", hex::encode(&h[..4]))
+}
+
 /// Whether `s` looks like an upload id (32 lowercase hex digits).
 pub fn is_upload_id(s: &str) -> bool {
     s.len() == 32
@@ -170,5 +177,13 @@ mod tests {
         assert!(open_at(&p, 100).await.is_err());
         assert!(is_upload_id(&new_upload_id()));
         assert!(!is_upload_id("../etc/passwd"));
+        let id = new_upload_id();
+        let shown = log_id(&id);
+        assert_eq!(shown.len(), 10);
+        assert!(
+            !id.contains(&shown[2..]),
+            "the log form is not a piece of the id"
+        );
+        assert_eq!(shown, log_id(&id));
     }
 }

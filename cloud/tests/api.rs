@@ -626,6 +626,74 @@ async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
     s.stop().await;
 }
 
+/// Issue 19 item 5: a late record that fills a gap is checked against both neighbours.
+async fn late_records(s: &TestServer) {
+    let post = |body: Vec<u8>| {
+        s.client
+            .post(s.u("/v1/evidence"))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+    let kinds = |v: &Value| -> Vec<(String, u64)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_owned(),
+                    f["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Each device sends 0, 1 and 3 (a gap at 2), then a record 2.
+    for (name, late, want) in [
+        ("honest", 0u8, vec![("reordered", 2u64)]),
+        ("wrong prev_hash", 1, vec![("reordered", 2), ("break", 2)]),
+        (
+            "wrong content for 3",
+            2,
+            vec![("reordered", 2), ("break", 3)],
+        ),
+    ] {
+        let mut dev = DeviceChain::new();
+        s.approve_device(&dev.key).await;
+        let recs: Vec<_> = (0..4)
+            .map(|i| dev.next(format!("segment {i}").as_bytes()))
+            .collect();
+        let gap: Value = post(batch(&[recs[0], recs[1], recs[3]]))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(kinds(&gap), vec![("gap".to_owned(), 2)], "{name}: {gap}");
+        let record2 = match late {
+            0 => recs[2],
+            1 => DeviceChain {
+                key: dev.key.clone(),
+                prev: keccak256(b"not segment 1"),
+                seq: 2,
+                start: dev.start,
+            }
+            .next(b"segment 2"),
+            _ => DeviceChain {
+                key: dev.key.clone(),
+                prev: keccak256(b"segment 1"),
+                seq: 2,
+                start: dev.start,
+            }
+            .next(b"segment 2, other content"),
+        };
+        let res: Value = post(batch(&[record2])).await.unwrap().json().await.unwrap();
+        let want: Vec<(String, u64)> = want.iter().map(|(k, q)| (k.to_string(), *q)).collect();
+        assert_eq!(kinds(&res), want, "{name}: {res}");
+        assert_eq!(res["accepted"], 1, "{name}: {res}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_service_devices_evidence() {
     let s = TestServer::start(Backend::Sqlite, &["ingest.max_batch_records=10"])
@@ -633,6 +701,7 @@ async fn sqlite_service_devices_evidence() {
         .unwrap();
     service_basics(&s).await;
     devices_and_evidence(&s).await;
+    late_records(&s).await;
     s.stop().await;
 }
 
@@ -658,6 +727,7 @@ async fn postgres_service_devices_evidence() {
     };
     service_basics(&s).await;
     devices_and_evidence(&s).await;
+    late_records(&s).await;
     s.stop().await;
 }
 
@@ -724,7 +794,7 @@ async fn search_flow(s: &TestServer) {
         .collect::<Vec<_>>(),
     )
     .unwrap();
-    let db = dashledger_cloud::db::Db::connect(&cfg.database_url(), 1)
+    let db = dashledger_cloud::store::Store::connect(&cfg.database_url(), 1)
         .await
         .unwrap();
     // 30 clips, one a minute, on a line going north from (48.0, 2.0), ~111 m apart.
@@ -806,11 +876,26 @@ async fn search_flow(s: &TestServer) {
         "from=1&to=5&lat=48&lon=2&radius_m=10&limit=0",
         "from=1&to=5&lat=48&lon=2&radius_m=10&cursor=garbage",
         "from=x&to=5",
+        // Issue 19 item 2: extreme values are a 400, not a dropped connection or a wrapped range.
+        "from=-9223372036854775808&to=9223372036854775807&lat=48&lon=2&radius_m=10",
+        "from=-9223372036854775808&to=0&lat=48&lon=2&radius_m=10",
+        "from=0&to=9223372036854775807&min_lat=1&max_lat=2&min_lon=1&max_lon=2",
+        "from=0&to=9223372036854775808&lat=48&lon=2&radius_m=10",
     ] {
         let r = get(q.into()).await;
         assert_eq!(r.status(), 400, "{q}");
         let v: Value = r.json().await.unwrap();
         assert!(v["message"].as_str().is_some(), "{q}");
+    }
+    // The edges of i64 themselves are valid (empty) ranges.
+    for q in [
+        "from=-9223372036854775808&to=-9223372036854775800&lat=48&lon=2&radius_m=10",
+        "from=9223372036854775800&to=9223372036854775807&lat=48&lon=2&radius_m=10",
+    ] {
+        let r = get(q.into()).await;
+        assert_eq!(r.status(), 200, "{q}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "{q}: {v}");
     }
     expect_error(
         s.client
@@ -917,4 +1002,53 @@ async fn s3_blob_store_round_trips() {
     }
     // Keys are checked as for the local store.
     assert!(b.put_bytes("../x", bytes::Bytes::new()).await.is_err());
+}
+
+/// A database migrated by the hand-written runner before sqlx's (`schema_migrations` at
+/// version 1, with rows) is adopted: version 2 runs, nothing is lost, a second run is a no-op.
+async fn legacy_database_is_adopted(url: &str, init_sql: &str) {
+    use dashledger_cloud::store::Store;
+    let store = Store::connect(url, 1).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(init_sql))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL); \
+         INSERT INTO schema_migrations VALUES (1, '0001_init', 0); \
+         INSERT INTO devices (address, status, label, created_at, updated_at) VALUES ('0x00000000000000000000000000000000000000aa', 'approved', 'old', 0, 0);",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), vec![2]);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert!(store.ready().await.is_ok());
+    let d = store
+        .device("0x00000000000000000000000000000000000000aa")
+        .await
+        .unwrap()
+        .expect("the old row survived");
+    assert_eq!(d.label, "old");
+    assert!(store.migrate().await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_legacy_database_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    legacy_database_is_adopted(&url, include_str!("../migrations/sqlite/0001_init.sql")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_legacy_database_is_adopted() {
+    let Some(pg) = common::PgCluster::start() else {
+        return;
+    };
+    legacy_database_is_adopted(
+        &pg.url,
+        include_str!("../migrations/postgres/0001_init.sql"),
+    )
+    .await;
 }

@@ -549,29 +549,29 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         .get_receipt()
         .await
         .unwrap();
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!(step.events, 0, "nothing listed yet");
     mined(EvidenceContract::new(ec, &verifier_p).verify()).await;
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!(step.events, 1, "{step:?}");
-    let listed = |st: std::sync::Arc<dashledger_cloud::api::AppState>| async move {
+    let listed = |st: std::sync::Arc<dashledger_cloud::state::AppState>| async move {
         sqlx::query_scalar::<_, String>("SELECT ec_address FROM listings")
-            .fetch_all(st.db.pool())
+            .fetch_all(st.store.pool())
             .await
             .unwrap()
     };
     assert_eq!(listed(st.clone()).await, vec![format!("{ec:#x}")]);
 
     // Restart: progress persists (nothing re-applied).
-    st.db.close().await;
+    st.store.close().await;
     let st = dashledger_cloud::build_state(cfg.clone(), Vec::new())
         .await
         .unwrap();
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert_eq!((step.events, step.rewound_to), (0, None), "{step:?}");
@@ -591,7 +591,7 @@ async fn indexer_follows_reorgs_and_survives_restart() {
         head,
         "same height, other blocks"
     );
-    let step = dashledger_cloud::chain::indexer::run_once(&st, &chain)
+    let step = dashledger_cloud::chain::indexer::run_once(&st.store, &chain)
         .await
         .unwrap();
     assert!(step.rewound_to.is_some(), "reorg detected: {step:?}");
@@ -607,5 +607,269 @@ async fn indexer_follows_reorgs_and_survives_restart() {
             .unwrap()
     );
     let _ = net.response_contract;
-    st.db.close().await;
+    st.store.close().await;
+}
+
+async fn open_upload(
+    s: &TestServer,
+    device: &PrivateKeySigner,
+    ec: &str,
+    a: &Accident,
+    size: usize,
+) -> reqwest::Response {
+    let body = json!({
+        "ec_address": ec, "size": size,
+        "leaves": format!("0x{}", hex::encode(encode_leaves(&a.leaves))),
+        "frames_root": frames_root(&a.leaves).unwrap(),
+    });
+    s.signed(
+        device,
+        Method::POST,
+        "/v1/uploads",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+}
+
+async fn send_record(s: &TestServer, rec: &dashledger_protocol::record::SignedRecord) {
+    let r = s
+        .client
+        .post(s.u("/v1/evidence"))
+        .header("content-type", "application/octet-stream")
+        .body(rec.encode().to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn db_of(s: &TestServer) -> dashledger_cloud::store::Store {
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        s.dir.path().join("cloud.db").display()
+    );
+    dashledger_cloud::store::Store::connect(&url, 1)
+        .await
+        .unwrap()
+}
+
+async fn foreign_alarms(s: &TestServer, device: &PrivateKeySigner) -> Vec<Value> {
+    let v: Value = s
+        .admin_get(&format!(
+            "/v1/admin/alarms?kind=foreign_upload&device={}",
+            device.address()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["alarms"].as_array().unwrap().clone()
+}
+
+/// Issue 19, item 1: an approved device can neither upload for another device's EC nor get it
+/// rejected on chain; uploads for ECs that do not exist are refused before any byte; the rightful
+/// device replaces a foreign or abandoned upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_bound_to_the_device_behind_the_ec() {
+    let net = net().await;
+    let s = cloud_on(&net, &[]).await;
+    let mut dev_a = DeviceChain::new();
+    let mut dev_b = DeviceChain::new();
+    s.approve_device(&dev_a.key).await;
+    s.approve_device(&dev_b.key).await;
+
+    // An EC that does not exist: refused, nothing stored.
+    let ghost = accident("ghost", false);
+    expect_error(
+        open_upload(
+            &s,
+            &dev_a.key,
+            &format!("{:#x}", Address::repeat_byte(0x42)),
+            &ghost,
+            ghost.sealed.len(),
+        )
+        .await,
+        404,
+        "unknown_ec",
+    )
+    .await;
+    let db = db_of(&s).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "no upload opened for an EC that does not exist");
+
+    // A's accident, relayed for A.
+    let relayed = accident("relayed", false);
+    send_record(&s, &dev_a.next(&relayed.segment)).await;
+    let r = relay(
+        &s,
+        &net,
+        &dev_a.key,
+        &PrivateKeySigner::random(),
+        &relayed.evidence,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ec_relayed = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // B (approved, no record of it) cannot open it: 403 and an alarm; nor after reporting the
+    // same video hash itself, now that it is public on chain.
+    expect_error(
+        open_upload(&s, &dev_b.key, &ec_relayed, &relayed, relayed.sealed.len()).await,
+        403,
+        "not_evidence_device",
+    )
+    .await;
+    send_record(&s, &dev_b.next(&relayed.segment)).await;
+    expect_error(
+        open_upload(&s, &dev_b.key, &ec_relayed, &relayed, 1000).await,
+        403,
+        "not_evidence_device",
+    )
+    .await;
+    let alarms = foreign_alarms(&s, &dev_b.key).await;
+    assert!(
+        !alarms.is_empty()
+            && alarms
+                .iter()
+                .all(|a| a["detail"].as_str().unwrap().contains(&ec_relayed)),
+        "{alarms:?}"
+    );
+
+    // A pre-fix foreign upload (B's open session for A's EC) is replaced by A's.
+    let foreign_id = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+    sqlx::query(
+        "INSERT INTO uploads (id, device, ec_address, total_size, received, state, leaves, frames_root, created_at, updated_at) \
+         VALUES ($1, $2, $3, 10, 0, 'open', $4, $5, 0, 0)",
+    )
+    .bind(foreign_id)
+    .bind(format!("{:#x}", dev_b.key.address()))
+    .bind(&ec_relayed)
+    .bind(encode_leaves(&relayed.leaves))
+    .bind(frames_root(&relayed.leaves).unwrap().to_vec())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    // A abandons a session with a wrong size, then opens the right one: each replaces the last.
+    let r = open_upload(&s, &dev_a.key, &ec_relayed, &relayed, 1234).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let abandoned = r.json::<Value>().await.unwrap()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_error(
+        s.client
+            .put(s.u(&format!("/v1/uploads/{foreign_id}/chunks/0")))
+            .header("content-type", "application/octet-stream")
+            .body(vec![0u8; 10])
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "upload_aborted",
+    )
+    .await;
+    let r = open_upload(&s, &dev_a.key, &ec_relayed, &relayed, relayed.sealed.len()).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_ne!(
+        r.json::<Value>().await.unwrap()["upload_id"],
+        abandoned.as_str()
+    );
+    upload(&s, &dev_a.key, &ec_relayed, &relayed).await;
+    let ec_relayed_addr: Address = ec_relayed.parse().unwrap();
+    let relayed_ec = EvidenceContract::new(ec_relayed_addr, &net.deployer);
+    wait_for("A's relayed EC to be verified", || async {
+        relayed_ec.status().call().await.unwrap() == 1
+    })
+    .await;
+    // Once final, the device's own upload is `already_uploaded`, anyone else's `ec_final`.
+    expect_error(
+        open_upload(&s, &dev_a.key, &ec_relayed, &relayed, relayed.sealed.len()).await,
+        409,
+        "already_uploaded",
+    )
+    .await;
+    expect_error(
+        open_upload(&s, &dev_b.key, &ec_relayed, &relayed, relayed.sealed.len()).await,
+        409,
+        "ec_final",
+    )
+    .await;
+
+    // A's accident, EC created directly by its owner (not relayed): bound through A's records.
+    let direct = accident("direct", false);
+    send_record(&s, &dev_a.next(&direct.segment)).await;
+    let f = EvidenceFactory::new(net.evidence_factory, &net.deployer);
+    let params: IEvidenceFactory::EvidenceParams = direct.evidence.clone().into();
+    let ec_direct: Address = f.createEvidence(params.clone()).call().await.unwrap();
+    mined(f.createEvidence(params)).await;
+    let ec_direct_s = format!("{ec_direct:#x}");
+    // B reports the same hash once it is public: too late to stand behind the EC (record times
+    // are whole seconds, so wait for the next one).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_record(&s, &dev_b.next(&direct.segment)).await;
+    expect_error(
+        open_upload(&s, &dev_b.key, &ec_direct_s, &direct, direct.sealed.len()).await,
+        403,
+        "not_evidence_device",
+    )
+    .await;
+    // A clip B finished before the fix (junk) is dropped by the verifier, never rejected on chain.
+    sqlx::query(
+        "INSERT INTO uploads (id, device, ec_address, total_size, received, state, leaves, frames_root, created_at, updated_at) \
+         VALUES ('e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0', $1, $2, 4, 4, 'complete', $3, $4, 0, 0)",
+    )
+    .bind(format!("{:#x}", dev_b.key.address()))
+    .bind(&ec_direct_s)
+    .bind(encode_leaves(&direct.leaves))
+    .bind(frames_root(&direct.leaves).unwrap().to_vec())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO clips (ec_address, device, upload_id, blob_key, cipher_size, cipher_hash, thumb_first, thumb_last, \
+         leaves, frames_root, status, created_at, updated_at) VALUES ($1, $2, 'e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0', 'clips/x.sealed', 4, $3, NULL, NULL, $4, $5, 'uploaded', 0, 0)",
+    )
+    .bind(&ec_direct_s)
+    .bind(format!("{:#x}", dev_b.key.address()))
+    .bind(keccak256(b"junk").to_vec())
+    .bind(encode_leaves(&direct.leaves))
+    .bind(frames_root(&direct.leaves).unwrap().to_vec())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    wait_for("the verifier to drop B's foreign clip", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clips WHERE ec_address = $1")
+            .bind(&ec_direct_s)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        n == 0
+    })
+    .await;
+    let direct_ec = EvidenceContract::new(ec_direct, &net.deployer);
+    assert_eq!(
+        direct_ec.status().call().await.unwrap(),
+        0,
+        "still Pending: nothing was sent to the chain for B's upload"
+    );
+    assert!(
+        foreign_alarms(&s, &dev_b.key)
+            .await
+            .iter()
+            .any(|a| a["detail"].as_str().unwrap().contains("dropped")),
+        "the verifier raised an alarm"
+    );
+    // A uploads its clip: verified.
+    upload(&s, &dev_a.key, &ec_direct_s, &direct).await;
+    wait_for("A's direct EC to be verified", || async {
+        direct_ec.status().call().await.unwrap() == 1
+    })
+    .await;
+    db.close().await;
+    s.stop().await;
 }

@@ -11,7 +11,6 @@ use dashledger_protocol::auth::{RequestParts, sign_request};
 use futures_util::StreamExt;
 use indicatif::ProgressBar;
 use reqwest::{StatusCode, Url, header};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -40,47 +39,10 @@ pub enum Area {
     },
 }
 
-/// One search hit.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Hit {
-    /// The Evidence Contract.
-    pub ec_address: String,
-    /// Recording time (unix s).
-    pub recorded_at: i64,
-    /// Latitude (degrees).
-    pub lat: f64,
-    /// Longitude (degrees).
-    pub lon: f64,
-    /// Listing status.
-    #[serde(default)]
-    pub status: String,
-    /// Thumbnail URLs (absolute after [`Cloud::search`]).
-    #[serde(default)]
-    pub thumbnails: Thumbs,
-}
-
-/// Thumbnail links.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-pub struct Thumbs {
-    /// First frame.
-    #[serde(default)]
-    pub first: String,
-    /// Last frame.
-    #[serde(default)]
-    pub last: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Page {
-    items: Vec<Hit>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    message: Option<String>,
-    error: Option<String>,
-}
+use dashledger_api::ErrorBody;
+use dashledger_api::clips::Page;
+/// One search hit, and its thumbnail links (the API's types).
+pub use dashledger_api::clips::{Hit, ThumbnailLinks as Thumbs};
 
 /// A cloud client.
 #[derive(Clone, Debug)]
@@ -152,10 +114,7 @@ impl Cloud {
         let text = resp.text().await.unwrap_or_default();
         let detail = serde_json::from_str::<ErrorBody>(&text)
             .ok()
-            .and_then(|b| match (b.error, b.message) {
-                (Some(code), Some(m)) => Some(format!("{code}: {m}")),
-                (c, m) => m.or(c),
-            })
+            .map(|b| format!("{}: {}", b.error, b.message))
             .unwrap_or_else(|| text.chars().take(300).collect());
         Err(Error::CloudHttp {
             what: what.to_owned(),

@@ -7,56 +7,24 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, header};
-use axum::routing::post;
-use dashledger_protocol::chain::{ChainChecker, ChainTip, Finding};
+use dashledger_api::ErrorBody;
+use dashledger_api::admin::AlarmKind;
+pub(crate) use dashledger_api::evidence::{Finding as FindingView, IngestResult, JsonBatch};
+use dashledger_protocol::chain::Finding;
 use dashledger_protocol::record::{SIGNED_RECORD_LEN, SignedRecord, VerifiedRecord};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::{Shared, addr_key};
 use crate::error::ApiError;
 
-pub(super) fn routes(limit: usize) -> axum::Router<Shared> {
-    axum::Router::new().route(
-        "/v1/evidence",
-        post(ingest).layer(DefaultBodyLimit::max(limit)),
-    )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonBatch {
-    /// Signed records, each `0x` + 322 hex digits (161 bytes).
-    records: Vec<String>,
-}
-
-/// The answer to an accepted batch.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub(crate) struct IngestResult {
-    /// Records newly stored.
-    pub(crate) accepted: u64,
-    /// Records already stored (identical), ignored.
-    pub(crate) duplicates: u64,
-    /// Chain findings this batch caused (also stored as alarms).
-    pub(crate) findings: Vec<FindingView>,
-}
-
-/// A chain finding in API form.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub(crate) struct FindingView {
-    /// Device address.
-    pub(crate) device: String,
-    /// gap | fork | break | reordered
-    pub(crate) kind: String,
-    /// The sequence number concerned (first missing one for a gap).
-    pub(crate) seq: u32,
-    /// Human detail.
-    pub(crate) detail: String,
+pub(super) fn routes(limit: usize) -> OpenApiRouter<Shared> {
+    OpenApiRouter::new().routes(routes!(ingest).layer(DefaultBodyLimit::max(limit)))
 }
 
 fn finding_view(device: &Address, f: &Finding) -> FindingView {
@@ -64,13 +32,13 @@ fn finding_view(device: &Address, f: &Finding) -> FindingView {
     match *f {
         Finding::Gap { from, to } => FindingView {
             device,
-            kind: "gap".into(),
+            kind: AlarmKind::Gap,
             seq: from,
             detail: format!("records {from}..={to} missing"),
         },
         Finding::Fork { seq, first, second } => FindingView {
             device,
-            kind: "fork".into(),
+            kind: AlarmKind::Fork,
             seq,
             detail: format!("two different records for seq {seq}: kept {first}, refused {second}"),
         },
@@ -80,7 +48,7 @@ fn finding_view(device: &Address, f: &Finding) -> FindingView {
             got_prev,
         } => FindingView {
             device,
-            kind: "break".into(),
+            kind: AlarmKind::Break,
             seq,
             detail: format!(
                 "prev_hash {got_prev} does not match previous segment hash {expected_prev}"
@@ -88,7 +56,7 @@ fn finding_view(device: &Address, f: &Finding) -> FindingView {
         },
         Finding::Reordered { seq, after } => FindingView {
             device,
-            kind: "reordered".into(),
+            kind: AlarmKind::Reordered,
             seq,
             detail: format!("record {seq} arrived after record {after}"),
         },
@@ -208,6 +176,26 @@ fn verify_all(records: Vec<SignedRecord>) -> Result<Vec<VerifiedRecord>, ApiErro
     })
 }
 
+/// Ingest a batch of signed evidence records (all-or-nothing, idempotent).
+///
+/// Each record is the protocol's 161-byte signed evidence record. The batch is refused whole if
+/// any record is malformed, badly signed, or from an unknown, pending or revoked device. Chain
+/// findings are returned and stored as alarms; a re-sent record is a duplicate.
+#[utoipa::path(post, path = "/v1/evidence", tag = "devices",
+    request_body(description = "concatenated 161-byte signed records, or their hex in JSON", content(
+        (dashledger_api::Binary = "application/octet-stream"),
+        (JsonBatch = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "stored (durable when answered)", body = IngestResult),
+        (status = 400, description = "malformed batch or record, empty batch", body = ErrorBody),
+        (status = 401, description = "a record's signature is invalid", body = ErrorBody),
+        (status = 403, description = "a record's device is unknown, pending or revoked", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 413, description = "too many records or too large a body", body = ErrorBody),
+        (status = 415, description = "neither application/octet-stream nor application/json", body = ErrorBody),
+        (status = 503, description = "storage unavailable; nothing was kept, retry", body = ErrorBody),
+    ))]
 async fn ingest(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -215,9 +203,7 @@ async fn ingest(
 ) -> Result<Json<IngestResult>, ApiError> {
     let res = ingest_inner(&st, &headers, &body).await;
     if res.is_err() {
-        st.metrics
-            .batches_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.metrics.batches_refused.inc();
     }
     res.map(Json)
 }
@@ -238,37 +224,6 @@ async fn ingest_inner(
         by_device.entry(r.device()).or_default().push(r);
     }
     st.ingest.submit(by_device).await
-}
-
-/// Loaded state of one device for ingest.
-#[derive(Debug)]
-pub(crate) struct DeviceTip {
-    pub(crate) status: String,
-    pub(crate) tip: Option<ChainTip>,
-}
-
-pub(crate) fn tip_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceTip, ApiError> {
-    let status: String = r.try_get(0)?;
-    let seq: Option<i64> = r.try_get(1)?;
-    let sh: Option<Vec<u8>> = r.try_get(2)?;
-    let id: Option<Vec<u8>> = r.try_get(3)?;
-    let tip = match (seq, sh, id) {
-        (Some(seq), Some(sh), Some(id)) if sh.len() == 32 && id.len() == 32 => Some(ChainTip {
-            seq: u32::try_from(seq)
-                .map_err(|_| ApiError::internal("stored tip seq out of range"))?,
-            segment_hash: B256::from_slice(&sh),
-            record_id: B256::from_slice(&id),
-        }),
-        _ => None,
-    };
-    Ok(DeviceTip { status, tip })
-}
-
-pub(crate) fn new_checker(device: Address, tip: Option<ChainTip>) -> ChainChecker {
-    match tip {
-        Some(t) => ChainChecker::resume(device, t),
-        None => ChainChecker::new(device),
-    }
 }
 
 pub(crate) fn findings_view(device: &Address, f: &[Finding]) -> Vec<FindingView> {

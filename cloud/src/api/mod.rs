@@ -1,15 +1,25 @@
 //! The HTTP API: router, shared state, JSON extractors with JSON error bodies, metrics
 //! middleware, health, readiness, metrics and the OpenAPI document.
+//!
+//! Every route is registered through utoipa-axum's [`OpenApiRouter`] from a handler carrying
+//! `#[utoipa::path]`, with request and response bodies from `dashledger-api`: the document
+//! served at `/openapi.json` (and written to `docs/api/openapi.json` by
+//! `dashledger-cloud openapi`) is generated from the same code that serves, so the two cannot
+//! drift.
 
 mod admin;
 mod auth;
-mod chain_api;
+mod disputes;
+mod downloads;
 pub(crate) mod evidence;
+mod onchain;
+mod owner;
+mod relay;
 mod search;
 mod uploads;
 pub mod web;
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -18,65 +28,116 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
+use dashledger_api::service::{Health, NotReady};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::blob::BlobStore;
-use crate::config::{Config, Secret};
-use crate::db::Db;
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
+pub use crate::state::{AppState, Shared};
 
-/// The OpenAPI document served at `/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("../../../docs/api/openapi.json");
-
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// The configuration in force.
-    pub config: Config,
-    /// The database.
-    pub db: Db,
-    /// Blob storage.
-    pub blobs: Box<dyn BlobStore>,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Operator token (None: operator API disabled).
-    pub admin_token: Option<Secret>,
-    /// Per-upload cursors (offset + running Keccak-256) of uploads being written.
-    pub upload_cursors: std::sync::Mutex<
-        std::collections::HashMap<String, Arc<tokio::sync::Mutex<crate::upload::Cursor>>>,
-    >,
-    /// Chain access (None: chain features off).
-    pub chain: Option<crate::chain::Chain>,
-    /// Serialises the relayer's rate-limit check and submission.
-    pub relay_lock: tokio::sync::Mutex<()>,
-    /// Group-commit queue of evidence ingest.
-    pub ingest: crate::ingest::IngestQueue,
-}
-
-/// Shared state handle.
-pub type Shared = Arc<AppState>;
-
-/// Builds the router.
-pub fn router(state: Shared) -> Router {
-    let ingest_limit = state.config.ingest.max_batch_records * 161 * 2 + 64 * 1024;
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/config.json", get(web::config_json))
+/// Every route, with its OpenAPI operation. Body limits come from `config`.
+fn routes(config: &Config) -> OpenApiRouter<Shared> {
+    let ingest_limit = config.ingest.max_batch_records * 161 * 2 + 64 * 1024;
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(web::config_json))
+        .routes(routes!(web::index))
         .merge(admin::routes())
         .merge(evidence::routes(ingest_limit))
         .merge(uploads::routes())
         .merge(search::routes())
-        .merge(chain_api::routes())
+        .merge(owner::routes())
+        .merge(downloads::routes())
+        .merge(relay::routes())
+        .merge(disputes::routes())
+}
+
+/// The OpenAPI 3.1 document of this server (what `/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = routes(&Config::default()).split_for_parts();
+    doc.info.title = "dashledger cloud".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some(
+        "Device registry, evidence ingest, resumable uploads, verification, search and gated downloads. \
+         Every error is a JSON body {error, message} with a stable code; client mistakes are 4xx. \
+         Generated from the server's handlers (dashledger-cloud openapi); see docs/cloud.md."
+            .into(),
+    );
+    doc.info.license = Some(
+        utoipa::openapi::LicenseBuilder::new()
+            .name("GPL-3.0-only")
+            .identifier(Some("GPL-3.0-only"))
+            .build(),
+    );
+    doc.info.contact = None;
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "admin",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("the operator's admin token"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "signedRequest",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "x-dashledger-signature",
+            "protocol signed request (docs/formats.md): headers x-dashledger-address, -nonce, -expires and \
+             -signature, EIP-191 over the canonical text binding chain id, method, path and query, \
+             keccak256(body), nonce and expiry. Nonces are single-use; the expiry may lie at most \
+             auth.max_validity_secs ahead.",
+        ))),
+    );
+    doc
+}
+
+/// `openapi()` as pretty JSON, computed once.
+pub fn openapi_text() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut t = openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises");
+        t.push('\n');
+        t
+    })
+}
+
+/// Builds the router.
+pub fn router(state: Shared) -> Router {
+    let (router, _) = routes(&state.config).split_for_parts();
+    router
         .fallback(web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(close_unread))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// A 413 or 408 answers a request whose body was not (fully) read: the connection cannot carry
+/// another request, so say so (`Connection: close`) instead of letting the client reuse it and
+/// meet a broken pipe.
+async fn close_unread(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if matches!(
+        resp.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response {
@@ -96,40 +157,63 @@ async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response
     resp
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "alive", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
+/// Readiness: the database answers with the current schema and the blob store is writable.
+#[utoipa::path(get, path = "/readyz", tag = "service",
+    responses(
+        (status = 200, description = "ready", body = Health),
+        (status = 503, description = "not ready; `problems` says why", body = NotReady),
+    ))]
 async fn ready(State(st): State<Shared>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = st.db.ready().await {
+    if let Err(e) = st.store.ready().await {
         problems.push(e);
     }
     if let Err(e) = st.blobs.ready().await {
         problems.push(format!("blob storage: {e}"));
     }
     if problems.is_empty() {
-        Json(serde_json::json!({ "status": "ready" })).into_response()
+        Json(Health {
+            status: "ready".into(),
+        })
+        .into_response()
     } else {
         tracing::warn!(?problems, "not ready");
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "not ready", "problems": problems })),
+            Json(NotReady {
+                status: "not ready".into(),
+                problems,
+            }),
         )
             .into_response()
     }
 }
 
+/// Prometheus metrics (OpenMetrics 1.0 text).
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(State(st): State<Shared>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         st.metrics.render(),
     )
         .into_response()
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+/// This document (OpenAPI 3.1), generated from the server's handlers.
+#[utoipa::path(get, path = "/openapi.json", tag = "service",
+    responses((status = 200, description = "the OpenAPI document", body = Object, content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_text()).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -159,6 +243,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(rej: JsonRejection) -> ApiError {
+    if crate::server::is_body_timeout(&rej) {
+        return ApiError::body_timeout();
+    }
     let status = rej.status();
     let code = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -186,7 +273,9 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             Ok(b) => Ok(Self(b)),
             Err(rej) => {
                 let status = rej.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                if crate::server::is_body_timeout(&rej) {
+                    Err(ApiError::body_timeout())
+                } else if status == StatusCode::PAYLOAD_TOO_LARGE {
                     Err(ApiError::too_large(
                         "body_too_large",
                         "request body exceeds this route's size limit",
@@ -255,20 +344,17 @@ pub(crate) fn require_admin(st: &AppState, headers: &HeaderMap) -> Result<(), Ap
                 "Authorization: Bearer <admin token> required",
             )
         })?;
-    if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+    // Constant-time compare (subtle): the time taken says nothing about how much matched.
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.trim().as_bytes(),
+        token.expose().as_bytes(),
+    )) {
         return Err(ApiError::unauthorized(
             "bad_token",
             "admin token does not match",
         ));
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Parses a 0x-prefixed 20-byte address, naming `what` in the error.
@@ -301,6 +387,18 @@ pub(crate) fn addr_key(a: &alloy::primitives::Address) -> String {
 mod tests {
     use super::*;
 
+    /// docs/api/openapi.json is the generated document, so readers of the repository see what
+    /// the server serves.
+    #[test]
+    fn checked_in_openapi_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api/openapi.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == openapi_text(),
+            "docs/api/openapi.json is stale: run `cargo run -p dashledger-cloud -- openapi > docs/api/openapi.json`"
+        );
+    }
+
     #[test]
     fn address_parsing() {
         let a = parse_address("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "x").unwrap();
@@ -311,8 +409,5 @@ mod tests {
                 .to_string()
                 .contains("device")
         );
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -5,72 +5,24 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use dashledger_api::ErrorBody;
+use dashledger_api::clips::{Hit, Page, SearchQuery, ThumbnailLinks as HitThumbs};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiPath, ApiQuery, Shared, addr_key, parse_address};
 use crate::error::ApiError;
+use crate::store::listings::BoxPage;
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route("/v1/clips", get(search))
-        .route("/v1/clips/{ec}", get(get_clip))
-        .route("/v1/clips/{ec}/thumbnails/{which}", get(thumbnail))
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(get_clip))
+        .routes(routes!(thumbnail))
 }
 
 /// Mean Earth radius (m), for great-circle distances.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchQuery {
-    /// Start of the time range, unix seconds (inclusive).
-    from: i64,
-    /// End of the time range, unix seconds (inclusive).
-    to: i64,
-    /// Centre latitude (degrees) for a radius search.
-    lat: Option<f64>,
-    /// Centre longitude (degrees).
-    lon: Option<f64>,
-    /// Radius in metres.
-    radius_m: Option<f64>,
-    /// Box search: south edge (degrees).
-    min_lat: Option<f64>,
-    /// North edge.
-    max_lat: Option<f64>,
-    /// West edge.
-    min_lon: Option<f64>,
-    /// East edge.
-    max_lon: Option<f64>,
-    /// Page size (default 50).
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page's `next_cursor`.
-    cursor: Option<String>,
-}
-
-/// One search hit.
-#[derive(Debug, Serialize)]
-struct Hit {
-    ec_address: String,
-    recorded_at: i64,
-    lat: f64,
-    lon: f64,
-    status: String,
-    thumbnails: HitThumbs,
-}
-
-#[derive(Debug, Serialize)]
-struct HitThumbs {
-    first: String,
-    last: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Page {
-    items: Vec<Hit>,
-    next_cursor: Option<String>,
-}
 
 enum Area {
     Circle { lat: f64, lon: f64, r: f64 },
@@ -172,6 +124,21 @@ fn area(q: &SearchQuery) -> Result<(Area, f64, f64, f64, f64), ApiError> {
     }
 }
 
+/// `from <= to` and `to - from <= max_range` without overflow: extreme values (`i64::MIN` to
+/// `i64::MAX`) are a 400, never a panic or a wrapped, unchecked range.
+fn check_time_range(from: i64, to: i64, max_range: i64) -> Result<(), ApiError> {
+    if from > to {
+        return Err(ApiError::bad_request("invalid_time", "from must be <= to"));
+    }
+    match to.checked_sub(from) {
+        Some(span) if span <= max_range => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "invalid_time",
+            format!("time range longer than {max_range} s; narrow it"),
+        )),
+    }
+}
+
 fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this server returned");
     let (t, ec) = c.split_once('_').ok_or_else(bad)?;
@@ -187,22 +154,18 @@ fn thumbs(ec: &str) -> HitThumbs {
     }
 }
 
+/// Search listed (verified) clips by time range and place, paginated.
+#[utoipa::path(get, path = "/v1/clips", tag = "search",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "a page of hits in time order", body = Page),
+        (status = 400, description = "invalid time range, place, limit or cursor", body = ErrorBody),
+    ))]
 async fn search(
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if q.from > q.to {
-        return Err(ApiError::bad_request("invalid_time", "from must be <= to"));
-    }
-    if q.to - q.from > st.config.search.max_range_secs {
-        return Err(ApiError::bad_request(
-            "invalid_time",
-            format!(
-                "time range longer than {} s; narrow it",
-                st.config.search.max_range_secs
-            ),
-        ));
-    }
+    check_time_range(q.from, q.to, st.config.search.max_range_secs)?;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > st.config.search.max_page_size {
         return Err(ApiError::bad_request(
@@ -211,37 +174,30 @@ async fn search(
         ));
     }
     let (area, min_lat, max_lat, min_lon, max_lon) = area(&q)?;
+    // Keyset start: `(t, ec) > (from, "")` is `t >= from` (every address sorts after ""), with no
+    // arithmetic on the client's numbers.
     let (mut after_t, mut after_ec) = match &q.cursor {
         Some(c) => parse_cursor(c)?,
-        None => (q.from - 1, String::new()),
+        None => (q.from, String::new()),
     };
     let mut items = Vec::new();
     let batch = i64::from(limit) * 2 + 16;
     // Keyset pagination over (t, ec); the circle filter may drop rows of the bounding box, so
     // fetch until the page is full or the range is exhausted.
     loop {
-        let rows = sqlx::query(
-            "SELECT ec_address, t, lat, lon, status FROM listings \
-             WHERE t <= $1 AND (t > $2 OR (t = $2 AND ec_address > $3)) \
-             AND lat >= $4 AND lat <= $5 AND lon >= $6 AND lon <= $7 \
-             ORDER BY t, ec_address LIMIT $8",
-        )
-        .bind(q.to)
-        .bind(after_t)
-        .bind(&after_ec)
-        .bind(min_lat)
-        .bind(max_lat)
-        .bind(min_lon)
-        .bind(max_lon)
-        .bind(batch)
-        .fetch_all(st.db.pool())
-        .await?;
+        let rows = st
+            .store
+            .listings_in_box(&BoxPage {
+                to: q.to,
+                after_t,
+                after_ec: &after_ec,
+                bounds: (min_lat, max_lat, min_lon, max_lon),
+                limit: batch,
+            })
+            .await?;
         let n = rows.len() as i64;
         for r in rows {
-            let ec: String = r.try_get(0)?;
-            let t: i64 = r.try_get(1)?;
-            let lat: f64 = r.try_get(2)?;
-            let lon: f64 = r.try_get(3)?;
+            let (ec, t, lat, lon) = (r.ec_address, r.t, r.lat, r.lon);
             after_t = t;
             after_ec = ec.clone();
             if let Area::Circle {
@@ -259,7 +215,7 @@ async fn search(
                 recorded_at: t,
                 lat,
                 lon,
-                status: r.try_get(4)?,
+                status: r.status,
             });
             if items.len() == limit as usize {
                 break;
@@ -273,27 +229,45 @@ async fn search(
     }
 }
 
+/// One listed clip.
+#[utoipa::path(get, path = "/v1/clips/{ec}", tag = "search",
+    params(("ec" = String, Path, description = "Evidence Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$")),
+    responses(
+        (status = 200, description = "the clip", body = Hit),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 404, description = "not listed", body = ErrorBody),
+    ))]
 async fn get_clip(
     State(st): State<Shared>,
     ApiPath(ec): ApiPath<String>,
 ) -> Result<Json<Hit>, ApiError> {
     let ec = addr_key(&parse_address(&ec, "EC address")?);
-    let r =
-        sqlx::query("SELECT ec_address, t, lat, lon, status FROM listings WHERE ec_address = $1")
-            .bind(&ec)
-            .fetch_optional(st.db.pool())
-            .await?
-            .ok_or_else(|| ApiError::not_found("unknown_ec", format!("EC {ec} is not listed")))?;
+    let r = st
+        .store
+        .listing(&ec)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_ec", format!("EC {ec} is not listed")))?;
     Ok(Json(Hit {
         thumbnails: thumbs(&ec),
-        ec_address: r.try_get(0)?,
-        recorded_at: r.try_get(1)?,
-        lat: r.try_get(2)?,
-        lon: r.try_get(3)?,
-        status: r.try_get(4)?,
+        ec_address: r.ec_address,
+        recorded_at: r.t,
+        lat: r.lat,
+        lon: r.lon,
+        status: r.status,
     }))
 }
 
+/// A thumbnail of a listed clip (JPEG).
+#[utoipa::path(get, path = "/v1/clips/{ec}/thumbnails/{which}", tag = "search",
+    params(
+        ("ec" = String, Path, description = "Evidence Contract address", pattern = "^0[xX][0-9a-fA-F]{40}$"),
+        ("which" = String, Path, description = "which thumbnail", pattern = "^(first|last)$"),
+    ),
+    responses(
+        (status = 200, description = "the JPEG", content_type = "image/jpeg", body = dashledger_api::Binary),
+        (status = 400, description = "invalid address", body = ErrorBody),
+        (status = 404, description = "not listed, or no such thumbnail", body = ErrorBody),
+    ))]
 async fn thumbnail(
     State(st): State<Shared>,
     ApiPath((ec, which)): ApiPath<(String, String)>,
@@ -305,11 +279,7 @@ async fn thumbnail(
             "thumbnails are 'first' or 'last'",
         ));
     }
-    let listed: Option<String> =
-        sqlx::query_scalar("SELECT ec_address FROM listings WHERE ec_address = $1")
-            .bind(&ec)
-            .fetch_optional(st.db.pool())
-            .await?;
+    let listed = st.store.listing(&ec).await?;
     if listed.is_none() {
         return Err(ApiError::not_found(
             "unknown_ec",
@@ -339,6 +309,40 @@ async fn thumbnail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ranges_never_overflow() {
+        let max = 31 * 24 * 3600;
+        assert!(check_time_range(0, max, max).is_ok());
+        assert!(check_time_range(i64::MIN, i64::MIN + 10, max).is_ok());
+        assert!(check_time_range(i64::MAX - 10, i64::MAX, max).is_ok());
+        for (from, to) in [
+            (i64::MIN, i64::MAX),
+            (i64::MIN, 0),
+            (-1, i64::MAX),
+            (0, max + 1),
+            (5, 1),
+        ] {
+            let e = check_time_range(from, to, max).unwrap_err();
+            assert_eq!(
+                (e.status().as_u16(), e.code()),
+                (400, "invalid_time"),
+                "{from}..{to}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any pair of i64 either passes with a span within the limit or is a 400.
+        #[test]
+        fn any_time_range_is_checked(from in proptest::num::i64::ANY, to in proptest::num::i64::ANY) {
+            let max = 31 * 24 * 3600;
+            match check_time_range(from, to, max) {
+                Ok(()) => proptest::prop_assert!(from <= to && (i128::from(to) - i128::from(from)) <= i128::from(max)),
+                Err(e) => proptest::prop_assert_eq!(e.code(), "invalid_time"),
+            }
+        }
+    }
 
     #[test]
     fn haversine_is_sane() {

@@ -7,75 +7,40 @@
 //! `DELETE /v1/uploads/{id}`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use alloy::primitives::B256;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use dashledger_api::ErrorBody;
+use dashledger_api::admin::AlarmKind;
+use dashledger_api::uploads::{
+    Aborted, ClipStatus, Completed, CreateUpload, Thumbnails, Upload as UploadView, UploadState,
+};
 use dashledger_protocol::frames::{decode_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use sha3::Digest;
-use sqlx::Row;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
+use super::auth::ApprovedDevice;
 use super::{ApiPath, AppState, Shared, addr_key, parse_address};
-use crate::error::ApiError;
+use crate::error::{ApiError, CloudError};
 use crate::now_unix;
+use crate::store::uploads::{NewClip, NewUpload, UploadRow};
 use crate::upload::{self, Cursor};
 
-pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new()
-        .route(
-            "/v1/uploads",
-            post(create).layer(DefaultBodyLimit::max(1 << 20)),
-        )
-        .route("/v1/uploads/{id}", get(status).delete(abort))
+pub(super) fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(create).layer(DefaultBodyLimit::max(1 << 20)))
+        .routes(routes!(status, abort))
         // Chunk and thumbnail bodies are size-checked while streaming, against the upload caps.
-        .route(
-            "/v1/uploads/{id}/chunks/{offset}",
-            put(chunk).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/v1/uploads/{id}/thumbnails/{which}",
-            put(thumbnail).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/uploads/{id}/complete", post(complete))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    /// The Evidence Contract this clip belongs to.
-    ec_address: String,
-    /// Size of the sealed clip in bytes.
-    size: u64,
-    /// Per-second leaves, `0x` + hex of the concatenated 32-byte leaves (protocol `encode_leaves`).
-    leaves: String,
-    /// The frames Merkle root (must equal the root of `leaves`).
-    frames_root: String,
-}
-
-/// Status of an upload session.
-#[derive(Debug, Serialize)]
-struct UploadView {
-    upload_id: String,
-    ec_address: String,
-    size: u64,
-    received: u64,
-    state: String,
-    max_chunk_bytes: u64,
-    thumbnails: Thumbs,
-}
-
-#[derive(Debug, Serialize)]
-struct Thumbs {
-    first: bool,
-    last: bool,
+        .routes(routes!(chunk).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(thumbnail).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(complete))
 }
 
 fn parse_b256(s: &str, what: &str) -> Result<B256, ApiError> {
@@ -91,16 +56,6 @@ fn parse_b256(s: &str, what: &str) -> Result<B256, ApiError> {
     Ok(B256::from_slice(&b))
 }
 
-#[derive(Debug)]
-struct UploadRow {
-    id: String,
-    device: String,
-    ec_address: String,
-    total_size: u64,
-    received: u64,
-    state: String,
-}
-
 async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
     if !upload::is_upload_id(id) {
         return Err(ApiError::not_found(
@@ -108,81 +63,68 @@ async fn load(st: &AppState, id: &str) -> Result<UploadRow, ApiError> {
             "no such upload (ids are 32 lowercase hex digits)",
         ));
     }
-    let r = sqlx::query(
-        "SELECT id, device, ec_address, total_size, received, state FROM uploads WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(st.db.pool())
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_upload", format!("no upload {id}")))?;
-    Ok(UploadRow {
-        id: r.try_get(0)?,
-        device: r.try_get(1)?,
-        ec_address: r.try_get(2)?,
-        total_size: r.try_get::<i64, _>(3)? as u64,
-        received: r.try_get::<i64, _>(4)? as u64,
-        state: r.try_get(5)?,
-    })
+    st.store
+        .upload(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_upload", format!("no upload {id}")))
 }
 
-async fn view(st: &AppState, row: &UploadRow) -> UploadView {
+async fn view(st: &AppState, row: &UploadRow) -> Result<UploadView, ApiError> {
     let spool = st.config.spool_dir();
-    let has =
-        |w: &str| row.state == "complete" || upload::thumb_spool_path(&spool, &row.id, w).exists();
-    UploadView {
+    let has = |w: &str| {
+        row.state == UploadState::Complete || upload::thumb_spool_path(&spool, &row.id, w).exists()
+    };
+    Ok(UploadView {
         upload_id: row.id.clone(),
         ec_address: row.ec_address.clone(),
         size: row.total_size,
         received: row.received,
-        state: row.state.clone(),
+        state: row.state,
         max_chunk_bytes: st.config.upload.max_chunk_bytes,
-        thumbnails: Thumbs {
+        thumbnails: Thumbnails {
             first: has("first"),
             last: has("last"),
         },
-    }
+    })
 }
 
+/// Open (or resume) the upload of an EC's sealed clip.
+///
+/// Only the device behind the EC may: the one the relayer created it for, or the one whose
+/// evidence record reported its `videoHash` before the EC was created (docs/cloud.md, "Who may
+/// upload a clip"). An open upload of this device with the same parameters is resumed (200);
+/// another one of the EC is replaced.
+#[utoipa::path(post, path = "/v1/uploads", tag = "devices", security(("signedRequest" = [])),
+    request_body = CreateUpload,
+    responses(
+        (status = 201, description = "opened", body = UploadView),
+        (status = 200, description = "this device's open upload of the EC: resume at `received`", body = UploadView),
+        (status = 400, description = "malformed body, address, leaves or root", body = ErrorBody),
+        (status = 401, description = "missing, bad, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "unknown, pending or revoked device, or not the EC's device", body = ErrorBody),
+        (status = 404, description = "no such EC on chain", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 409, description = "already uploaded, the EC is final, another device's upload (chain-less), or a chunk in progress", body = ErrorBody),
+        (status = 413, description = "clip or body too large", body = ErrorBody),
+        (status = 422, description = "frames_root does not match the leaves", body = ErrorBody),
+        (status = 429, description = "too many open uploads for this device", body = ErrorBody),
+        (status = 502, description = "the chain could not be read; retry", body = ErrorBody),
+    ))]
 async fn create(
     State(st): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    super::ApiBytes(body): super::ApiBytes,
+    ApprovedDevice { key: dkey, body }: ApprovedDevice,
 ) -> Result<Response, ApiError> {
-    let device = super::auth::verify_signed(&st, &method, &uri, &headers, &body).await?;
-    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: CreateUpload = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
     })?;
     let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
-    let dkey = addr_key(&device);
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM devices WHERE address = $1")
-            .bind(&dkey)
-            .fetch_optional(st.db.pool())
-            .await?;
-    match status.as_deref() {
-        Some("approved") => {}
-        Some("revoked") => {
-            return Err(ApiError::forbidden(
-                "revoked_device",
-                format!("device {dkey} has been revoked"),
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::forbidden(
-                "device_not_approved",
-                format!("device {dkey} is awaiting approval"),
-            ));
-        }
-        None => {
-            return Err(ApiError::forbidden(
-                "unknown_device",
-                format!("device {dkey} is not registered"),
-            ));
-        }
-    }
     let cfg = &st.config.upload;
+    if b.size == 0 || i64::try_from(b.size).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_size",
+            format!("size {} is not a clip size (1 to 2^63 - 1 bytes)", b.size),
+        ));
+    }
     if b.size == 0 || b.size > cfg.max_clip_bytes {
         return Err(ApiError::too_large(
             "clip_too_large",
@@ -209,65 +151,217 @@ async fn create(
         ));
     }
 
-    // One live upload per EC: resume an open one by the same device; refuse a finished one.
-    let existing = sqlx::query("SELECT id, device, state, total_size FROM uploads WHERE ec_address = $1 AND state <> 'aborted'")
-        .bind(&ec)
-        .fetch_optional(st.db.pool())
-        .await?;
+    // Bound to the device behind the EC (chain features on): nobody else may upload its clip.
+    if let Some(chain) = &st.chain {
+        authorize(&st, chain, &ec, &dkey).await?;
+    }
+    // One live upload per EC: resume an open one by the same device with the same parameters,
+    // replace it otherwise (or replace another device's, once the EC is bound to this one);
+    // refuse a finished one.
+    let existing = st.store.live_upload(&ec).await?;
     if let Some(r) = existing {
-        let (id, dev, state, size): (String, String, String, i64) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        let UploadRow {
+            id,
+            device: dev,
+            state,
+            total_size: size,
+            leaves: old_leaves,
+            frames_root: old_root,
+            ..
+        } = r;
         if dev != dkey {
-            return Err(ApiError::conflict(
-                "ec_taken",
-                format!("an upload for EC {ec} exists from another device"),
-            ));
-        }
-        if state == "complete" {
+            if st.chain.is_none() {
+                return Err(ApiError::conflict(
+                    "ec_taken",
+                    format!("an upload for EC {ec} exists from another device"),
+                ));
+            }
+            // `authorize` bound the EC to this device: the other device's upload is foreign.
+            retire(&st, &id, &ec).await?;
+            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, foreign = %dev, device = %dkey, "replaced an upload by a device the EC is not bound to");
+        } else if state == UploadState::Complete {
             return Err(ApiError::conflict(
                 "already_uploaded",
-                format!("EC {ec} is already uploaded (upload {id})"),
+                format!("EC {ec} is already uploaded"),
             ));
+        } else if size == b.size && old_leaves == leaves_bytes && old_root == root.as_slice() {
+            let row = load(&st, &id).await?;
+            return Ok((StatusCode::OK, Json(view(&st, &row).await?)).into_response());
+        } else {
+            // The device's own upload with other parameters (e.g. abandoned before a re-seal).
+            retire(&st, &id, &ec).await?;
+            tracing::info!(upload = %upload::log_id(&id), ec = %ec, "replaced the device's own open upload (other size or leaves)");
         }
-        if size as u64 != b.size {
-            return Err(ApiError::conflict(
-                "size_mismatch",
-                format!("open upload {id} for EC {ec} has size {size}; abort it to start over"),
-            ));
-        }
-        let row = load(&st, &id).await?;
-        return Ok((StatusCode::OK, Json(view(&st, &row).await)).into_response());
+    }
+    let open = st.store.open_uploads_of(&dkey).await?;
+    if open >= i64::from(cfg.max_open_per_device) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_open_uploads",
+            format!(
+                "device {dkey} has {open} open uploads (upload.max_open_per_device = {}); complete or abort one",
+                cfg.max_open_per_device
+            ),
+        ));
     }
     let id = upload::new_upload_id();
     let now = now_unix();
-    sqlx::query(
-        "INSERT INTO uploads (id, device, ec_address, total_size, received, state, leaves, frames_root, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 0, 'open', $5, $6, $7, $7)",
-    )
-    .bind(&id)
-    .bind(&dkey)
-    .bind(&ec)
-    .bind(b.size as i64)
-    .bind(leaves_bytes)
-    .bind(root.as_slice().to_vec())
-    .bind(now)
-    .execute(st.db.pool())
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened")),
-        _ => e.into(),
-    })?;
-    tracing::info!(upload = %id, ec = %ec, device = %dkey, size = b.size, "upload opened");
+    st.store
+        .insert_upload(
+            &NewUpload {
+                id: &id,
+                device: &dkey,
+                ec_address: &ec,
+                total_size: b.size,
+                leaves: &leaves_bytes,
+                frames_root: root.as_slice(),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::conflict("ec_taken", format!("an upload for EC {ec} was just opened"))
+            }
+            _ => e.into(),
+        })?;
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = b.size, "upload opened");
     let row = load(&st, &id).await?;
-    Ok((StatusCode::CREATED, Json(view(&st, &row).await)).into_response())
+    Ok((StatusCode::CREATED, Json(view(&st, &row).await?)).into_response())
 }
 
+/// Refuses an upload for `ec` unless the EC exists, is Pending and is bound to `device`
+/// ([`crate::chain::binding`]); a refused attempt by an approved device raises a
+/// `foreign_upload` alarm. When the EC is final, the device's own finished upload is
+/// `already_uploaded` (what the agent expects after a lost answer).
+async fn authorize(
+    st: &AppState,
+    chain: &crate::chain::Chain,
+    ec: &str,
+    device: &str,
+) -> Result<(), ApiError> {
+    use crate::chain::binding::{Binding, bind};
+    let ec_addr = parse_address(ec, "ec_address")?;
+    let binding = bind(&st.store, chain, ec_addr).await.map_err(|e| match e {
+        CloudError::Chain(msg) => {
+            tracing::warn!(error = %msg, "upload: cannot read the EC from the chain");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "chain_unavailable",
+                "cannot read the EC from the chain; retry later",
+            )
+        }
+        e => e.into(),
+    })?;
+    let refuse = |bound: &str| -> ApiError {
+        ApiError::forbidden(
+            "not_evidence_device",
+            format!(
+                "EC {ec} is {bound}, not to device {device}: only the device whose evidence records (or relayed creation) stand behind an EC may upload its clip"
+            ),
+        )
+    };
+    match binding {
+        Binding::NotEvidence => Err(ApiError::not_found(
+            "unknown_ec",
+            format!(
+                "{ec} is not an Evidence Contract of this deployment (create the EC before uploading its clip)"
+            ),
+        )),
+        Binding::Final(status) => {
+            if st.store.completed_by(ec, device).await? {
+                return Err(ApiError::conflict(
+                    "already_uploaded",
+                    format!("EC {ec} is already uploaded"),
+                ));
+            }
+            let name = if status == 1 { "Verified" } else { "Rejected" };
+            Err(ApiError::conflict(
+                "ec_final",
+                format!("EC {ec} is already {name} on chain; its clip can no longer be uploaded"),
+            ))
+        }
+        Binding::Device { device: bound, .. } if bound == device => Ok(()),
+        Binding::Device { device: bound, .. } => {
+            foreign_attempt(st, device, ec, &format!("bound to device {bound}")).await;
+            Err(refuse("bound to another device"))
+        }
+        Binding::Unbacked => {
+            foreign_attempt(st, device, ec, "backed by no device's records").await;
+            Err(ApiError::forbidden(
+                "not_evidence_device",
+                format!(
+                    "EC {ec}'s videoHash is not the hash of a segment device {device} reported before the EC was created; send the evidence records first"
+                ),
+            ))
+        }
+    }
+}
+
+/// Stores a `foreign_upload` alarm for the operator (best effort: the refusal stands either way).
+async fn foreign_attempt(st: &AppState, device: &str, ec: &str, why: &str) {
+    let detail = format!("tried to upload the clip of EC {ec}, which is {why}");
+    tracing::warn!(device, ec, why, "upload refused: not the EC's device");
+    match st
+        .store
+        .raise_alarm(device, AlarmKind::ForeignUpload, 0, &detail, now_unix())
+        .await
+    {
+        Ok(true) => {
+            st.metrics.alarms_raised.inc();
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot store the foreign_upload alarm"),
+    }
+}
+
+/// Aborts upload `id` of `ec` (open, or complete but not yet decided by the verifier) so that
+/// another upload of the EC can be opened; its spooled bytes are deleted.
+pub(crate) async fn retire(st: &AppState, id: &str, ec: &str) -> Result<(), ApiError> {
+    let cursor = cursor_for(st, id);
+    let Ok(cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "a chunk of the upload being replaced is being written; retry",
+        ));
+    };
+    if let Err(status) = st.store.retire_upload(id, ec, now_unix()).await? {
+        return Err(ApiError::conflict(
+            "already_uploaded",
+            format!("EC {ec}'s clip was already decided by the verifier ({status})"),
+        ));
+    }
+    drop(cur);
+    forget_cursor(st, id);
+    remove_spool(st, id).await;
+    Ok(())
+}
+
+async fn remove_spool(st: &AppState, id: &str) {
+    let dir = st.config.spool_dir();
+    for p in [
+        upload::spool_path(&dir, id),
+        upload::thumb_spool_path(&dir, id, "first"),
+        upload::thumb_spool_path(&dir, id, "last"),
+    ] {
+        let _ = tokio::fs::remove_file(p).await;
+    }
+}
+
+/// Upload status: resume at `received`. The id is the capability.
+#[utoipa::path(get, path = "/v1/uploads/{id}", tag = "devices",
+    params(("id" = String, Path, description = "upload id (a capability: keep it secret)", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "status", body = UploadView),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+    ))]
 async fn status(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UploadView>, ApiError> {
     let row = load(&st, &id).await?;
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 fn cursor_for(st: &AppState, id: &str) -> Arc<tokio::sync::Mutex<Cursor>> {
@@ -283,19 +377,39 @@ fn forget_cursor(st: &AppState, id: &str) {
 }
 
 fn require_open(row: &UploadRow) -> Result<(), ApiError> {
-    match row.state.as_str() {
-        "open" => Ok(()),
-        "complete" => Err(ApiError::conflict(
+    match row.state {
+        UploadState::Open => Ok(()),
+        UploadState::Complete => Err(ApiError::conflict(
             "upload_complete",
             format!("upload {} is already complete", row.id),
         )),
-        _ => Err(ApiError::conflict(
+        UploadState::Aborted => Err(ApiError::conflict(
             "upload_aborted",
             format!("upload {} was aborted", row.id),
         )),
     }
 }
 
+/// Append bytes at exactly the acknowledged offset.
+///
+/// Streamed to the spool and hashed while streaming; durable (fsync) before the answer. At most
+/// `upload.max_chunk_bytes`, never beyond the declared size; a failed or stalled chunk leaves
+/// nothing.
+#[utoipa::path(put, path = "/v1/uploads/{id}/chunks/{offset}", tag = "devices",
+    params(
+        ("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$"),
+        ("offset" = u64, Path, description = "must equal the upload's `received`", minimum = 0),
+    ),
+    request_body(content((dashledger_api::Binary = "application/octet-stream"))),
+    responses(
+        (status = 200, description = "acknowledged (durable)", body = UploadView),
+        (status = 400, description = "empty chunk, invalid id or offset", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving; nothing of it was kept", body = ErrorBody),
+        (status = 409, description = "offset mismatch (the message says where to resume), upload not open, or another chunk in progress", body = ErrorBody),
+        (status = 413, description = "chunk too large or beyond the declared size", body = ErrorBody),
+        (status = 415, description = "not application/octet-stream", body = ErrorBody),
+    ))]
 async fn chunk(
     State(st): State<Shared>,
     ApiPath((id, offset)): ApiPath<(String, u64)>,
@@ -358,9 +472,7 @@ async fn chunk(
     let mut stream = body.into_data_stream();
     let res: Result<(), ApiError> = async {
         while let Some(frame) = stream.next().await {
-            let data = frame.map_err(|e| {
-                ApiError::bad_request("body_error", format!("reading the chunk body failed: {e}"))
-            })?;
+            let data = frame.map_err(|e| ApiError::body_read(&e, "the chunk body"))?;
             written += data.len() as u64;
             if written > max_chunk {
                 return Err(ApiError::too_large(
@@ -393,16 +505,13 @@ async fn chunk(
         return Err(e);
     }
     let new_received = row.received + written;
-    let updated = sqlx::query("UPDATE uploads SET received = $1, updated_at = $2 WHERE id = $3 AND received = $4 AND state = 'open'")
-        .bind(new_received as i64)
-        .bind(now_unix())
-        .bind(&id)
-        .bind(row.received as i64)
-        .execute(st.db.pool())
+    let updated = st
+        .store
+        .advance_upload(&id, row.received, new_received, now_unix())
         .await;
     match updated {
-        Ok(r) if r.rows_affected() == 1 => {}
-        Ok(_) => {
+        Ok(true) => {}
+        Ok(false) => {
             upload::rollback(&spool, row.received).await;
             return Err(ApiError::conflict(
                 "upload_changed",
@@ -415,14 +524,12 @@ async fn chunk(
         }
     }
     cur.hashed = Some((new_received, hasher));
-    st.metrics
-        .upload_bytes
-        .fetch_add(written, Ordering::Relaxed);
+    st.metrics.upload_bytes.inc_by(written);
     let row = UploadRow {
         received: new_received,
         ..row
     };
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -456,6 +563,23 @@ fn check_octet_stream(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Upload the first or last thumbnail (JPEG); keccak256 of the first is the EC's `frameHash`.
+#[utoipa::path(put, path = "/v1/uploads/{id}/thumbnails/{which}", tag = "devices",
+    params(
+        ("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$"),
+        ("which" = String, Path, description = "which thumbnail", pattern = "^(first|last)$"),
+    ),
+    request_body(content((dashledger_api::Binary = "image/jpeg"))),
+    responses(
+        (status = 200, description = "stored", body = UploadView),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload or thumbnail name", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 409, description = "upload not open", body = ErrorBody),
+        (status = 413, description = "thumbnail too large", body = ErrorBody),
+        (status = 415, description = "not image/jpeg", body = ErrorBody),
+        (status = 422, description = "not a JPEG", body = ErrorBody),
+    ))]
 async fn thumbnail(
     State(st): State<Shared>,
     ApiPath((id, which)): ApiPath<(String, String)>,
@@ -491,9 +615,7 @@ async fn thumbnail(
     let mut data = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(frame) = stream.next().await {
-        let b = frame.map_err(|e| {
-            ApiError::bad_request("body_error", format!("reading the thumbnail failed: {e}"))
-        })?;
+        let b = frame.map_err(|e| ApiError::body_read(&e, "the thumbnail"))?;
         if (data.len() + b.len()) as u64 > max {
             return Err(ApiError::too_large(
                 "thumbnail_too_large",
@@ -520,7 +642,7 @@ async fn thumbnail(
     tokio::fs::rename(&tmp, &dest)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(view(&st, &row).await))
+    Ok(Json(view(&st, &row).await?))
 }
 
 /// Keccak-256 over a stored blob of `size` bytes.
@@ -533,22 +655,22 @@ async fn hash_blob(st: &AppState, key: &str, size: u64) -> Result<sha3::Keccak25
     Ok(h)
 }
 
-/// Answer to a completed upload.
-#[derive(Debug, Serialize)]
-struct Completed {
-    ec_address: String,
-    size: u64,
-    cipher_hash: String,
-    frame_hash: String,
-    status: String,
-}
-
+/// Finish: the clip moves atomically into blob storage and the verifier takes it from there.
+/// Idempotent.
+#[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "devices",
+    params(("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "stored", body = Completed),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 409, description = "incomplete (the message says where to resume), the first thumbnail is missing, aborted, or a chunk in progress", body = ErrorBody),
+    ))]
 async fn complete(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Completed>, ApiError> {
     let row = load(&st, &id).await?;
-    if row.state == "complete" {
+    if row.state == UploadState::Complete {
         return existing_clip(&st, &row.ec_address).await;
     }
     require_open(&row)?;
@@ -560,7 +682,7 @@ async fn complete(
         ));
     };
     let row = load(&st, &id).await?;
-    if row.state == "complete" {
+    if row.state == UploadState::Complete {
         return existing_clip(&st, &row.ec_address).await;
     }
     require_open(&row)?;
@@ -596,7 +718,7 @@ async fn complete(
     let hasher = match cur.hasher_at(row.received) {
         Some(h) => h,
         None if already_stored => {
-            tracing::warn!(upload = %id, ec = %ec, "completing an upload whose clip was stored before a restart");
+            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, "completing an upload whose clip was stored before a restart");
             hash_blob(&st, &clip_key, row.total_size).await?
         }
         None => {
@@ -623,77 +745,64 @@ async fn complete(
         upload::rollback(&spool, row.received).await;
         st.blobs.put_file(&clip_key, &spool).await?;
     }
-    let leaves: (Vec<u8>, Vec<u8>) = {
-        let r = sqlx::query("SELECT leaves, frames_root FROM uploads WHERE id = $1")
-            .bind(&id)
-            .fetch_one(st.db.pool())
-            .await?;
-        (r.try_get(0)?, r.try_get(1)?)
-    };
-    let now = now_unix();
-    let mut tx = st.db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO clips (ec_address, device, upload_id, blob_key, cipher_size, cipher_hash, thumb_first, thumb_last, \
-         leaves, frames_root, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'uploaded', $11, $11)",
-    )
-    .bind(&ec)
-    .bind(&row.device)
-    .bind(&id)
-    .bind(&clip_key)
-    .bind(row.total_size as i64)
-    .bind(cipher_hash.as_slice().to_vec())
-    .bind(frame_hash.as_slice().to_vec())
-    .bind(last_hash.map(|h| h.as_slice().to_vec()))
-    .bind(leaves.0)
-    .bind(leaves.1)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE uploads SET state = 'complete', updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
+    st.store
+        .complete_upload(
+            &row,
+            &NewClip {
+                blob_key: &clip_key,
+                cipher_hash: cipher_hash.as_slice(),
+                thumb_first: frame_hash.as_slice(),
+                thumb_last: last_hash.as_ref().map(|h| h.as_slice()),
+            },
+            now_unix(),
+        )
         .await?;
-    tx.commit().await?;
     drop(cur);
     forget_cursor(&st, &id);
     let _ = tokio::fs::remove_file(&first).await;
     let _ = tokio::fs::remove_file(&last).await;
-    st.metrics.uploads_completed.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(upload = %id, ec = %ec, cipher_hash = %cipher_hash, "upload complete");
+    st.metrics.uploads_completed.inc();
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
     Ok(Json(Completed {
         ec_address: ec,
         size: row.total_size,
         cipher_hash: cipher_hash.to_string(),
         frame_hash: frame_hash.to_string(),
-        status: "uploaded".into(),
+        status: ClipStatus::Uploaded,
     }))
 }
 
 async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiError> {
-    let r = sqlx::query(
-        "SELECT cipher_size, cipher_hash, thumb_first, status FROM clips WHERE ec_address = $1",
-    )
-    .bind(ec)
-    .fetch_one(st.db.pool())
-    .await?;
-    let h: Vec<u8> = r.try_get(1)?;
-    let f: Option<Vec<u8>> = r.try_get(2)?;
+    let c = st
+        .store
+        .clip(ec)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("complete upload of {ec} has no clip")))?;
     Ok(Json(Completed {
         ec_address: ec.to_owned(),
-        size: r.try_get::<i64, _>(0)? as u64,
-        cipher_hash: format!("0x{}", hex::encode(h)),
-        frame_hash: f
+        size: c.cipher_size,
+        cipher_hash: format!("0x{}", hex::encode(c.cipher_hash)),
+        frame_hash: c
+            .thumb_first
             .map(|f| format!("0x{}", hex::encode(f)))
             .unwrap_or_default(),
-        status: r.try_get(3)?,
+        status: c.status,
     }))
 }
 
+/// Abort an open upload: its spooled bytes are deleted.
+#[utoipa::path(delete, path = "/v1/uploads/{id}", tag = "devices",
+    params(("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "aborted", body = Aborted),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 409, description = "not open, or a chunk in progress", body = ErrorBody),
+    ))]
 async fn abort(
     State(st): State<Shared>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Aborted>, ApiError> {
     let row = load(&st, &id).await?;
     require_open(&row)?;
     let cursor = cursor_for(&st, &id);
@@ -703,24 +812,12 @@ async fn abort(
             "a chunk of this upload is being written; retry",
         ));
     };
-    sqlx::query(
-        "UPDATE uploads SET state = 'aborted', updated_at = $1 WHERE id = $2 AND state = 'open'",
-    )
-    .bind(now_unix())
-    .bind(&id)
-    .execute(st.db.pool())
-    .await?;
+    st.store.abort_upload(&id, now_unix()).await?;
     drop(cur);
     forget_cursor(&st, &id);
-    let dir = st.config.spool_dir();
-    for p in [
-        upload::spool_path(&dir, &id),
-        upload::thumb_spool_path(&dir, &id, "first"),
-        upload::thumb_spool_path(&dir, &id, "last"),
-    ] {
-        let _ = tokio::fs::remove_file(p).await;
-    }
-    Ok(Json(
-        serde_json::json!({ "upload_id": id, "state": "aborted" }),
-    ))
+    remove_spool(&st, &id).await;
+    Ok(Json(Aborted {
+        upload_id: id,
+        state: UploadState::Aborted,
+    }))
 }

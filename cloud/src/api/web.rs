@@ -4,73 +4,54 @@
 //! Static files are only looked up for `GET`/`HEAD` requests that no API route matched. Paths are
 //! percent-decoded and must consist of plain segments (no `.`/`..`, no backslash, no NUL); the
 //! resolved file must lie under the canonical `web.dir` (symlinks pointing out are refused too).
+//! That check stays ours: tower-http's `ServeDir` follows symlinks out of its root and answers
+//! traversal with a 404, where this service refuses with 400 `invalid_path`. The checked file is
+//! then served by tower-http's `ServeFile` (HEAD, `If-Modified-Since` → 304, Range, streamed
+//! instead of read into memory); content types (with their charset) and cache headers are set
+//! here per path.
 
 use std::path::{Path, PathBuf};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use dashledger_api::ErrorBody;
+pub use dashledger_api::service::{PageConfig, PageContracts};
 
 use super::Shared;
 use crate::chain::Deployment;
 use crate::config::Config;
 use crate::error::ApiError;
 
-/// What `web/src/config.js` parses.
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PageConfig {
-    /// Chain id of the deployment.
-    pub chain_id: u64,
-    /// Human name of the chain.
-    pub chain_name: String,
-    /// First block worth reading logs from (the deployment's `startBlock`).
-    pub from_block: u64,
-    /// Contract addresses.
-    pub contracts: PageContracts,
-    /// Base URL of the cloud API; empty = the origin that served the page.
-    pub cloud_url: String,
-}
-
-/// The contract addresses of [`PageConfig`].
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PageContracts {
-    /// EvidenceFactory.
-    pub evidence_factory: String,
-    /// SearchContract.
-    pub search_contract: String,
-    /// RequestFactory.
-    pub request_factory: String,
-    /// ResponseContract.
-    pub response_contract: String,
-}
-
-impl PageConfig {
-    /// Builds the page configuration from a deployment and the service configuration.
-    pub fn new(d: &Deployment, cfg: &Config) -> Self {
-        let chain_name = match &cfg.web.chain_name {
-            Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
-            _ if d.chain_id == 31337 => "anvil (local)".to_owned(),
-            _ => format!("chain {}", d.chain_id),
-        };
-        Self {
-            chain_id: d.chain_id,
-            chain_name,
-            from_block: d.start_block,
-            contracts: PageContracts {
-                evidence_factory: d.evidence_factory.to_checksum(None),
-                search_contract: d.search_contract.to_checksum(None),
-                request_factory: d.request_factory.to_checksum(None),
-                response_contract: d.response_contract.to_checksum(None),
-            },
-            cloud_url: cfg.web.cloud_url.clone(),
-        }
+/// Builds the page configuration from a deployment and the service configuration.
+pub fn page_config(d: &Deployment, cfg: &Config) -> PageConfig {
+    let chain_name = match &cfg.web.chain_name {
+        Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
+        _ if d.chain_id == 31337 => "anvil (local)".to_owned(),
+        _ => format!("chain {}", d.chain_id),
+    };
+    PageConfig {
+        chain_id: d.chain_id,
+        chain_name,
+        from_block: d.start_block,
+        contracts: PageContracts {
+            evidence_factory: d.evidence_factory.to_checksum(None),
+            search_contract: d.search_contract.to_checksum(None),
+            request_factory: d.request_factory.to_checksum(None),
+            response_contract: d.response_contract.to_checksum(None),
+        },
+        cloud_url: cfg.web.cloud_url.clone(),
     }
 }
 
-/// `GET /config.json`.
+/// The web page's deployment configuration (what `web/src/config.js` reads), built from the
+/// deployment file (`chain.deployment_file`).
+#[utoipa::path(get, path = "/config.json", tag = "service",
+    responses(
+        (status = 200, description = "the configuration", body = PageConfig),
+        (status = 503, description = "no usable deployment file", body = ErrorBody),
+    ))]
 pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, ApiError> {
     let deployment = match &st.chain {
         Some(chain) => chain.deployment.clone(),
@@ -96,8 +77,8 @@ pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, Ap
             }
         }
     };
-    let body = serde_json::to_vec(&PageConfig::new(&deployment, &st.config))
-        .map_err(ApiError::internal)?;
+    let body =
+        serde_json::to_vec(&page_config(&deployment, &st.config)).map_err(ApiError::internal)?;
     Ok((
         [
             (
@@ -111,7 +92,19 @@ pub(super) async fn config_json(State(st): State<Shared>) -> Result<Response, Ap
         .into_response())
 }
 
-/// Fallback of the router: a file of the web page for `GET`/`HEAD`, else a JSON 404/405.
+/// The requester's web page (`web.dir/index.html`); every other `GET` path outside `/v1/` is a
+/// file of the page.
+#[utoipa::path(get, path = "/", tag = "service",
+    responses(
+        (status = 200, description = "index.html", content_type = "text/html", body = String),
+        (status = 404, description = "no web.dir configured (no_web_page)", body = ErrorBody),
+    ))]
+pub(super) async fn index(st: State<Shared>, req: Request) -> Response {
+    fallback(st, req).await
+}
+
+/// Fallback of the router: a file of the web page for `GET`/`HEAD`, else a JSON 404 (`/`
+/// itself is a route: other methods there are a 405).
 pub(super) async fn fallback(State(st): State<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let raw_path = req.uri().path().to_owned();
@@ -129,7 +122,7 @@ pub(super) async fn fallback(State(st): State<Shared>, req: Request) -> Response
         }
         return super::not_found().await.into_response();
     };
-    match serve_file(&dir, &raw_path).await {
+    match serve_file(&dir, &raw_path, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -225,7 +218,7 @@ fn cache_control(rel: &Path) -> &'static str {
     }
 }
 
-async fn serve_file(dir: &Path, raw_path: &str) -> Result<Response, ApiError> {
+async fn serve_file(dir: &Path, raw_path: &str, req: Request) -> Result<Response, ApiError> {
     let rel = relative_path(raw_path)?;
     let missing = || ApiError::not_found("not_found", format!("no such file: {raw_path}"));
     let root = tokio::fs::canonicalize(dir)
@@ -252,27 +245,35 @@ async fn serve_file(dir: &Path, raw_path: &str) -> Result<Response, ApiError> {
     } else {
         full
     };
-    let body = match tokio::fs::read(&full).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => return Err(missing()),
-        Err(e) => {
-            return Err(ApiError::internal(format!(
-                "reading {}: {e}",
-                full.display()
-            )));
-        }
-    };
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type(&full)),
-            (header::CACHE_CONTROL, cache_control(&rel)),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response())
+    if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
+        return Err(missing());
+    }
+    // tower-http serves the checked file: HEAD, conditional requests (304), Range, streaming.
+    let resp = tower_http::services::ServeFile::new(&full)
+        .try_call(req)
+        .await
+        .map_err(|e| ApiError::internal(format!("serving {}: {e}", full.display())))?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(missing());
+    }
+    let mut resp = resp.map(Body::new);
+    let h = resp.headers_mut();
+    if h.contains_key(header::CONTENT_TYPE) {
+        // Our types carry the charset, and the cache policy is per path.
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type(&full)),
+        );
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control(&rel)),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
 }
 
 #[cfg(test)]

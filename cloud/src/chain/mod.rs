@@ -1,6 +1,7 @@
 //! Chain access: contract bindings (the protocol crate's, from `protocol/abi`), the deployment
 //! file, and a signing provider for the verifier account.
 
+pub mod binding;
 pub mod indexer;
 pub mod verifier;
 

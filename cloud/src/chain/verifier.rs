@@ -17,13 +17,15 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use dashledger_protocol::eip712::{Evidence, evidence_hash};
 use dashledger_protocol::frames::{decode_leaves, frames_root};
-use sqlx::Row;
 
 use super::Chain;
 use super::bindings::{EvidenceContract, EvidenceFactory};
-use crate::api::AppState;
+use dashledger_api::uploads::ClipStatus;
+
 use crate::error::CloudError;
 use crate::now_unix;
+use crate::store::Store;
+use crate::store::clips::ClipRow;
 
 /// What the verifier decided for one clip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,14 @@ pub enum Decision {
     AlreadyFinal(String),
     /// Not an EC of our factory: recorded as rejected locally, nothing sent.
     NotOurs,
+    /// The clip was uploaded by a device the EC is not bound to ([`super::binding`]): it is
+    /// dropped (the bound device may upload), nothing is sent.
+    Foreign {
+        /// The device that uploaded it.
+        uploader: String,
+        /// The device the EC is bound to.
+        bound: String,
+    },
 }
 
 fn chain_err(what: &str) -> impl FnOnce(alloy::contract::Error) -> CloudError + '_ {
@@ -50,52 +60,39 @@ pub fn reason_code(reason: &str) -> FixedBytes<32> {
     FixedBytes(b)
 }
 
-struct ClipRow {
-    ec: Address,
-    device: String,
-    cipher_hash: Vec<u8>,
-    thumb_first: Option<Vec<u8>>,
-    leaves: Vec<u8>,
-}
-
 /// Processes every uploaded, not yet decided clip once. Returns the decisions made.
 pub async fn run_once(
-    st: &AppState,
+    store: &Store,
     chain: &Chain,
 ) -> Result<Vec<(Address, Decision)>, CloudError> {
-    let rows = sqlx::query("SELECT ec_address, device, cipher_hash, thumb_first, leaves FROM clips WHERE status = 'uploaded' ORDER BY created_at LIMIT 50")
-        .fetch_all(st.db.pool())
-        .await?;
     let mut out = Vec::new();
-    for r in rows {
-        let ec_s: String = r.try_get(0)?;
-        let clip = ClipRow {
-            ec: ec_s
-                .parse()
-                .map_err(|_| CloudError::Chain(format!("stored EC address {ec_s} is malformed")))?,
-            device: r.try_get(1)?,
-            cipher_hash: r.try_get(2)?,
-            thumb_first: r.try_get(3)?,
-            leaves: r.try_get(4)?,
-        };
-        match decide_and_send(st, chain, &clip).await {
+    for clip in store.undecided_clips(50).await? {
+        let ec_s = clip.ec_address.clone();
+        let ec: Address = ec_s
+            .parse()
+            .map_err(|_| CloudError::Corrupt(format!("stored EC address {ec_s} is malformed")))?;
+        match decide_and_send(store, chain, ec, &clip).await {
+            Ok(Decision::Foreign { uploader, bound }) => {
+                drop_foreign(store, &ec_s, &uploader, &bound).await?;
+                out.push((ec, Decision::Foreign { uploader, bound }));
+            }
             Ok(d) => {
                 let (status, reason) = match &d {
-                    Decision::Verified => ("verified", None),
-                    Decision::Rejected(r) => ("rejected", Some(r.clone())),
-                    Decision::AlreadyFinal(s) if s == "verified" => ("verified", None),
-                    Decision::AlreadyFinal(s) => ("rejected", Some(s.clone())),
-                    Decision::NotOurs => ("rejected", Some("not-factory-evidence".to_owned())),
+                    Decision::Verified => (ClipStatus::Verified, None),
+                    Decision::Rejected(r) => (ClipStatus::Rejected, Some(r.clone())),
+                    Decision::AlreadyFinal(s) if s == "verified" => (ClipStatus::Verified, None),
+                    Decision::AlreadyFinal(s) => (ClipStatus::Rejected, Some(s.clone())),
+                    Decision::NotOurs => (
+                        ClipStatus::Rejected,
+                        Some("not-factory-evidence".to_owned()),
+                    ),
+                    Decision::Foreign { .. } => unreachable!("handled above"),
                 };
-                sqlx::query("UPDATE clips SET status = $1, reason = $2, updated_at = $3 WHERE ec_address = $4")
-                    .bind(status)
-                    .bind(reason)
-                    .bind(now_unix())
-                    .bind(&ec_s)
-                    .execute(st.db.pool())
+                store
+                    .decide_clip(&ec_s, status, reason.as_deref(), now_unix())
                     .await?;
                 tracing::info!(ec = %ec_s, ?d, "verifier decision");
-                out.push((clip.ec, d));
+                out.push((ec, d));
             }
             Err(e) => tracing::warn!(ec = %ec_s, error = %e, "verifier: will retry"),
         }
@@ -143,28 +140,51 @@ pub async fn evidence_created(
     Ok(Some((evidence, block)))
 }
 
+/// A clip uploaded by a device the EC is not bound to: deleted with its upload (so that the
+/// bound device can upload), and an alarm for the operator. Nothing goes to the chain.
+async fn drop_foreign(
+    store: &Store,
+    ec: &str,
+    uploader: &str,
+    bound: &str,
+) -> Result<(), CloudError> {
+    let detail = format!(
+        "uploaded the clip of EC {ec}, which is bound to device {bound}; dropped, nothing sent to the chain"
+    );
+    store
+        .drop_foreign_clip(ec, uploader, &detail, now_unix())
+        .await?;
+    tracing::warn!(
+        ec,
+        uploader,
+        bound,
+        "verifier: dropped a clip uploaded by a device the EC is not bound to"
+    );
+    Ok(())
+}
+
 async fn decide_and_send(
-    st: &AppState,
+    store: &Store,
     chain: &Chain,
+    ec: Address,
     clip: &ClipRow,
 ) -> Result<Decision, CloudError> {
-    let factory = EvidenceFactory::new(chain.deployment.evidence_factory, &chain.provider);
-    if !factory
-        .isEvidence(clip.ec)
-        .call()
-        .await
-        .map_err(chain_err("isEvidence"))?
-    {
-        return Ok(Decision::NotOurs);
+    use super::binding::{Binding, bind};
+    match bind(store, chain, ec).await? {
+        Binding::NotEvidence => return Ok(Decision::NotOurs),
+        Binding::Final(1) => return Ok(Decision::AlreadyFinal("verified".into())),
+        Binding::Final(_) => return Ok(Decision::AlreadyFinal("rejected-on-chain".into())),
+        // Never reject an EC because of a third party's upload.
+        Binding::Device { device, .. } if device != clip.device => {
+            return Ok(Decision::Foreign {
+                uploader: clip.device.clone(),
+                bound: device,
+            });
+        }
+        Binding::Device { .. } | Binding::Unbacked => {}
     }
-    let ecc = EvidenceContract::new(clip.ec, &chain.provider);
-    let status = ecc.status().call().await.map_err(chain_err("status"))?;
-    match status {
-        0 => {}
-        1 => return Ok(Decision::AlreadyFinal("verified".into())),
-        _ => return Ok(Decision::AlreadyFinal("rejected-on-chain".into())),
-    }
-    let reason = check(st, chain, clip).await?;
+    let ecc = EvidenceContract::new(ec, &chain.provider);
+    let reason = check(store, chain, ec, clip).await?;
     let receipt = match &reason {
         None => {
             ecc.verify()
@@ -197,11 +217,16 @@ async fn decide_and_send(
 }
 
 /// The checks; `Some(reason)` on the first failure.
-async fn check(st: &AppState, chain: &Chain, clip: &ClipRow) -> Result<Option<String>, CloudError> {
-    let Some((ev, block)) = evidence_created(chain, clip.ec).await? else {
+async fn check(
+    store: &Store,
+    chain: &Chain,
+    ec: Address,
+    clip: &ClipRow,
+) -> Result<Option<String>, CloudError> {
+    let Some((ev, block)) = evidence_created(chain, ec).await? else {
         return Ok(Some("no-creation-event".into()));
     };
-    let ecc = EvidenceContract::new(clip.ec, &chain.provider);
+    let ecc = EvidenceContract::new(ec, &chain.provider);
     let committed = ecc
         .evidenceHash()
         .call()
@@ -210,22 +235,11 @@ async fn check(st: &AppState, chain: &Chain, clip: &ClipRow) -> Result<Option<St
     if evidence_hash(&ev) != committed {
         return Ok(Some("evidence-hash-mismatch".into()));
     }
-    let blk = chain
-        .provider
-        .get_block_by_number(block.into())
-        .await
-        .map_err(|e| CloudError::Chain(format!("get_block {block}: {e}")))?
-        .ok_or_else(|| CloudError::Chain(format!("block {block} not found")))?;
-    let created_at = blk.header.timestamp as i64;
-    let seen: Option<i64> = sqlx::query_scalar(
-        "SELECT received_at FROM evidence WHERE device = $1 AND segment_hash = $2 AND received_at <= $3 LIMIT 1",
-    )
-    .bind(&clip.device)
-    .bind(ev.videoHash.as_slice().to_vec())
-    .bind(created_at)
-    .fetch_optional(st.db.pool())
-    .await?;
-    if seen.is_none() {
+    let created_at = super::binding::block_time(chain, block).await?;
+    let seen = store
+        .reported(&clip.device, &ev.videoHash, created_at)
+        .await?;
+    if !seen {
         return Ok(Some("video-hash-unknown".into()));
     }
     if clip.cipher_hash.as_slice() != ev.cipherHash.as_slice() {
