@@ -22,8 +22,13 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Times every stage on `segment` with the detector `config` selects; returns one JSON object.
-pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentError> {
+/// Times every stage on `segment` with the detector `config` selects (with the accelerometer
+/// feed `motion`, times from the segment's start, when given); returns one JSON object.
+pub fn run(
+    config: &Config,
+    segment: &Path,
+    motion: Option<&Path>,
+) -> Result<serde_json::Value, AgentError> {
     let t = Instant::now();
     dashledger_protocol::hash::keccak256_file(segment)?;
     let hash_s = t.elapsed().as_secs_f64();
@@ -44,7 +49,17 @@ pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentEr
     let t = Instant::now();
     let detector = Detector::load(config)?;
     let load_s = t.elapsed().as_secs_f64();
-    let analysis = detector.analyse(segment)?;
+    let t = Instant::now();
+    let (motion_seconds, motion_bad) = match motion {
+        Some(feed) => {
+            let (samples, bad) = crate::motion::read_feed_file(feed)?;
+            let seconds = score_feed(config, &samples);
+            (seconds, bad)
+        }
+        None => (Vec::new(), 0),
+    };
+    let motion_s = t.elapsed().as_secs_f64();
+    let analysis = detector.analyse_with_motion(segment, &motion_seconds)?;
 
     let t = Instant::now();
     let key = dashledger_protocol::seal::SessionKey::generate();
@@ -78,12 +93,21 @@ pub fn run(config: &Config, segment: &Path) -> Result<serde_json::Value, AgentEr
         "accident": analysis.accident,
         "positive_seconds": analysis.positive_seconds,
         "threshold": detector.threshold(),
+        "image_threshold": detector.image_threshold(),
+        "audio_threshold": detector.audio_threshold(),
+        "fusion": config.detect.fusion,
         "note": analysis.note,
+        "decision": analysis.decision,
+        "audio_dbfs": analysis.audio_dbfs,
+        "motion_feed_s": motion_s,
+        "motion_bad_lines": motion_bad,
         "scores": {
             "image": rounded(&analysis.p_image),
             "audio": rounded(&analysis.p_audio),
             "fused": rounded(&analysis.p_fused),
+            "motion": analysis.motion.iter().map(|m| m.map(|m| (f64::from(m.score) * 1e6).round() / 1e6)).collect::<Vec<_>>(),
         },
+        "motion": analysis.motion,
     }))
 }
 
@@ -93,4 +117,21 @@ fn rounded(v: &[f32]) -> Vec<f64> {
     v.iter()
         .map(|&p| (f64::from(p) * 1e6).round() / 1e6)
         .collect()
+}
+
+/// Scores a feed whose times are seconds from the segment's start: one entry per second from 0
+/// (`None` where the feed has no samples).
+pub fn score_feed(
+    config: &Config,
+    samples: &[dashledger_detect::motion::AccelSample],
+) -> Vec<Option<dashledger_detect::MotionSecond>> {
+    let scored = dashledger_detect::motion::score_trace(config.motion.bars, samples, &[]);
+    let last = scored.iter().map(|s| s.second).max().unwrap_or(-1);
+    let mut out = vec![None; usize::try_from(last + 1).unwrap_or(0)];
+    for s in scored {
+        if let Ok(i) = usize::try_from(s.second) {
+            out[i] = Some(s);
+        }
+    }
+    out
 }

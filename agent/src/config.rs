@@ -52,6 +52,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Location source (NMEA 0183).
     pub location: LocationConfig,
+    /// Motion channel (accelerometer; speed from the location feed).
+    pub motion: MotionConfig,
     /// Retry policy for the cloud, the chain and uploads.
     pub retry: RetryConfig,
     /// Owner-side policy.
@@ -108,12 +110,16 @@ pub struct DetectConfig {
     /// Audio model card (empty: the first `<models_dir>/accident-audio*.card.json`; none found:
     /// the agent runs image-only and says so).
     pub audio_card: PathBuf,
-    /// How image and audio probabilities are fused (the detect crate's rules): `max`, `mean`,
-    /// `image-only`, `audio-only` or `weighted:<image weight>`. Default `weighted:0.3`: the
-    /// sound leads and the frame model can tip a borderline second, but cannot trigger alone
-    /// while there is a soundtrack (on dashcam video it flags many normal frames; see
-    /// docs/agent.md "Detection"). Without an audio track the frame model decides alone.
+    /// How the channels decide: `window` (default: image, sound and motion over a window of
+    /// seconds, with a stated rule per missing channel, `detect.window`; see docs/agent.md
+    /// "Detection"), or one of the older per-second rules of the detect crate: `max`, `mean`,
+    /// `image-only`, `audio-only`, `weighted:<image weight>` (counted against
+    /// `min_positive_seconds`; a motion second over its bar still decides alone).
     pub fusion: String,
+    /// The window rule's bars (`fusion = "window"`).
+    pub window: dashledger_detect::DecisionRule,
+    /// A soundtrack quieter than this (RMS, dBFS) counts as no sound channel (muted microphone).
+    pub silent_audio_dbfs: f32,
     /// Override of the card's threshold (negative: use the card's).
     pub threshold_override: f32,
     /// Seconds whose fused score reaches the threshold needed to call the segment an accident.
@@ -131,6 +137,32 @@ pub struct LocationConfig {
     pub source: String,
     /// A fix older than this is not used.
     pub max_fix_age_secs: u64,
+}
+
+/// Motion channel settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MotionConfig {
+    /// `none` (default), `iio:/sys/bus/iio/devices/iio:deviceN` (polled through sysfs) or
+    /// `lines:PATH` (a file, FIFO or serial port of `t,ax,ay,az` lines: unix seconds, m/s²).
+    pub source: String,
+    /// How often an IIO device is polled, Hz.
+    pub rate_hz: f64,
+    /// Use the location feed's RMC speed for sudden stops.
+    pub gps_speed: bool,
+    /// The scorer's bars (defaults argued in models/motion.md).
+    pub bars: dashledger_detect::MotionParams,
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        Self {
+            source: "none".into(),
+            rate_hz: 100.0,
+            gps_speed: true,
+            bars: dashledger_detect::MotionParams::default(),
+        }
+    }
 }
 
 /// Exponential backoff.
@@ -170,6 +202,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             detect: DetectConfig::default(),
             location: LocationConfig::default(),
+            motion: MotionConfig::default(),
             retry: RetryConfig::default(),
             owner: OwnerConfig::default(),
         }
@@ -204,7 +237,9 @@ impl Default for DetectConfig {
             backbone: "effnet-lite0".into(),
             image_card: PathBuf::new(),
             audio_card: PathBuf::new(),
-            fusion: "weighted:0.3".into(),
+            fusion: "window".into(),
+            window: dashledger_detect::DecisionRule::default(),
+            silent_audio_dbfs: -70.0,
             threshold_override: -1.0,
             min_positive_seconds: 1,
             decode_timeout_secs: 600,
@@ -321,8 +356,23 @@ impl Config {
         if self.segment_extensions.is_empty() {
             return bad("segment_extensions must name at least one extension".into());
         }
-        if let Err(e) = self.detect.fusion.parse::<dashledger_detect::Fusion>() {
-            return bad(format!("detect.fusion: {e}"));
+        if self.detect.fusion != "window"
+            && let Err(e) = self.detect.fusion.parse::<dashledger_detect::Fusion>()
+        {
+            return bad(format!("detect.fusion: {e} (or `window`)"));
+        }
+        if let Err(e) = self.detect.window.validate() {
+            return bad(e);
+        }
+        crate::motion::MotionSource::parse(&self.motion.source)?;
+        if let Err(e) = self.motion.bars.validate() {
+            return bad(e);
+        }
+        if !(self.motion.rate_hz.is_finite() && (1.0..=1000.0).contains(&self.motion.rate_hz)) {
+            return bad(format!(
+                "motion.rate_hz must be 1..=1000, got {}",
+                self.motion.rate_hz
+            ));
         }
         if self.detect.min_positive_seconds == 0 {
             return bad("detect.min_positive_seconds must be at least 1".into());
@@ -403,6 +453,11 @@ impl Config {
     /// The outbox database file.
     pub fn outbox_path(&self) -> PathBuf {
         self.state_dir.join("outbox.sqlite")
+    }
+
+    /// Where the running daemon writes the motion channel's status (read by `status`).
+    pub fn motion_status_path(&self) -> PathBuf {
+        self.state_dir.join("motion-status.json")
     }
 
     /// Renders the effective configuration as TOML.

@@ -16,9 +16,11 @@ use crate::config::{Config, EcVia};
 use crate::detection::Detector;
 use crate::error::AgentError;
 use crate::location::LastFix;
+use crate::motion::{MotionLog, MotionSource};
 use crate::outbox::Outbox;
 use crate::segments;
 use crate::watcher::Watcher;
+use dashledger_detect::motion::MotionSecond;
 
 /// Meta key of manual events waiting for their segment to finish (JSON list of file names).
 const PENDING_EVENTS: &str = "pending_manual_events";
@@ -70,7 +72,26 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("cannot create state directory", &config.state_dir, e))?;
     // Fail early on a broken outbox rather than in a worker.
     drop(Outbox::open(&config.outbox_path())?);
-    let location = crate::location::LastFix::default();
+    let motion_source = MotionSource::parse(&config.motion.source)?;
+    let motion = (motion_source != MotionSource::None)
+        .then(|| MotionLog::new(config.motion.bars, &config.motion.source));
+    let location = match &motion {
+        Some(m) if config.motion.gps_speed => LastFix::with_speed_to(m.clone()),
+        _ => LastFix::default(),
+    };
+    match &motion {
+        Some(m) => {
+            crate::motion::spawn(motion_source, m.clone(), config.motion.rate_hz);
+            spawn_motion_status(m.clone(), config.motion_status_path(), flags.clone());
+        }
+        None => {
+            tracing::info!(
+                "no motion sensor configured (motion.source = none): decisions use frames and sound"
+            );
+            // A stale status of an earlier configuration must not be shown.
+            let _ = std::fs::remove_file(config.motion_status_path());
+        }
+    }
     crate::location::spawn(
         crate::location::LocationSource::parse(&config.location.source)?,
         location.clone(),
@@ -93,8 +114,9 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
     let cfg = config.clone();
     let f = flags.clone();
     let handle = tokio::runtime::Handle::current();
-    let worker =
-        tokio::task::spawn_blocking(move || segment_worker(&cfg, &secrets, &location, &f, handle));
+    let worker = tokio::task::spawn_blocking(move || {
+        segment_worker(&cfg, &secrets, &location, motion, &f, handle)
+    });
     let sender = tokio::spawn(sender_loop(config.clone(), flags.clone()));
     let result = worker
         .await
@@ -146,6 +168,7 @@ fn segment_worker(
     config: &Config,
     secrets: &Secrets,
     location: &LastFix,
+    motion: Option<MotionLog>,
     flags: &Flags,
     runtime: tokio::runtime::Handle,
 ) -> Result<(), AgentError> {
@@ -169,7 +192,10 @@ fn segment_worker(
         Duration::from_millis(config.retry.max_ms),
     );
     let mut last_scan: Option<Instant> = None;
-    let mut detector = DetectorSlot::default();
+    let mut detector = DetectorSlot {
+        motion,
+        ..DetectorSlot::default()
+    };
     while !flags.stop.load(Ordering::SeqCst) {
         match worker_step(
             config,
@@ -437,6 +463,15 @@ fn detect_next(
         outbox.set_detection(seg.id, None, None, None, false, Some("detection disabled"))?;
         return Ok(true);
     }
+    // The motion channel's seconds from the segment's start (a minute and some slack; the
+    // analysis keeps as many as the segment has).
+    let motion: Vec<Option<MotionSecond>> = match &detector.motion {
+        Some(log) => {
+            let start = crate::segments::segment_start(&seg.name, seg.mtime_ns)?.to_unix();
+            log.seconds(i64::try_from(start).unwrap_or(i64::MAX), 90)
+        }
+        None => Vec::new(),
+    };
     let Some(det) = detector.get(config) else {
         return Ok(false);
     };
@@ -449,8 +484,9 @@ fn detect_next(
             return Ok(true);
         }
     }
-    match det.analyse(&path) {
+    match det.analyse_with_motion(&path, &motion) {
         Ok(a) => {
+            outbox.set_decision_detail(seg.id, &decision_detail(&a).to_string())?;
             outbox.set_detection(
                 seg.id,
                 a.max_image(),
@@ -461,7 +497,7 @@ fn detect_next(
             )?;
             let level_accident = a.accident;
             if level_accident {
-                tracing::warn!(segment = %seg.name, p = ?a.max_fused(), seconds = a.positive_seconds, "ACCIDENT detected");
+                tracing::warn!(segment = %seg.name, cause = ?a.decision.cause, at_second = ?a.decision.at_second, p = ?a.max_fused(), "ACCIDENT detected");
             } else {
                 tracing::info!(segment = %seg.name, p = ?a.max_fused(), took = ?a.timings.total, "segment normal");
             }
@@ -474,12 +510,43 @@ fn detect_next(
     Ok(true)
 }
 
+/// What is kept of a decision with the segment (`segments.decision`): the rule's outcome and
+/// channels, the soundtrack level and the motion channel's per-second features.
+pub fn decision_detail(a: &crate::detection::Analysis) -> serde_json::Value {
+    serde_json::json!({
+        "decision": a.decision,
+        "audio_dbfs": a.audio_dbfs,
+        "note": a.note,
+        "motion": a.motion,
+    })
+}
+
+/// Writes the motion channel's status to `path` every 5 s (atomically), for `status`.
+fn spawn_motion_status(log: MotionLog, path: std::path::PathBuf, flags: Flags) {
+    let spawned = std::thread::Builder::new()
+        .name("motion-status".into())
+        .spawn(move || {
+            while !flags.stop.load(Ordering::SeqCst) {
+                let tmp = path.with_extension("json.tmp");
+                let body = serde_json::to_vec_pretty(&log.status()).unwrap_or_default();
+                if let Err(e) = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, &path)) {
+                    tracing::debug!(error = %e, path = %path.display(), "cannot write the motion status");
+                }
+                sleep_unless_stopped(&flags, Duration::from_secs(5));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the motion status thread");
+    }
+}
+
 /// The detector, loaded lazily and re-tried every minute if the models are missing or broken
 /// (records keep flowing meanwhile; detection waits).
 #[derive(Debug, Default)]
 pub struct DetectorSlot {
     detector: Option<Detector>,
     last_try: Option<Instant>,
+    motion: Option<MotionLog>,
 }
 
 impl DetectorSlot {

@@ -1,14 +1,22 @@
 //! Accident detection on a segment: GStreamer-decoded frames (1 per second, native size; the
 //! detect crate applies the card's resize rule) through the image model, 1-second 16 kHz audio
-//! windows through the audio model (MFCC inside the detect crate). Each model's probability is
-//! first calibrated against its own card's threshold ([`calibrate`]: the threshold maps to 0.5),
-//! the two are fused per second with the configured rule, and the fused score is compared with
-//! [`CALIBRATED_THRESHOLD`] (0.5) or `detect.threshold_override`.
+//! windows through the audio model (MFCC inside the detect crate), and the motion channel's
+//! per-second scores for the segment's seconds. Each model's probability is first calibrated
+//! against its own card's threshold ([`calibrate`]: the threshold maps to 0.5).
+//!
+//! The default rule (`detect.fusion = "window"`) is the detect crate's
+//! [`DecisionRule`](dashledger_detect::DecisionRule): all three channels over a window of seconds,
+//! with a stated rule for each missing channel (no audio track or a silent one, no sensor). The
+//! older per-second rules (`max`, `weighted:0.3`, ...) remain: each fused second is compared with
+//! [`CALIBRATED_THRESHOLD`] (0.5) or `detect.threshold_override` and counted against
+//! `min_positive_seconds`; a motion second over its bar decides alone under every rule.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use dashledger_detect::decision::{Cause, Decision, DecisionRule, Second};
 use dashledger_detect::fusion::{CALIBRATED_THRESHOLD, calibrate};
+use dashledger_detect::motion::MotionSecond;
 use dashledger_detect::{AudioModel, Fusion, ImageModel, RgbFrame};
 
 use crate::config::Config;
@@ -20,7 +28,10 @@ use crate::error::AgentError;
 pub struct Detector {
     image: ImageModel,
     audio: Option<AudioModel>,
-    fusion: Fusion,
+    /// A per-second rule, or `None` for the window rule.
+    fusion: Option<Fusion>,
+    rule: DecisionRule,
+    silent_dbfs: f32,
     /// The image card's threshold (calibration point of the image probabilities).
     image_threshold: f32,
     /// The audio card's threshold (calibration point of the audio probabilities).
@@ -49,13 +60,20 @@ pub struct Analysis {
     pub p_image: Vec<f32>,
     /// P(accident) per 1-second audio window (empty without audio or audio model).
     pub p_audio: Vec<f32>,
-    /// Fused score per second, on the calibrated scale (each model's own threshold maps to 0.5).
+    /// On the calibrated scale (each model's own threshold maps to 0.5): the window rule's score
+    /// per window start, or the per-second rule's fused score per second.
     pub p_fused: Vec<f32>,
-    /// Seconds at or above the threshold.
+    /// Windows (or seconds, per-second rules) at or above the bar, plus motion seconds over theirs.
     pub positive_seconds: usize,
     /// The decision.
     pub accident: bool,
-    /// Why something was left out (no audio track, no audio model).
+    /// Channels, cause and deciding second (also for the per-second rules).
+    pub decision: Decision,
+    /// The motion channel's seconds of this segment (empty: no sensor configured).
+    pub motion: Vec<Option<MotionSecond>>,
+    /// Soundtrack level (RMS over the whole track, dBFS), when there is one.
+    pub audio_dbfs: Option<f32>,
+    /// Why something was left out (no audio track, a silent one, no audio model, no sensor data).
     pub note: Option<String>,
     /// Time per stage.
     pub timings: Timings,
@@ -104,11 +122,10 @@ impl Detector {
                 )));
             }
         }
-        let fusion: Fusion = config
-            .detect
-            .fusion
-            .parse()
-            .map_err(|e| detect_err("detect.fusion", e))?;
+        let fusion: Option<Fusion> = match config.detect.fusion.as_str() {
+            "window" => None,
+            f => Some(f.parse().map_err(|e| detect_err("detect.fusion", e))?),
+        };
         let threshold = if config.detect.threshold_override >= 0.0 {
             config.detect.threshold_override
         } else {
@@ -121,6 +138,8 @@ impl Detector {
             image,
             audio,
             fusion,
+            rule: config.detect.window,
+            silent_dbfs: config.detect.silent_audio_dbfs,
             image_threshold,
             audio_threshold,
             threshold,
@@ -144,8 +163,18 @@ impl Detector {
         self.audio_threshold
     }
 
-    /// Decodes and scores a segment.
+    /// Decodes and scores a segment without motion data.
     pub fn analyse(&self, path: &Path) -> Result<Analysis, AgentError> {
+        self.analyse_with_motion(path, &[])
+    }
+
+    /// Decodes and scores a segment; `motion` holds the motion channel's seconds from the
+    /// segment's start (empty: no sensor configured).
+    pub fn analyse_with_motion(
+        &self,
+        path: &Path,
+        motion: &[Option<MotionSecond>],
+    ) -> Result<Analysis, AgentError> {
         let t0 = Instant::now();
         let mut timings = Timings::default();
         let mut p_image = Vec::new();
@@ -165,8 +194,16 @@ impl Detector {
             p_image.push(p);
             Ok(())
         })?;
-        let mut note = None;
+        let mut notes = Vec::new();
+        let audio_dbfs = summary.audio.as_deref().and_then(rms_dbfs);
         let p_audio = match (&self.audio, &summary.audio) {
+            (Some(_), Some(_)) if audio_dbfs.is_some_and(|db| db < self.silent_dbfs) => {
+                notes.push(format!(
+                    "silent soundtrack ({:.0} dBFS): no sound channel",
+                    audio_dbfs.unwrap_or(f32::NEG_INFINITY)
+                ));
+                Vec::new()
+            }
             (Some(model), Some(samples)) if !samples.is_empty() => {
                 let t = Instant::now();
                 let ps = model
@@ -179,22 +216,20 @@ impl Detector {
                 ps
             }
             (Some(_), _) => {
-                note = Some("no audio track: image-only decision".to_string());
+                notes.push("no audio track: image-only decision".to_string());
                 Vec::new()
             }
             (None, _) => {
-                note = Some("no audio model: image-only decision".to_string());
+                notes.push("no audio model: image-only decision".to_string());
                 Vec::new()
             }
         };
-        let p_fused = fuse_calibrated(
-            self.fusion,
-            &p_image,
-            self.image_threshold,
-            &p_audio,
-            self.audio_threshold.unwrap_or(CALIBRATED_THRESHOLD),
-        );
-        let positive_seconds = p_fused.iter().filter(|&&p| p >= self.threshold).count();
+        let seconds = p_image.len().max(p_audio.len());
+        let motion: Vec<Option<MotionSecond>> = motion.iter().take(seconds).copied().collect();
+        if !motion.is_empty() && motion.iter().all(Option::is_none) {
+            notes.push("motion sensor configured but no samples for this segment".to_string());
+        }
+        let verdict = self.decide(&p_image, &p_audio, &motion);
         timings.total = t0.elapsed();
         let audio_secs = summary
             .audio
@@ -207,15 +242,118 @@ impl Detector {
             "segment analysed"
         );
         Ok(Analysis {
-            accident: positive_seconds >= self.min_positive,
+            accident: verdict.decision.accident,
             p_image,
             p_audio,
-            p_fused,
-            positive_seconds,
-            note,
+            p_fused: verdict.p_fused,
+            positive_seconds: verdict.positive,
+            decision: verdict.decision,
+            motion,
+            audio_dbfs,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
             timings,
         })
     }
+
+    /// The decision from the per-second scores (raw model probabilities; motion scores).
+    pub fn decide(
+        &self,
+        p_image: &[f32],
+        p_audio: &[f32],
+        motion: &[Option<MotionSecond>],
+    ) -> Verdict {
+        let audio_threshold = self.audio_threshold.unwrap_or(CALIBRATED_THRESHOLD);
+        let n = p_image.len().max(p_audio.len()).max(motion.len());
+        let seconds: Vec<Second> = (0..n)
+            .map(|i| Second {
+                image: p_image.get(i).map(|&p| calibrate(p, self.image_threshold)),
+                audio: p_audio.get(i).map(|&p| calibrate(p, audio_threshold)),
+                motion: motion.get(i).copied().flatten().map(|m| m.score),
+            })
+            .collect();
+        let mut decision = self.rule.decide(&seconds);
+        let motion_positive = seconds
+            .iter()
+            .filter(|s| s.motion.is_some_and(|m| m >= self.rule.motion))
+            .count();
+        match self.fusion {
+            None => {
+                let channels = decision.channels;
+                let p_fused = self.rule.window_scores(&seconds, channels);
+                let bar = match (channels.image, channels.audio) {
+                    (true, true) => self.rule.combined,
+                    (true, false) => self.rule.image_alone,
+                    _ => self.rule.audio_alone,
+                };
+                let positive = p_fused.iter().filter(|&&p| p >= bar).count() + motion_positive;
+                Verdict {
+                    decision,
+                    p_fused,
+                    positive,
+                }
+            }
+            Some(fusion) => {
+                let p_fused = fuse_calibrated(
+                    fusion,
+                    p_image,
+                    self.image_threshold,
+                    p_audio,
+                    audio_threshold,
+                );
+                let positive = p_fused.iter().filter(|&&p| p >= self.threshold).count();
+                let legacy = positive >= self.min_positive;
+                let motion_at = seconds
+                    .iter()
+                    .position(|s| s.motion.is_some_and(|m| m >= self.rule.motion));
+                let first = p_fused.iter().position(|&p| p >= self.threshold);
+                decision.max_window = p_fused.iter().copied().reduce(f32::max);
+                (decision.cause, decision.at_second) = match (legacy, motion_at) {
+                    (_, Some(m)) if !legacy || first.is_none_or(|f| m <= f) => {
+                        (Some(Cause::Motion), Some(m))
+                    }
+                    (true, _) => {
+                        let c = match (decision.channels.image, decision.channels.audio) {
+                            (true, true) => Cause::ImageAndAudio,
+                            (true, false) => Cause::ImageAlone,
+                            _ => Cause::AudioAlone,
+                        };
+                        (Some(c), first)
+                    }
+                    _ => (None, None),
+                };
+                decision.accident = decision.cause.is_some();
+                Verdict {
+                    decision,
+                    p_fused,
+                    positive: positive + motion_positive,
+                }
+            }
+        }
+    }
+}
+
+/// [`Detector::decide`]'s result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The decision.
+    pub decision: Decision,
+    /// Window scores (window rule) or fused seconds (per-second rules).
+    pub p_fused: Vec<f32>,
+    /// Windows or seconds over the bar, plus motion seconds over theirs.
+    pub positive: usize,
+}
+
+/// RMS level of a soundtrack in dBFS (samples in -1..1); `None` for an empty one.
+pub fn rms_dbfs(samples: &[f32]) -> Option<f32> {
+    if samples.is_empty() {
+        return None;
+    }
+    let ms = samples
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / samples.len() as f64;
+    Some((10.0 * ms.max(1e-20).log10()) as f32)
 }
 
 /// Per second: each probability calibrated against its own model's threshold, then fused with

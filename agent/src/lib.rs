@@ -26,6 +26,7 @@ pub mod detection;
 pub mod error;
 pub mod keystore;
 pub mod location;
+pub mod motion;
 pub mod nmea;
 pub mod outbox;
 pub mod owner;

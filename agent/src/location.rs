@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dashledger_detect::motion::SpeedSample;
+
 use crate::error::AgentError;
+use crate::motion::MotionLog;
 use crate::nmea::{self, Fix, Sentence};
 
 /// Where NMEA sentences come from.
@@ -63,11 +66,16 @@ pub struct TimedFix {
     pub at: Instant,
 }
 
-/// Shared handle on the last fix.
+/// Shared handle on the last fix; RMC speeds also go to the motion channel when one is attached.
 #[derive(Debug, Clone, Default)]
-pub struct LastFix(Arc<Mutex<Option<TimedFix>>>);
+pub struct LastFix(Arc<Mutex<Option<TimedFix>>>, Option<MotionLog>);
 
 impl LastFix {
+    /// A handle that also feeds each RMC speed (at its arrival time) to `motion`.
+    pub fn with_speed_to(motion: MotionLog) -> Self {
+        Self(Arc::default(), Some(motion))
+    }
+
     /// The last fix if it is at most `max_age` old.
     pub fn get(&self, max_age: Duration) -> Option<Fix> {
         let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -82,6 +90,20 @@ impl LastFix {
         }
         match nmea::parse(line) {
             Ok(Sentence::Fix(fix)) => {
+                let speed = {
+                    let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                    fix.speed_ms
+                        .or_else(|| g.and_then(|prev| speed_between(&prev.fix, &fix)))
+                };
+                if let (Some(motion), Some(speed)) = (&self.1, speed) {
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    motion.push_speed(SpeedSample {
+                        t,
+                        speed: speed as f32,
+                    });
+                }
                 let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
                 // Keep GGA's altitude if an RMC follows for the same second.
                 let fix = match *g {
@@ -105,6 +127,24 @@ impl LastFix {
             }
         }
     }
+}
+
+/// Speed from two fixes' positions when the receiver gives none (RMC's speed field empty, or
+/// GGA only): great-circle distance over the time between them, for fixes 0.5-5 s apart.
+pub fn speed_between(a: &Fix, b: &Fix) -> Option<f64> {
+    let mut dt = b.utc_secs - a.utc_secs;
+    if dt < -43_200.0 {
+        dt += 86_400.0; // past midnight
+    }
+    if !(0.5..=5.0).contains(&dt) {
+        return None;
+    }
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dla = la2 - la1;
+    let dlo = (b.lon - a.lon).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    let d = 2.0 * 6_371_008.8 * h.sqrt().min(1.0).asin();
+    Some(d / dt)
 }
 
 /// Starts the reader thread for `source` (nothing for `None`). It reconnects / reopens with
@@ -187,6 +227,38 @@ fn follow_gpsd(addr: &str, last: &LastFix) -> Result<(), AgentError> {
 mod tests {
     use super::*;
     use crate::nmea::frame;
+
+    #[test]
+    fn speed_from_position_deltas() {
+        let fix = |utc_secs: f64, lat: f64| Fix {
+            lat,
+            lon: 11.5,
+            alt_m: None,
+            utc_secs,
+            date: None,
+            satellites: None,
+            speed_ms: None,
+        };
+        // 0.0001° of latitude is 11.12 m: in 1 s, 11.12 m/s.
+        let v = speed_between(&fix(100.0, 48.0), &fix(101.0, 48.0001)).unwrap();
+        assert!((v - 11.12).abs() < 0.01, "{v}");
+        // Across midnight.
+        let v = speed_between(&fix(86_399.5, 48.0), &fix(0.5, 48.0001)).unwrap();
+        assert!((v - 11.12).abs() < 0.01, "{v}");
+        // Too close or too far apart in time: no speed.
+        assert!(speed_between(&fix(100.0, 48.0), &fix(100.2, 48.0)).is_none());
+        assert!(speed_between(&fix(100.0, 48.0), &fix(110.0, 48.0)).is_none());
+        // Fed through `LastFix` (GGA has no speed field) the speed reaches the motion log.
+        let motion = MotionLog::new(dashledger_detect::MotionParams::default(), "t");
+        let last = LastFix::with_speed_to(motion.clone());
+        assert!(last.feed(&frame(
+            "GPGGA,101500.00,4800.0000,N,01130.0000,E,1,08,0.9,545.4,M,46.9,M,,"
+        )));
+        assert!(last.feed(&frame(
+            "GPGGA,101501.00,4800.0060,N,01130.0000,E,1,08,0.9,545.4,M,46.9,M,,"
+        )));
+        assert_eq!(motion.status().speeds, 1);
+    }
 
     #[test]
     fn source_strings() {

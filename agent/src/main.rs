@@ -90,6 +90,11 @@ enum Command {
     Bench {
         /// The segment to process.
         segment: PathBuf,
+        /// Accelerometer feed for the segment: `t,ax,ay,az` lines, t in seconds from the
+        /// segment's start, m/s² with gravity (the motion channel's line format). Scored with
+        /// the configured `motion.bars` and decided with the segment.
+        #[arg(long, value_name = "FILE")]
+        motion: Option<PathBuf>,
     },
 }
 
@@ -179,8 +184,8 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             println!("{out:#}");
             Ok(())
         }
-        Command::Bench { segment } => {
-            let out = dashledger_agent::bench::run(&config, &segment)?;
+        Command::Bench { segment, motion } => {
+            let out = dashledger_agent::bench::run(&config, &segment, motion.as_deref())?;
             println!("{out}");
             Ok(())
         }
@@ -249,10 +254,9 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
         Command::Status => {
             let outbox = Outbox::open(&config.outbox_path())?;
             let counts = outbox.counts()?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&counts).unwrap_or_default()
-            );
+            let mut out = serde_json::to_value(&counts).unwrap_or_default();
+            out["motion"] = motion_status(&config);
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             Ok(())
         }
         Command::Run => {
@@ -264,5 +268,36 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
                 .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
             rt.block_on(daemon::run(config, secrets))
         }
+    }
+}
+
+/// The motion channel as `status` shows it: not configured, or the running daemon's last report.
+fn motion_status(config: &Config) -> serde_json::Value {
+    if config.motion.source == "none" || config.motion.source.is_empty() {
+        return serde_json::json!({
+            "source": "none",
+            "note": "no motion sensor configured (motion.source): decisions use frames and sound only",
+        });
+    }
+    let path = config.motion_status_path();
+    match std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<dashledger_agent::motion::MotionStatus>(&b).ok())
+    {
+        Some(s) => {
+            let age = s.last_sample_unix.map(|t| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                ((now - t) * 10.0).round() / 10.0
+            });
+            let mut v = serde_json::to_value(&s).unwrap_or_default();
+            v["last_sample_age_s"] = serde_json::json!(age);
+            v
+        }
+        None => serde_json::json!({
+            "source": config.motion.source,
+            "note": format!("no report from a running daemon yet ({} is missing)", path.display()),
+        }),
     }
 }

@@ -22,6 +22,8 @@ pub struct Fix {
     pub date: Option<(u16, u8, u8)>,
     /// Satellites used (GGA only).
     pub satellites: Option<u8>,
+    /// Speed over ground in m/s (RMC only; empty field: `None`).
+    pub speed_ms: Option<f64>,
 }
 
 /// A parsed sentence.
@@ -192,6 +194,7 @@ fn parse_gga(f: &[&str]) -> Result<Sentence, AgentError> {
         utc_secs,
         date: None,
         satellites,
+        speed_ms: None,
     }))
 }
 
@@ -223,6 +226,17 @@ fn parse_rmc(f: &[&str]) -> Result<Sentence, AgentError> {
     }
     // Two-digit years: 80-99 are 1980-1999 (GPS started in 1980), 00-79 are 2000-2079.
     let year = if yy >= 80 { 1900 + yy } else { 2000 + yy };
+    let speed_ms = match f[7] {
+        "" => None,
+        k => {
+            let knots: f64 = k
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && (0.0..2000.0).contains(v))
+                .ok_or_else(|| err(format!("RMC speed `{k}` is not a number of knots")))?;
+            Some(knots * 1852.0 / 3600.0)
+        }
+    };
     Ok(Sentence::Fix(Fix {
         lat,
         lon,
@@ -230,6 +244,7 @@ fn parse_rmc(f: &[&str]) -> Result<Sentence, AgentError> {
         utc_secs,
         date: Some((year, month, day)),
         satellites: None,
+        speed_ms,
     }))
 }
 
@@ -259,6 +274,24 @@ mod tests {
         let Sentence::Fix(f) = s else { panic!("{s:?}") };
         assert_eq!(f.date, Some((1994, 3, 23)));
         assert!((f.lat - 48.1173).abs() < 1e-9);
+        // 22.4 knots.
+        assert!(
+            (f.speed_ms.unwrap() - 11.5236).abs() < 1e-3,
+            "{:?}",
+            f.speed_ms
+        );
+        let s = parse(&frame(
+            "GPRMC,123519,A,4807.038,N,01131.000,E,,084.4,230394,003.1,W",
+        ))
+        .unwrap();
+        let Sentence::Fix(f) = s else { panic!("{s:?}") };
+        assert_eq!(f.speed_ms, None);
+        let e = parse(&frame(
+            "GPRMC,123519,A,4807.038,N,01131.000,E,fast,084.4,230394,003.1,W",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("RMC speed `fast`"), "{e}");
 
         let s = parse(&frame("GNRMC,000000.00,V,,,,,,,010126,,,N")).unwrap();
         assert_eq!(s, Sentence::NoFix);

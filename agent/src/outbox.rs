@@ -15,7 +15,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::AgentError;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `segments.decision` (the decision's channels, cause and per-second motion features).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS segments (
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS segments (
     p_fused      REAL,
     detect_note  TEXT,
     manual_event INTEGER NOT NULL DEFAULT 0,
+    decision     TEXT,                           -- JSON: channels, cause, motion seconds
     UNIQUE (name, size, mtime_ns)
 );
 CREATE TABLE IF NOT EXISTS records (
@@ -240,6 +242,15 @@ impl Outbox {
             )));
         }
         conn.execute_batch(SCHEMA)?;
+        // Version 1 outboxes: add the decision column in place (nothing else changed).
+        let has_decision: bool = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('segments') WHERE name = 'decision'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if !has_decision {
+            conn.execute_batch("ALTER TABLE segments ADD COLUMN decision TEXT")?;
+        }
         conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
         Ok(Self { conn })
     }
@@ -560,6 +571,25 @@ impl Outbox {
         Ok(())
     }
 
+    /// Stores the decision's details (JSON) for a segment, before [`Outbox::set_detection`]
+    /// commits its outcome (a crash in between redoes the detection).
+    pub fn set_decision_detail(&mut self, id: i64, detail: &str) -> Result<(), AgentError> {
+        self.conn.execute(
+            "UPDATE segments SET decision = ?2 WHERE id = ?1",
+            params![id, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The decision's details stored for a segment.
+    pub fn decision_detail(&self, id: i64) -> Result<Option<String>, AgentError> {
+        Ok(self
+            .conn
+            .query_row("SELECT decision FROM segments WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// Stores the detection outcome. An accident (or an earlier manual event) opens an accident.
     pub fn set_detection(
         &mut self,
@@ -866,6 +896,43 @@ mod tests {
         assert_eq!(gaps[0].0, "vanished");
         assert_eq!(gaps[1].0, "detect_skipped");
         assert_eq!(o.latest_segment().unwrap().unwrap().id, c);
+    }
+
+    #[test]
+    fn a_version_1_outbox_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        {
+            // The version-1 segments table: no `decision` column.
+            let c = Connection::open(&path).unwrap();
+            let v1 = SCHEMA.replace(
+                "    decision     TEXT,                           -- JSON: channels, cause, motion seconds\n",
+                "",
+            );
+            assert_ne!(v1, SCHEMA);
+            c.execute_batch(&v1).unwrap();
+            c.execute_batch("PRAGMA user_version=1").unwrap();
+            c.execute(
+                "INSERT INTO segments (name, size, mtime_ns, seen_at) VALUES ('old.mp4', 1, 1, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut o = Outbox::open(&path).unwrap();
+        let id = o.latest_named("old.mp4").unwrap().unwrap();
+        assert_eq!(o.decision_detail(id).unwrap(), None);
+        o.set_decision_detail(id, "{\"cause\":\"motion\"}").unwrap();
+        drop(o);
+        let o = Outbox::open(&path).unwrap();
+        assert_eq!(
+            o.decision_detail(id).unwrap().as_deref(),
+            Some("{\"cause\":\"motion\"}")
+        );
+        let v: i64 = o
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
     }
 
     #[test]

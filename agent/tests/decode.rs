@@ -8,6 +8,8 @@ use dashledger_agent::config::Config;
 use dashledger_agent::decode::{AUDIO_RATE, DecodeOptions, decode};
 use std::time::Duration;
 
+use dashledger_detect::motion::{AccelSample, G};
+
 fn opts() -> DecodeOptions {
     DecodeOptions {
         scale_to: None,
@@ -105,6 +107,53 @@ fn detector_scores_real_segments() {
         "normal segment flagged: image {:?} audio {:?} fused {:?}",
         normal.p_image, normal.p_audio, normal.p_fused
     );
+    // The same minute with the motion channel: a quiet sensor and a harsh braking (0.9 g for
+    // 3 s, reached in 0.3 s) change nothing; a 15 g, 100 ms impact at 30.4 s decides alone, in
+    // its second.
+    let feed = |braking: bool, impact: bool| {
+        let samples: Vec<AccelSample> = (0..6000)
+            .map(|i| {
+                let t = f64::from(i) / 100.0;
+                let mut x = 0.02 * G * (t * 61.0).sin() as f32;
+                if braking && (12.0..15.0).contains(&t) {
+                    x -= 0.9 * G * ((t - 12.0) / 0.3).min(1.0) as f32;
+                }
+                if impact && (30.4..30.5).contains(&t) {
+                    x -= 15.0 * G * ((t - 30.4) / 0.1 * std::f64::consts::PI).sin() as f32;
+                }
+                AccelSample { t, a: [x, 0.0, G] }
+            })
+            .collect();
+        dashledger_agent::bench::score_feed(&models_config(), &samples)
+    };
+    for braking in [false, true] {
+        let v = det.decide(&normal.p_image, &normal.p_audio, &feed(braking, false));
+        assert!(
+            !v.decision.accident && v.decision.channels.motion,
+            "braking {braking}: {:?}",
+            v.decision
+        );
+        assert!(v.decision.max_motion.unwrap() < 0.5);
+        assert_eq!(v.p_fused, normal.p_fused);
+    }
+    // Under the older per-second rule the motion channel decides alone too.
+    let mut legacy_config = models_config();
+    legacy_config.detect.fusion = "weighted:0.3".into();
+    let legacy = Detector::load(&legacy_config).unwrap();
+    let v = legacy.decide(&normal.p_image, &normal.p_audio, &feed(true, false));
+    assert!(!v.decision.accident, "{:?}", v.decision);
+    let v = legacy.decide(&normal.p_image, &normal.p_audio, &feed(true, true));
+    assert_eq!(
+        (v.decision.cause, v.decision.at_second),
+        (Some(dashledger_detect::decision::Cause::Motion), Some(30))
+    );
+    let hit = det.decide(&normal.p_image, &normal.p_audio, &feed(true, true));
+    assert_eq!(
+        (hit.decision.cause, hit.decision.at_second),
+        (Some(dashledger_detect::decision::Cause::Motion), Some(30)),
+        "{:?}",
+        hit.decision
+    );
     // The crash minute: the crash sounds (from 46.5 s) make it an accident, in those seconds.
     let crash = det.analyse(&crash_seg).unwrap();
     assert!((59..=61).contains(&crash.p_image.len()));
@@ -113,12 +162,20 @@ fn detector_scores_real_segments() {
         "crash segment: audio {:?} fused {:?}",
         crash.p_audio, crash.p_fused
     );
+    // The window rule: the first window over the bar starts at most a window before the crash.
     let first = crash.p_fused.iter().position(|&p| p >= det.threshold());
     assert!(
-        first.is_some_and(|s| (45..=55).contains(&s)),
-        "first positive second {first:?}: {:?}",
+        first.is_some_and(|s| (41..=55).contains(&s)),
+        "first positive window {first:?}: {:?}",
         crash.p_fused
     );
+    assert_eq!(crash.decision.at_second, first);
+    assert_eq!(
+        crash.decision.cause,
+        Some(dashledger_detect::decision::Cause::ImageAndAudio)
+    );
+    assert!(crash.decision.channels.image && crash.decision.channels.audio);
+    assert!(!crash.decision.channels.motion, "no sensor data given");
     assert!(crash.max_fused().unwrap() >= det.threshold());
     let quiet = det
         .analyse(&common::minute_without_audio("normal_dashcam.mp4"))
@@ -130,15 +187,29 @@ fn detector_scores_real_segments() {
         quiet.note
     );
     assert!((59..=61).contains(&quiet.p_image.len()));
-    let calibrated: Vec<f32> = quiet
+    // Without audio the window score is the calibrated image score of each window's second
+    // best frame, held to the higher image-alone bar.
+    let seconds: Vec<dashledger_detect::decision::Second> = quiet
         .p_image
         .iter()
-        .map(|&p| dashledger_detect::fusion::calibrate(p, det.image_threshold()))
+        .map(|&p| dashledger_detect::decision::Second {
+            image: Some(dashledger_detect::fusion::calibrate(
+                p,
+                det.image_threshold(),
+            )),
+            audio: None,
+            motion: None,
+        })
         .collect();
+    let rule = dashledger_detect::DecisionRule::default();
+    let expected = rule.window_scores(&seconds, quiet.decision.channels);
+    assert_eq!(quiet.p_fused, expected);
     assert_eq!(
-        quiet.p_fused, calibrated,
-        "without audio the fused score is the calibrated image score"
+        quiet.accident,
+        expected.iter().any(|&w| w >= rule.image_alone),
+        "{expected:?}"
     );
+    assert!(!quiet.decision.channels.audio);
     for p in crash.p_image.iter().chain(&quiet.p_image) {
         assert!((0.0..=1.0).contains(p));
     }

@@ -6,8 +6,13 @@
 //! * [`card`]: the model card sidecar (`models/<name>.card.json`) with input layout, preprocessing,
 //!   labels and thresholds;
 //! * [`ImageModel`] / [`AudioModel`]: ONNX models run with tract, returning P(accident);
-//! * [`Fusion`]: how the frame and sound probabilities are combined ([`fusion::calibrate`] first
-//!   puts both on a scale where each model's own card threshold is 0.5).
+//! * [`Fusion`]: how the frame and sound probabilities are combined per second
+//!   ([`fusion::calibrate`] first puts both on a scale where each model's own card threshold is
+//!   0.5);
+//! * [`motion`]: the accelerometer / speed channel scored per second (impact, rollover, sudden
+//!   stop) on the same scale;
+//! * [`decision`]: the segment's decision over a window of seconds from all three channels, with
+//!   a stated rule for each missing channel.
 //!
 //! The committed models live in `models/` (see `models/*.md` for their cards). The
 //! `dashledger-features` binary exposes the preprocessing to training and the parity tests
@@ -44,16 +49,20 @@
 //! ```
 
 pub mod card;
+pub mod decision;
 mod error;
 pub mod fusion;
 pub mod image;
 pub mod mfcc;
 pub mod model;
+pub mod motion;
 pub mod npy;
 
 pub use card::{ImageSpec, ModelCard, ModelKind, ThresholdChoice, Thresholds};
+pub use decision::{Decision, DecisionRule};
 pub use error::{DetectError, Result};
 pub use fusion::Fusion;
 pub use image::{RgbFrame, RgbImage, preprocess};
 pub use mfcc::{Mfcc, MfccParams};
 pub use model::{AudioModel, ImageModel};
+pub use motion::{MotionParams, MotionScorer, MotionSecond};

@@ -112,6 +112,18 @@ max_ms = 2000
         Ok(cmd)
     }
 
+    /// Gives the agent a motion channel: a `lines:` feed at `feed` (call before `start`).
+    pub fn use_motion_feed(&self, feed: &Path) -> anyhow::Result<()> {
+        let path = self.dir.join("agent.toml");
+        let mut config = std::fs::read_to_string(&path)?;
+        config.push_str(&format!(
+            "\n[motion]\nsource = \"lines:{}\"\n",
+            feed.display()
+        ));
+        std::fs::write(path, config)?;
+        Ok(())
+    }
+
     /// Runs a one-shot command (`status`, `approve …`); returns stdout, fails with stderr.
     pub fn cmd(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self

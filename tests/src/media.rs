@@ -67,3 +67,35 @@ pub fn deliver(segment: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::rename(&tmp, &dest)?;
     Ok(dest)
 }
+
+/// Writes a motion feed (`t,ax,ay,az` lines, 100 Hz, m/s² with gravity on z) covering
+/// `seconds` from unix time `start`: a car at speed with 0.03 g of road vibration, a 0.6 g
+/// braking for 3 s at `start + 20`, and, at unix time `impact` when given, a 100-ms half-sine
+/// deceleration of 15 g (a frontal crash at ~30 km/h, Δv ≈ 9 m/s).
+pub fn write_motion_feed(
+    path: &Path,
+    start: u64,
+    seconds: u64,
+    impact: Option<f64>,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    const G: f64 = 9.806_65;
+    let mut out = String::from("t,ax,ay,az\n");
+    for i in 0..seconds * 100 {
+        let t = start as f64 + i as f64 / 100.0;
+        let vib = 0.03 * G * (t * 53.0).sin();
+        let mut x = vib;
+        let rel = t - start as f64;
+        if (20.0..23.0).contains(&rel) {
+            x -= 0.6 * G;
+        }
+        if let Some(at) = impact
+            && (at..at + 0.1).contains(&t)
+        {
+            x -= 15.0 * G * ((t - at) / 0.1 * std::f64::consts::PI).sin();
+        }
+        writeln!(out, "{t:.2},{x:.4},{:.4},{:.4}", -vib, G + vib)?;
+    }
+    std::fs::write(path, out)?;
+    Ok(())
+}

@@ -63,6 +63,11 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         .into_owned();
 
     let mut agent = Agent::init(&w.join("agent"), &cloud.url, &devnet, "", true)?;
+    // The motion channel: both minutes of driving (with a hard braking in each), and an impact
+    // at 46.5 s of the crash minute, when its crash sounds start.
+    let feed = w.join("agent").join("imu.csv");
+    media::write_motion_feed(&feed, start, 120, Some((start + 60) as f64 + 46.5))?;
+    agent.use_motion_feed(&feed)?;
     cloud.approve_device(&agent.device, "e2e flow")?;
     agent.start()?;
     agent.deliver(normal)?;
@@ -96,6 +101,43 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         "the normal segment gives only an evidence record: {detect:?}"
     );
     assert_eq!(accident.len(), 1, "one accident only: {accident:?}");
+    // The decisions kept with the segments: all three channels; the braking is not an
+    // impact, the crash minute's impact is, in its second.
+    let decisions = agent.query("SELECT decision FROM segments ORDER BY id")?;
+    let decision = |i: usize| -> anyhow::Result<serde_json::Value> {
+        let text = decisions[i]["decision"]
+            .as_str()
+            .with_context(|| format!("segment {i} has no decision: {decisions:?}"))?;
+        Ok(serde_json::from_str(text)?)
+    };
+    for i in 0..2 {
+        let d = decision(i)?;
+        let channels = &d["decision"]["channels"];
+        assert!(
+            channels["image"] == true && channels["audio"] == true && channels["motion"] == true,
+            "segment {i}: {d}"
+        );
+        let motion = d["motion"].as_array().context("motion seconds")?;
+        assert!(
+            (59..=61).contains(&motion.len()),
+            "segment {i}: {} seconds",
+            motion.len()
+        );
+    }
+    let normal_d = decision(0)?;
+    assert!(
+        normal_d["decision"]["max_motion"].as_f64().unwrap_or(1.0) < 0.5,
+        "normal minute: {normal_d}"
+    );
+    let crash_d = decision(1)?;
+    let motion = crash_d["motion"].as_array().context("motion seconds")?;
+    let over: Vec<u64> = motion
+        .iter()
+        .filter(|m| m["score"].as_f64().is_some_and(|s| s >= 0.5))
+        .filter_map(|m| m["second"].as_i64())
+        .map(|s| (s - (start as i64 + 60)) as u64)
+        .collect();
+    assert_eq!(over, vec![46], "crash minute's motion: {crash_d}");
     let crash_accident = accident
         .iter()
         .find(|a| a["name"] == crash_name.as_str())
