@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod decode;
 pub mod detection;
 pub mod error;
+pub mod feed;
 pub mod keystore;
 pub mod location;
 pub mod motion;

@@ -4,7 +4,7 @@
 //! only ever put into evidence contracts, never into the per-minute records.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -90,21 +90,16 @@ impl LastFix {
         }
         match nmea::parse(line) {
             Ok(Sentence::Fix(fix)) => {
-                let speed = {
-                    let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-                    fix.speed_ms
-                        .or_else(|| g.and_then(|prev| speed_between(&prev.fix, &fix)))
-                };
+                let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                let speed = fix
+                    .speed_ms
+                    .or_else(|| g.and_then(|prev| speed_between(&prev.fix, &fix)));
                 if let (Some(motion), Some(speed)) = (&self.1, speed) {
-                    let t = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0.0, |d| d.as_secs_f64());
                     motion.push_speed(SpeedSample {
-                        t,
+                        t: crate::motion::unix_now(),
                         speed: speed as f32,
                     });
                 }
-                let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
                 // Keep GGA's altitude if an RMC follows for the same second.
                 let fix = match *g {
                     Some(prev) if fix.alt_m.is_none() && prev.fix.utc_secs == fix.utc_secs => Fix {
@@ -153,49 +148,39 @@ pub fn spawn(source: LocationSource, last: LastFix) {
     if source == LocationSource::None {
         return;
     }
-    let spawned = std::thread::Builder::new().name("location".into()).spawn(move || {
-        let mut delay = Duration::from_secs(1);
-        loop {
-            let result = match &source {
-                LocationSource::None => return,
-                LocationSource::File(p) => follow_file(p, &last, true),
-                LocationSource::Serial(p) => follow_file(p, &last, false),
-                LocationSource::Gpsd(addr) => follow_gpsd(addr, &last),
-            };
-            if let Err(e) = result {
-                tracing::warn!(source = ?source, error = %e, retry_in = ?delay, "location source failed");
-            }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
-    });
+    let described = format!("{source:?}");
+    let spawned = crate::feed::spawn_retrying(
+        "location",
+        move || match &source {
+            LocationSource::None => Ok(()), // not started for `None`
+            LocationSource::File(p) => follow_file(p, &last, true),
+            LocationSource::Serial(p) => follow_file(p, &last, false),
+            LocationSource::Gpsd(addr) => follow_gpsd(addr, &last),
+        },
+        move |e, delay| {
+            tracing::warn!(source = %described, error = %e, retry_in = ?delay, "location source failed");
+        },
+    );
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the location thread; ECs will carry no location");
     }
 }
 
-fn follow_file(path: &PathBuf, last: &LastFix, tail: bool) -> Result<(), AgentError> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| AgentError::io("cannot open NMEA source", path, e))?;
-    let mut r = BufReader::new(f);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = r
-            .read_line(&mut line)
-            .map_err(|e| AgentError::io("cannot read NMEA source", path, e))?;
-        if n == 0 {
-            if !tail {
-                return Err(AgentError::Location(format!(
-                    "{} reached end of file",
-                    path.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(250));
-            continue;
-        }
-        last.feed(&line);
-    }
+fn follow_file(path: &Path, last: &LastFix, tail: bool) -> Result<(), AgentError> {
+    let tail = tail.then_some(Duration::from_millis(250));
+    crate::feed::follow_lines(
+        path,
+        "cannot open NMEA source",
+        "cannot read NMEA source",
+        tail,
+        |line| {
+            last.feed(line);
+        },
+    )?;
+    Err(AgentError::Location(format!(
+        "{} reached end of file",
+        path.display()
+    )))
 }
 
 fn follow_gpsd(addr: &str, last: &LastFix) -> Result<(), AgentError> {

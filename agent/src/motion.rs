@@ -8,7 +8,6 @@
 //! No source configured: the agent works as before (frames and sound) and `status` says so.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -88,7 +87,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct MotionLog(Arc<Mutex<Inner>>);
 
-fn unix_now() -> f64 {
+/// Now, in unix seconds (the time base of the motion channel).
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -293,24 +293,20 @@ pub fn spawn(source: MotionSource, log: MotionLog, rate_hz: f64) {
     if source == MotionSource::None {
         return;
     }
-    let spawned = std::thread::Builder::new()
-        .name("motion".into())
-        .spawn(move || {
-            let mut delay = Duration::from_secs(1);
-            loop {
-                let result = match &source {
-                    MotionSource::None => return,
-                    MotionSource::Iio(dir) => poll_iio(dir, &log, rate_hz),
-                    MotionSource::Lines(path) => follow_lines(path, &log),
-                };
-                if let Err(e) = result {
-                    tracing::warn!(source = ?source, error = %e, retry_in = ?delay, "motion source failed");
-                    log.note_error(&e);
-                }
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        });
+    let described = format!("{source:?}");
+    let errors = log.clone();
+    let spawned = crate::feed::spawn_retrying(
+        "motion",
+        move || match &source {
+            MotionSource::None => Ok(()), // not started for `None`
+            MotionSource::Iio(dir) => poll_iio(dir, &log, rate_hz),
+            MotionSource::Lines(path) => follow_lines(path, &log),
+        },
+        move |e, delay| {
+            tracing::warn!(source = %described, error = %e, retry_in = ?delay, "motion source failed");
+            errors.note_error(e);
+        },
+    );
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the motion thread; decisions use frames and sound only");
     }
@@ -335,36 +331,29 @@ fn poll_iio(dir: &Path, log: &MotionLog, rate_hz: f64) -> Result<(), AgentError>
 }
 
 fn follow_lines(path: &Path, log: &MotionLog) -> Result<(), AgentError> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| AgentError::io("cannot open the motion feed", path, e))?;
-    let is_file = f.metadata().is_ok_and(|m| m.is_file());
+    // A regular file is followed as it grows; a FIFO or serial port ends when its writer goes.
+    let tail = std::fs::metadata(path)
+        .is_ok_and(|m| m.is_file())
+        .then_some(Duration::from_millis(50));
     tracing::info!(feed = %path.display(), "motion: reading t,ax,ay,az lines");
-    let mut r = BufReader::new(f);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = r
-            .read_line(&mut line)
-            .map_err(|e| AgentError::io("cannot read the motion feed", path, e))?;
-        if n == 0 {
-            if !is_file {
-                return Err(AgentError::Config(format!(
-                    "motion feed {} closed (writer gone)",
-                    path.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        }
-        match parse_line(&line) {
+    crate::feed::follow_lines(
+        path,
+        "cannot open the motion feed",
+        "cannot read the motion feed",
+        tail,
+        |line| match parse_line(line) {
             Ok(Some(s)) => log.push_accel(s),
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "motion: ignoring a line");
                 log.note_dropped();
             }
-        }
-    }
+        },
+    )?;
+    Err(AgentError::Config(format!(
+        "motion feed {} closed (writer gone)",
+        path.display()
+    )))
 }
 
 /// Reads a whole feed file (for `bench --motion`): samples in file order, bad lines counted.
@@ -400,6 +389,14 @@ mod tests {
     use dashledger_detect::motion::G;
     use std::io::Write;
     use std::process::Command;
+
+    /// Waits up to 10 s for the reader thread to have taken `n` samples.
+    fn wait_for_samples(log: &MotionLog, n: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while log.status().samples < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn source_strings() {
@@ -489,10 +486,7 @@ mod tests {
             .unwrap()
             .write_all(body.as_bytes())
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while log.status().samples < 400 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_samples(&log, 400);
         let st = log.status();
         assert_eq!((st.samples, st.dropped), (400, 1), "{st:?}");
         let s = log.seconds(2_000, 3);
@@ -519,10 +513,7 @@ mod tests {
                 .unwrap();
         }
         drop(w);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while log.status().samples < 150 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_samples(&log, 150);
         assert_eq!(log.status().samples, 150);
         assert!(log.seconds(3_000, 1)[0].is_some());
     }

@@ -62,6 +62,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import DATASETS, MODELS, ROOT, log  # noqa: E402
+from stats import poisson_upper  # noqa: E402
 
 SHIPPED = "accident-image-effnet-lite0"
 BACKBONE_FILE = "efficientnet_lite0_imagenet_features_gap.onnx"
@@ -229,28 +230,6 @@ def decide(p: list[float], threshold: float) -> dict:
         "accident": bool(pos),
         "at_second": pos[0] if pos else None,
     }
-
-
-def poisson_upper(k: int, conf: float = 0.95) -> float:
-    """Exact one-sided upper confidence bound of a Poisson mean after k events (bisection on
-    the CDF; equals chi2.ppf(conf, 2k + 2) / 2 without needing scipy at test time)."""
-    import math
-
-    def cdf(mu: float) -> float:
-        term = total = math.exp(-mu)
-        for i in range(1, k + 1):
-            term *= mu / i
-            total += term
-        return total
-
-    lo, hi = 0.0, 10.0 + 10.0 * k
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if cdf(mid) > 1 - conf:
-            lo = mid
-        else:
-            hi = mid
-    return hi
 
 
 def totals(rows: list[dict]) -> dict:
