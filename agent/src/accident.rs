@@ -13,11 +13,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dashledger_protocol::frames::{encode_leaves, frame_leaves_file, frames_root};
-use dashledger_protocol::hash::{keccak256, keccak256_file};
+use dashledger_protocol::frames::{encode_leaves, frame_leaves, frames_root};
+use dashledger_protocol::hash::keccak256;
 use dashledger_protocol::keys::Secrets;
 use dashledger_protocol::{seal, wrap};
 use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use tokio_util::sync::CancellationToken;
 
 use alloy::primitives::U256;
 use dashledger_protocol::B256;
@@ -29,8 +31,6 @@ use crate::error::AgentError;
 use crate::nmea::Fix;
 use crate::outbox::{Outbox, Segment};
 
-/// Meta key of the next owner key index.
-const NEXT_OWNER_INDEX: &str = "next_owner_index";
 /// JPEG quality of the thumbnails.
 pub const THUMBNAIL_QUALITY: u8 = 80;
 
@@ -133,7 +133,13 @@ impl From<AgentError> for StepError {
 }
 
 impl From<(Failure, AgentError, Option<String>)> for StepError {
-    fn from((failure, error, _): (Failure, AgentError, Option<String>)) -> Self {
+    /// A cloud failure with the API's error code: `already_uploaded` becomes
+    /// [`AgentError::AlreadyUploaded`] (the pipeline treats it as done).
+    fn from((failure, error, code): (Failure, AgentError, Option<String>)) -> Self {
+        let error = match code.as_deref() {
+            Some("already_uploaded") => AgentError::AlreadyUploaded,
+            _ => error,
+        };
         Self { failure, error }
     }
 }
@@ -255,6 +261,59 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
     std::fs::rename(&tmp, path).map_err(|e| AgentError::io("cannot rename into place", path, e))
 }
 
+/// The directory of the accident on segment `segment_id`.
+pub fn accident_dir(state_dir: &Path, segment_id: i64) -> PathBuf {
+    state_dir.join("accidents").join(segment_id.to_string())
+}
+
+/// Writes the accident's thumbnails (`first.jpg`, `last.jpg`, atomically) from the first and last
+/// sampled frames; returns the first one's JPEG (its Keccak-256 is the EC's `frameHash`).
+pub fn write_thumbnails(
+    state_dir: &Path,
+    segment_id: i64,
+    first: &Frame,
+    last: &Frame,
+) -> Result<Vec<u8>, AgentError> {
+    let dir = accident_dir(state_dir, segment_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AgentError::io("cannot create accident directory", &dir, e))?;
+    let first_jpg = jpeg(first, THUMBNAIL_QUALITY)?;
+    let last_jpg = jpeg(last, THUMBNAIL_QUALITY)?;
+    // `last` first: `first.jpg` present means both are.
+    write_atomic(&dir.join("last.jpg"), &last_jpg)?;
+    write_atomic(&dir.join("first.jpg"), &first_jpg)?;
+    Ok(first_jpg)
+}
+
+fn decode_thumbnails(path: &Path, stop: &CancellationToken) -> Result<(Frame, Frame), AgentError> {
+    let mut first = None;
+    let mut last = None;
+    decode::decode_each(path, &DecodeOptions::default(), |f| {
+        if stop.is_cancelled() {
+            return Err("the daemon is stopping".into());
+        }
+        if first.is_none() {
+            first = Some(f);
+        } else {
+            last = Some(f);
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        if stop.is_cancelled() {
+            AgentError::Stopped
+        } else {
+            e
+        }
+    })?;
+    let first = first.ok_or_else(|| AgentError::Decode {
+        path: path.into(),
+        reason: "no frame".into(),
+    })?;
+    let last = last.unwrap_or_else(|| first.clone());
+    Ok((first, last))
+}
+
 /// Microdegrees for the EC.
 pub fn microdegrees(fix: Option<Fix>) -> (i32, i32) {
     fix.map_or((0, 0), |f| {
@@ -262,7 +321,8 @@ pub fn microdegrees(fix: Option<Fix>) -> (i32, i32) {
     })
 }
 
-/// Runs the local stage for `segment` (file at `path`).
+/// Runs the local stage for `segment` (file at `path`). `stop` interrupts it between two reads
+/// ([`AgentError::Stopped`]; the stage is redone from scratch on the next start).
 pub fn prepare(
     outbox: &mut Outbox,
     secrets: &Secrets,
@@ -270,90 +330,86 @@ pub fn prepare(
     segment: &Segment,
     path: &Path,
     fix: Option<Fix>,
+    stop: &CancellationToken,
 ) -> Result<Prepared, AgentError> {
     let video_hash = segment.video_hash.ok_or_else(|| {
         AgentError::OutboxState(format!("accident segment {} is not hashed", segment.name))
     })?;
-    let dir = state_dir.join("accidents").join(segment.id.to_string());
+    let dir = accident_dir(state_dir, segment.id);
     std::fs::create_dir_all(&dir)
         .map_err(|e| AgentError::io("cannot create accident directory", &dir, e))?;
 
-    // The file must still be the one we hashed.
-    let now_hash = keccak256_file(path)?;
-    if now_hash.0 != video_hash {
-        return Err(AgentError::OutboxState(format!(
-            "segment {} changed since it was hashed; cannot seal it",
-            segment.name
-        )));
-    }
-
-    // Owner key: allocate the index durably before using it.
-    let owner_index = match outbox.meta(&format!("owner_index:{}", segment.id))? {
-        Some(i) => i
-            .parse()
-            .map_err(|_| AgentError::OutboxState(format!("bad owner index `{i}`")))?,
-        None => {
-            let next: u32 = outbox
-                .meta(NEXT_OWNER_INDEX)?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            outbox.set_meta(NEXT_OWNER_INDEX, &(next + 1).to_string())?;
-            outbox.set_meta(&format!("owner_index:{}", segment.id), &next.to_string())?;
-            next
-        }
-    };
+    // Owner key: the index is allocated durably (one transaction) before it is used.
+    let owner_index = outbox.owner_index_for(segment.id)?;
     let owner = secrets.owner_seed().owner_key(owner_index)?;
 
-    // Seal and wrap.
+    // Seal in one pass over the segment: the plaintext is hashed as it is read (the file must
+    // still be the one we hashed) and the ciphertext as it is written (no second read of either).
     let key = seal::SessionKey::generate();
     let sealed_path = dir.join("clip.sealed");
     let tmp = dir.join("clip.sealed.tmp");
-    let stats = {
+    let (stats, plain_hash, cipher_hash) = {
         let input = std::fs::File::open(path)
             .map_err(|e| AgentError::io("cannot open segment", path, e))?;
+        let mut reader = HashingReader::new(std::io::BufReader::new(input), stop);
         let out =
             std::fs::File::create(&tmp).map_err(|e| AgentError::io("cannot create", &tmp, e))?;
-        let mut w = std::io::BufWriter::new(out);
-        let stats = seal::seal(std::io::BufReader::new(input), &mut w, &key)?;
+        let mut writer = HashingWriter::new(std::io::BufWriter::new(out));
+        let sealed = seal::seal(&mut reader, &mut writer, &key);
+        if stop.is_cancelled() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(AgentError::Stopped);
+        }
+        let stats = sealed?;
+        let (w, cipher_hash) = writer.finish();
         let f = w
             .into_inner()
             .map_err(|e| AgentError::io("cannot write", &tmp, e.into_error()))?;
         f.sync_all()
             .map_err(|e| AgentError::io("cannot sync", &tmp, e))?;
-        stats
+        (stats, reader.finish(), cipher_hash)
     };
+    if plain_hash.0 != video_hash {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(AgentError::OutboxState(format!(
+            "segment {} changed since it was hashed; cannot seal it",
+            segment.name
+        )));
+    }
     std::fs::rename(&tmp, &sealed_path)
         .map_err(|e| AgentError::io("cannot rename", &sealed_path, e))?;
-    let cipher_hash = keccak256_file(&sealed_path)?;
     let umbral_pk = secrets.umbral_secret_key()?.public_key();
     let wrapped = wrap::wrap(&umbral_pk, &key)?;
     drop(key);
 
-    // Thumbnails from the first and last sampled frames.
-    let mut first = None;
-    let mut last = None;
-    decode::decode_each(path, &DecodeOptions::default(), |f| {
-        if first.is_none() {
-            first = Some(f);
-        } else {
-            last = Some(f);
-        }
-        Ok(())
-    })?;
-    let first = first.ok_or_else(|| AgentError::Decode {
-        path: path.into(),
-        reason: "no frame".into(),
-    })?;
-    let last = last.unwrap_or_else(|| first.clone());
-    let first_jpg = jpeg(&first, THUMBNAIL_QUALITY)?;
-    let last_jpg = jpeg(&last, THUMBNAIL_QUALITY)?;
+    // Thumbnails from the first and last sampled frames: left by detection when it made the
+    // segment an accident (no second decode), decoded here otherwise (a manual event).
     let thumb_first = dir.join("first.jpg");
     let thumb_last = dir.join("last.jpg");
-    write_atomic(&thumb_first, &first_jpg)?;
-    write_atomic(&thumb_last, &last_jpg)?;
+    let first_jpg = match (std::fs::read(&thumb_first), thumb_last.is_file()) {
+        (Ok(jpg), true) => jpg,
+        _ => {
+            let (first, last) = decode_thumbnails(path, stop)?;
+            write_thumbnails(state_dir, segment.id, &first, &last)?
+        }
+    };
 
     // Per-second leaves and root.
-    let leaves = frame_leaves_file(path)?;
+    let leaves = {
+        let f = std::fs::File::open(path)
+            .map_err(|e| AgentError::io("cannot open segment", path, e))?;
+        frame_leaves(StopReader {
+            inner: std::io::BufReader::new(f),
+            stop,
+        })
+        .map_err(|e| {
+            if stop.is_cancelled() {
+                AgentError::Stopped
+            } else {
+                e.into()
+            }
+        })?
+    };
     let root = frames_root(&leaves)?;
     let leaves_path = dir.join("leaves.bin");
     write_atomic(&leaves_path, &encode_leaves(&leaves))?;
@@ -386,4 +442,117 @@ pub fn prepare(
         ec_address: None,
         upload_id: None,
     })
+}
+
+/// A reader that fails once the daemon stops (so a long read loop ends between two reads).
+struct StopReader<'a, R> {
+    inner: R,
+    stop: &'a CancellationToken,
+}
+
+fn stopped_io() -> std::io::Error {
+    std::io::Error::other("the daemon is stopping")
+}
+
+impl<R: std::io::Read> std::io::Read for StopReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.is_cancelled() {
+            return Err(stopped_io());
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for StopReader<'_, R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// Keccak-256 of everything read through it (the segment as the sealer reads it).
+struct HashingReader<'a, R> {
+    inner: StopReader<'a, R>,
+    hasher: Keccak256,
+}
+
+impl<'a, R: std::io::Read> HashingReader<'a, R> {
+    fn new(inner: R, stop: &'a CancellationToken) -> Self {
+        Self {
+            inner: StopReader { inner, stop },
+            hasher: Keccak256::new(),
+        }
+    }
+
+    fn finish(self) -> B256 {
+        B256::from_slice(&self.hasher.finalize())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Keccak-256 of everything written through it (the sealed clip as it is written).
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Keccak256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Keccak256::new(),
+        }
+    }
+
+    fn finish(self) -> (W, B256) {
+        (self.inner, B256::from_slice(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn hashing_reader_and_writer_match_keccak_of_the_bytes() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let stop = CancellationToken::new();
+        let mut r = HashingReader::new(&data[..], &stop);
+        let mut w = HashingWriter::new(Vec::new());
+        std::io::copy(&mut r, &mut w).unwrap();
+        let (out, written) = w.finish();
+        assert_eq!(out, data);
+        assert_eq!(written, keccak256(&data));
+        assert_eq!(r.finish(), keccak256(&data));
+    }
+
+    #[test]
+    fn a_stopped_reader_fails_instead_of_reading() {
+        let stop = CancellationToken::new();
+        let mut r = HashingReader::new(&[1u8, 2, 3][..], &stop);
+        let mut b = [0u8; 2];
+        assert_eq!(r.read(&mut b).unwrap(), 2);
+        stop.cancel();
+        let e = r.read(&mut b).unwrap_err();
+        assert!(e.to_string().contains("stopping"), "{e}");
+    }
 }

@@ -1,6 +1,10 @@
-//! The `run` daemon: a blocking segment worker (watch → hash → record, manual events) and an
-//! async sender that empties the outbox to the cloud in order with exponential backoff.
-//! SIGTERM / SIGINT stop it cleanly; SIGUSR1 (or the event file) is the manual event button.
+//! The `run` daemon: the recording loop (a blocking worker: watch → hash → record → detect,
+//! manual events), the accident pipeline beside it ([`crate::pipeline`]: seal, EC, upload, on its
+//! own thread so that the evidence chain never waits for the network), an async sender that
+//! empties the outbox to the cloud in order with exponential backoff, and the optional
+//! auto-approve loop. SIGTERM / SIGINT cancel one [`CancellationToken`] that every task watches:
+//! in-flight network calls are dropped (each is resumable), so the daemon stops within a second.
+//! SIGUSR1 (or the event file) is the manual event button.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use alloy::signers::local::PrivateKeySigner;
 use dashledger_protocol::keys::Secrets;
+use tokio_util::sync::CancellationToken;
 
-use crate::accident::{Prepared, StepError};
-use crate::cloud::{CloudClient, Deployment, Failure, MAX_BATCH};
-use crate::config::{Config, EcVia};
+use crate::cloud::{CloudClient, Failure, MAX_BATCH};
+use crate::config::Config;
 use crate::detection::Detector;
 use crate::error::AgentError;
 use crate::location::LastFix;
@@ -21,9 +25,6 @@ use crate::outbox::Outbox;
 use crate::segments;
 use crate::watcher::Watcher;
 use dashledger_detect::motion::MotionSecond;
-
-/// Meta key of manual events waiting for their segment to finish (JSON list of file names).
-const PENDING_EVENTS: &str = "pending_manual_events";
 
 /// Exponential backoff state.
 #[derive(Debug, Clone)]
@@ -54,13 +55,27 @@ impl Backoff {
     }
 }
 
-/// Flags shared between the signal handlers and the workers.
+/// What the signal handlers tell the workers.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
-    /// Stop requested.
-    pub stop: Arc<AtomicBool>,
-    /// Manual event requested (SIGUSR1).
+    /// Cancelled on SIGTERM / SIGINT (or when the recording loop ends): every task stops.
+    pub stop: CancellationToken,
+    /// Manual event requested (SIGUSR1); taken by the recording loop.
     pub event: Arc<AtomicBool>,
+}
+
+/// Sleeps `d` on a blocking thread, waking at once when `stop` is cancelled.
+pub fn sleep_until_stopped(
+    runtime: &tokio::runtime::Handle,
+    stop: &CancellationToken,
+    d: Duration,
+) {
+    runtime.block_on(async {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(d) => {}
+        }
+    });
 }
 
 /// Runs until SIGTERM / SIGINT.
@@ -79,10 +94,16 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         Some(m) if config.motion.gps_speed => LastFix::with_speed_to(m.clone()),
         _ => LastFix::default(),
     };
+    let handle = tokio::runtime::Handle::current();
     match &motion {
         Some(m) => {
             crate::motion::spawn(motion_source, m.clone(), config.motion.rate_hz);
-            spawn_motion_status(m.clone(), config.motion_status_path(), flags.clone());
+            spawn_motion_status(
+                m.clone(),
+                config.motion_status_path(),
+                flags.stop.clone(),
+                handle.clone(),
+            );
         }
         None => {
             tracing::info!(
@@ -111,17 +132,27 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
             flags.clone(),
         ))
     });
+    let work = crate::pipeline::AccidentWork::new(
+        handle.clone(),
+        flags.stop.clone(),
+        secrets.clone(),
+        location.clone(),
+    );
+    let cfg = config.clone();
+    let pipeline =
+        tokio::task::spawn_blocking(move || crate::pipeline::accident_worker(&cfg, work));
     let cfg = config.clone();
     let f = flags.clone();
-    let handle = tokio::runtime::Handle::current();
-    let worker = tokio::task::spawn_blocking(move || {
-        segment_worker(&cfg, &secrets, &location, motion, &f, handle)
-    });
-    let sender = tokio::spawn(sender_loop(config.clone(), flags.clone()));
+    let worker =
+        tokio::task::spawn_blocking(move || segment_worker(&cfg, &secrets, motion, &f, handle));
+    let sender = tokio::spawn(sender_loop(config.clone(), flags.stop.clone()));
     let result = worker
         .await
         .map_err(|e| AgentError::OutboxState(format!("segment worker panicked: {e}")));
-    flags.stop.store(true, Ordering::SeqCst);
+    flags.stop.cancel();
+    if let Err(e) = pipeline.await {
+        tracing::error!(error = %e, "the accident pipeline panicked; its accidents resume on the next start");
+    }
     let _ = sender.await;
     if let Some(a) = approver {
         let _ = a.await;
@@ -142,8 +173,8 @@ fn install_signals(flags: &Flags) -> Result<(), AgentError> {
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); f.stop.store(true, Ordering::SeqCst); }
-                _ = int.recv() => { tracing::info!("SIGINT: stopping"); f.stop.store(true, Ordering::SeqCst); }
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); f.stop.cancel(); }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping"); f.stop.cancel(); }
                 _ = usr1.recv() => { tracing::info!("SIGUSR1: manual event"); f.event.store(true, Ordering::SeqCst); }
             }
         }
@@ -151,35 +182,16 @@ fn install_signals(flags: &Flags) -> Result<(), AgentError> {
     Ok(())
 }
 
-fn sleep_unless_stopped(flags: &Flags, d: Duration) {
-    let end = Instant::now() + d;
-    while !flags.stop.load(Ordering::SeqCst) {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
-}
-
 /// Blocking worker: one step at a time, each committed. Errors are logged and retried with
 /// backoff (a full disk or a locked database must not crash-loop the daemon).
 fn segment_worker(
     config: &Config,
     secrets: &Secrets,
-    location: &LastFix,
     motion: Option<MotionLog>,
     flags: &Flags,
     runtime: tokio::runtime::Handle,
 ) -> Result<(), AgentError> {
     let device_key = &secrets.device_signer()?;
-    let mut accidents = AccidentWork {
-        runtime,
-        secrets,
-        location,
-        retry_at: None,
-        backoff: Backoff::new(Duration::from_secs(2), Duration::from_secs(300)),
-    };
     let mut outbox = Outbox::open(&config.outbox_path())?;
     let mut watcher = Watcher::new(
         &config.watch_dir,
@@ -196,7 +208,7 @@ fn segment_worker(
         motion,
         ..DetectorSlot::default()
     };
-    while !flags.stop.load(Ordering::SeqCst) {
+    while !flags.stop.is_cancelled() {
         match worker_step(
             config,
             &mut outbox,
@@ -206,14 +218,15 @@ fn segment_worker(
             &mut last_scan,
             poll,
             &mut detector,
-            &mut accidents,
         ) {
             Ok(true) => backoff.reset(),
-            Ok(false) => sleep_unless_stopped(flags, poll.min(Duration::from_millis(250))),
+            Ok(false) => {
+                sleep_until_stopped(&runtime, &flags.stop, poll.min(Duration::from_millis(250)))
+            }
             Err(e) => {
                 let d = backoff.next_delay();
                 tracing::error!(error = %e, retry_in = ?d, "segment work failed; will retry");
-                sleep_unless_stopped(flags, d);
+                sleep_until_stopped(&runtime, &flags.stop, d);
             }
         }
     }
@@ -231,7 +244,6 @@ fn worker_step(
     last_scan: &mut Option<Instant>,
     poll: Duration,
     detector: &mut DetectorSlot,
-    accidents: &mut AccidentWork<'_>,
 ) -> Result<bool, AgentError> {
     let now = Instant::now();
     if last_scan.is_none_or(|t| now.duration_since(t) >= poll) {
@@ -239,7 +251,7 @@ fn worker_step(
         let finished = watcher.scan(now)?;
         segments::ingest(outbox, &finished)?;
         check_manual_event(config, outbox, flags)?;
-        apply_pending_events(outbox)?;
+        outbox.apply_pending_events()?;
     }
     if segments::hash_next(outbox, &config.watch_dir)? {
         return Ok(true);
@@ -247,182 +259,7 @@ fn worker_step(
     if segments::record_next(outbox, device_key)? {
         return Ok(true);
     }
-    if detect_next(config, outbox, detector)? {
-        return Ok(true);
-    }
-    accident_next(config, outbox, accidents)
-}
-
-/// State of the accident pipeline worker.
-#[derive(Debug)]
-pub struct AccidentWork<'a> {
-    runtime: tokio::runtime::Handle,
-    secrets: &'a Secrets,
-    location: &'a LastFix,
-    retry_at: Option<Instant>,
-    backoff: Backoff,
-}
-
-/// Advances the oldest open accident by one stage (`pending` → `prepared` → `ec_created` →
-/// `done`). Failures are recorded and retried with their own backoff, without holding up
-/// evidence records.
-fn accident_next(
-    config: &Config,
-    outbox: &mut Outbox,
-    work: &mut AccidentWork<'_>,
-) -> Result<bool, AgentError> {
-    if work.retry_at.is_some_and(|t| Instant::now() < t) {
-        return Ok(false);
-    }
-    let Some(acc) = outbox.open_accidents()?.into_iter().next() else {
-        return Ok(false);
-    };
-    let seg = outbox.segment(acc.segment_id)?;
-    // The cloud verifies the EC against the record it received before the EC existed: the
-    // record must be acknowledged first.
-    if acc.stage == "prepared" && !outbox.record_sent_for(acc.segment_id)? {
-        return Ok(false);
-    }
-    let result = match acc.stage.as_str() {
-        "pending" => {
-            let path = config.watch_dir.join(&seg.name);
-            let fix = work
-                .location
-                .get(Duration::from_secs(config.location.max_fix_age_secs));
-            crate::accident::prepare(outbox, work.secrets, &config.state_dir, &seg, &path, fix)
-                .map_err(StepError::from)
-                .and_then(|p| {
-                    tracing::warn!(segment = %seg.name, cause = %acc.cause, owner = %p.owner, "accident sealed and prepared");
-                    store(outbox, acc.segment_id, "prepared", &p)
-                })
-        }
-        "prepared" | "ec_created" => {
-            let mut p: Prepared = serde_json::from_str(acc.detail.as_deref().unwrap_or(""))
-                .map_err(|e| {
-                    AgentError::OutboxState(format!("accident {} detail: {e}", seg.name))
-                })?;
-            network_stage(
-                config,
-                outbox,
-                work,
-                &acc.stage,
-                &seg.name,
-                acc.segment_id,
-                &mut p,
-            )
-        }
-        other => Err(AgentError::OutboxState(format!("unknown accident stage `{other}`")).into()),
-    };
-    match result {
-        Ok(()) => {
-            work.backoff.reset();
-            work.retry_at = None;
-        }
-        Err(e) => {
-            outbox.note_accident_failure(acc.segment_id, &e.error.to_string())?;
-            let d = work.backoff.next_delay();
-            work.retry_at = Some(Instant::now() + d);
-            if e.failure == Failure::Refused {
-                tracing::error!(segment = %seg.name, stage = %acc.stage, error = %e.error, retry_in = ?d, "accident step refused; will retry");
-            } else {
-                tracing::warn!(segment = %seg.name, stage = %acc.stage, error = %e.error, retry_in = ?d, "accident step failed; will retry");
-            }
-        }
-    }
-    Ok(true)
-}
-
-fn store(outbox: &mut Outbox, id: i64, stage: &str, p: &Prepared) -> Result<(), StepError> {
-    let json = serde_json::to_string(p).map_err(|e| AgentError::OutboxState(e.to_string()))?;
-    outbox.set_accident_stage(id, stage, &json)?;
-    Ok(())
-}
-
-fn network_stage(
-    config: &Config,
-    outbox: &mut Outbox,
-    work: &mut AccidentWork<'_>,
-    stage: &str,
-    name: &str,
-    id: i64,
-    p: &mut Prepared,
-) -> Result<(), StepError> {
-    let deployment = Deployment::load(&config.chain.deployments)?;
-    let cloud = CloudClient::new(&config.cloud)?;
-    if stage == "prepared" {
-        // A previous run may have created the EC and died before storing its address: the
-        // factory's address is deterministic, so look there first.
-        if let Some(ec) = work.runtime.block_on(existing_ec(config, &deployment, p)) {
-            tracing::warn!(segment = %name, ec = %ec, "evidence contract already exists (created before a restart); continuing");
-            p.ec_address = Some(ec);
-            return store(outbox, id, "ec_created", p);
-        }
-        let ec = match config.chain.ec_via {
-            EcVia::Relayer => work
-                .runtime
-                .block_on(crate::accident::create_ec_via_relayer(
-                    p,
-                    work.secrets,
-                    &deployment,
-                    &cloud,
-                ))?,
-            EcVia::Direct => work.runtime.block_on(async {
-                let chain =
-                    crate::owner::OwnerChain::connect(config, work.secrets, p.owner_index + 1)
-                        .await?;
-                chain.create_evidence_direct(p).await
-            })?,
-        };
-        tracing::warn!(segment = %name, ec = %ec, via = ?config.chain.ec_via, "evidence contract created");
-        p.ec_address = Some(ec);
-        return store(outbox, id, "ec_created", p);
-    }
-    let snapshot = p.clone();
-    let result = work.runtime.block_on(crate::accident::upload(
-        &snapshot,
-        work.secrets,
-        &deployment,
-        &cloud,
-        config.cloud.upload_chunk_bytes,
-        |upload_id| {
-            if p.upload_id.as_deref() != Some(upload_id) {
-                p.upload_id = Some(upload_id.to_string());
-                let json = serde_json::to_string(&*p)
-                    .map_err(|e| AgentError::OutboxState(e.to_string()))?;
-                outbox.set_accident_stage(id, "ec_created", &json)?;
-            }
-            Ok(())
-        },
-    ));
-    match result {
-        Ok(()) => {}
-        // A previous run completed it and died before noting so.
-        Err(e) if e.error.to_string().contains("already_uploaded") => {}
-        Err(e) => return Err(e),
-    }
-    tracing::warn!(segment = %name, ec = ?p.ec_address, "sealed clip uploaded; accident done");
-    store(outbox, id, "done", p)
-}
-
-/// The accident's EC if it already exists on chain (`predictEvidence` + code + `isEvidence`).
-/// `None` when it does not, or when the chain cannot be asked (logged; creation goes ahead and
-/// a duplicate creation reverts harmlessly, to be resolved on the next attempt).
-async fn existing_ec(config: &Config, deployment: &Deployment, p: &Prepared) -> Option<String> {
-    use alloy::providers::{Provider, ProviderBuilder};
-    let url: alloy::transports::http::reqwest::Url = config.chain.rpc_url.parse().ok()?;
-    let provider = ProviderBuilder::new().connect_http(url).erased();
-    let owner: alloy::primitives::Address = p.owner.parse().ok()?;
-    let params = p.evidence().ok()?.into();
-    match crate::owner::predicted_evidence(&provider, deployment.evidence_factory, params, owner)
-        .await
-    {
-        Ok((addr, true)) => Some(addr.to_string()),
-        Ok((_, false)) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, rpc = %config.chain.rpc_url, "cannot check for an existing evidence contract");
-            None
-        }
-    }
+    detect_next(config, outbox, detector)
 }
 
 /// The auto-approve policy: every `owner.poll_secs`, approve the open requests for our ECs whose
@@ -434,8 +271,12 @@ async fn auto_approve_loop(config: Config, secrets: Secrets, flags: Flags) {
     )
     .unwrap_or_default();
     tracing::info!(min_reward_wei = %min, poll_secs = config.owner.poll_secs, "auto-approve is on");
-    while !flags.stop.load(Ordering::SeqCst) {
-        match crate::owner::auto_approve_once(&config, &secrets, min).await {
+    while !flags.stop.is_cancelled() {
+        let pass = tokio::select! {
+            () = flags.stop.cancelled() => break,
+            r = crate::owner::auto_approve_once(&config, &secrets, min) => r,
+        };
+        match pass {
             Ok(done) => {
                 for a in done {
                     tracing::warn!(request = %a.request, ec = %a.ec, tx = %a.tx, "request auto-approved");
@@ -443,9 +284,9 @@ async fn auto_approve_loop(config: Config, secrets: Secrets, flags: Flags) {
             }
             Err(e) => tracing::warn!(error = %e, "auto-approve pass failed; will retry"),
         }
-        let end = Instant::now() + Duration::from_secs(config.owner.poll_secs);
-        while !flags.stop.load(Ordering::SeqCst) && Instant::now() < end {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::select! {
+            () = flags.stop.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(config.owner.poll_secs)) => {}
         }
     }
 }
@@ -495,6 +336,15 @@ fn detect_next(
                 a.accident,
                 a.note.as_deref(),
             )?;
+            // The accident's thumbnails now, while the frames are decoded: sealing then reads
+            // the segment without decoding it again.
+            if (a.accident || seg.manual_event)
+                && let Some((first, last)) = &a.thumbnails
+                && let Err(e) =
+                    crate::accident::write_thumbnails(&config.state_dir, seg.id, first, last)
+            {
+                tracing::warn!(segment = %seg.name, error = %e, "cannot keep the thumbnails; sealing will decode them");
+            }
             let level_accident = a.accident;
             if level_accident {
                 tracing::warn!(segment = %seg.name, cause = ?a.decision.cause, at_second = ?a.decision.at_second, p = ?a.max_fused(), "ACCIDENT detected");
@@ -522,17 +372,22 @@ pub fn decision_detail(a: &crate::detection::Analysis) -> serde_json::Value {
 }
 
 /// Writes the motion channel's status to `path` every 5 s (atomically), for `status`.
-fn spawn_motion_status(log: MotionLog, path: std::path::PathBuf, flags: Flags) {
+fn spawn_motion_status(
+    log: MotionLog,
+    path: std::path::PathBuf,
+    stop: CancellationToken,
+    runtime: tokio::runtime::Handle,
+) {
     let spawned = std::thread::Builder::new()
         .name("motion-status".into())
         .spawn(move || {
-            while !flags.stop.load(Ordering::SeqCst) {
+            while !stop.is_cancelled() {
                 let tmp = path.with_extension("json.tmp");
                 let body = serde_json::to_vec_pretty(&log.status()).unwrap_or_default();
                 if let Err(e) = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, &path)) {
                     tracing::debug!(error = %e, path = %path.display(), "cannot write the motion status");
                 }
-                sleep_unless_stopped(&flags, Duration::from_secs(5));
+                sleep_until_stopped(&runtime, &stop, Duration::from_secs(5));
             }
         });
     if let Err(e) = spawned {
@@ -601,17 +456,7 @@ fn check_manual_event(
     }
     match newest_file(&config.watch_dir, &config.segment_extensions) {
         Some(name) => {
-            let mut pending: Vec<String> = outbox
-                .meta(PENDING_EVENTS)?
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
-            if !pending.contains(&name) {
-                pending.push(name.clone());
-            }
-            outbox.set_meta(
-                PENDING_EVENTS,
-                &serde_json::to_string(&pending).unwrap_or_default(),
-            )?;
+            outbox.add_pending_event(&name)?;
             tracing::warn!(segment = %name, "manual event: segment marked as an accident");
         }
         None => match outbox.latest_segment()? {
@@ -629,29 +474,10 @@ fn check_manual_event(
     Ok(())
 }
 
-fn apply_pending_events(outbox: &mut Outbox) -> Result<(), AgentError> {
-    let Some(raw) = outbox.meta(PENDING_EVENTS)? else {
-        return Ok(());
-    };
-    let pending: Vec<String> = serde_json::from_str(&raw).unwrap_or_default();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let mut left = Vec::new();
-    for name in pending {
-        match outbox.latest_named(&name)? {
-            Some(id) => outbox.mark_manual_event(id)?,
-            None => left.push(name),
-        }
-    }
-    outbox.set_meta(
-        PENDING_EVENTS,
-        &serde_json::to_string(&left).unwrap_or_default(),
-    )
-}
-
-/// Sends queued records to the cloud, oldest first, in batches; backs off while it fails.
-async fn sender_loop(config: Config, flags: Flags) {
+/// Sends queued records to the cloud, oldest first, in batches; backs off while it fails. A
+/// batch in flight when the daemon stops is dropped: its records stay unsent and go again on
+/// the next start (the cloud counts a resent record as a duplicate).
+async fn sender_loop(config: Config, stop: CancellationToken) {
     let client = match CloudClient::new(&config.cloud) {
         Ok(c) => c,
         Err(e) => {
@@ -671,8 +497,12 @@ async fn sender_loop(config: Config, flags: Flags) {
         Duration::from_millis(config.retry.max_ms),
     );
     let idle = Duration::from_millis(config.poll_interval_ms.min(1000));
-    while !flags.stop.load(Ordering::SeqCst) {
-        let delay = match send_batch(&client, &mut outbox).await {
+    while !stop.is_cancelled() {
+        let sent = tokio::select! {
+            () = stop.cancelled() => break,
+            r = send_batch(&client, &mut outbox) => r,
+        };
+        let delay = match sent {
             Ok(0) => idle,
             Ok(_) => {
                 backoff.reset();
@@ -684,12 +514,9 @@ async fn sender_loop(config: Config, flags: Flags) {
                 d
             }
         };
-        let end = Instant::now() + delay;
-        while !flags.stop.load(Ordering::SeqCst) && Instant::now() < end {
-            tokio::time::sleep(
-                Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())),
-            )
-            .await;
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(delay) => {}
         }
     }
 }

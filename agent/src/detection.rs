@@ -20,7 +20,7 @@ use dashledger_detect::motion::MotionSecond;
 use dashledger_detect::{AudioModel, Fusion, ImageModel, RgbFrame};
 
 use crate::config::Config;
-use crate::decode::{self, AUDIO_RATE, DecodeOptions};
+use crate::decode::{self, AUDIO_RATE, DecodeOptions, Frame};
 use crate::error::AgentError;
 
 /// Loaded models and the decision rule.
@@ -77,6 +77,9 @@ pub struct Analysis {
     pub note: Option<String>,
     /// Time per stage.
     pub timings: Timings,
+    /// The first and last sampled frames (the accident's thumbnails, so that sealing need not
+    /// decode the segment a second time); `None` when no frame was decoded.
+    pub thumbnails: Option<(Frame, Frame)>,
 }
 
 fn max(v: &[f32]) -> Option<f32> {
@@ -178,6 +181,7 @@ impl Detector {
         let t0 = Instant::now();
         let mut timings = Timings::default();
         let mut p_image = Vec::new();
+        let (mut first, mut last) = (None, None);
         let options = DecodeOptions {
             scale_to: None,
             timeout: self.decode_timeout,
@@ -192,8 +196,18 @@ impl Detector {
                 .map_err(|e| format!("image model: {e}"))?;
             timings.image += t.elapsed();
             p_image.push(p);
+            // Kept (moved, not copied) for the thumbnails.
+            if first.is_none() {
+                first = Some(frame);
+            } else {
+                last = Some(frame);
+            }
             Ok(())
         })?;
+        let thumbnails = first.map(|f| {
+            let l = last.unwrap_or_else(|| f.clone());
+            (f, l)
+        });
         let mut notes = Vec::new();
         let audio_dbfs = summary.audio.as_deref().and_then(rms_dbfs);
         let p_audio = match (&self.audio, &summary.audio) {
@@ -252,6 +266,7 @@ impl Detector {
             audio_dbfs,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
             timings,
+            thumbnails,
         })
     }
 

@@ -57,6 +57,15 @@ pub enum AgentError {
     /// A thumbnail could not be encoded.
     #[error("JPEG encoding: {0}")]
     Jpeg(String),
+    /// The daemon is stopping: the step was interrupted and is taken up again on the next start.
+    #[error(
+        "stopped before it finished (the daemon is shutting down; the step resumes on the next start)"
+    )]
+    Stopped,
+    /// The cloud already holds the complete upload of this evidence contract (a previous run
+    /// finished it and stopped before noting so).
+    #[error("the cloud already holds the complete upload of this evidence contract")]
+    AlreadyUploaded,
 }
 
 impl AgentError {

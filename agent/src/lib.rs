@@ -31,6 +31,7 @@ pub mod motion;
 pub mod nmea;
 pub mod outbox;
 pub mod owner;
+pub mod pipeline;
 pub mod segments;
 pub mod watcher;
 

@@ -192,10 +192,7 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
         Command::Requests => {
             let secrets = keystore::open(&config)?;
             let outbox = Outbox::open(&config.outbox_path())?;
-            let used: u32 = outbox
-                .meta("next_owner_index")?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
+            let used = outbox.owner_keys_used()?;
             let deployment = Deployment::load(&config.chain.deployments)?;
             let cloud = CloudClient::new(&config.cloud)?;
             let rt = tokio::runtime::Builder::new_current_thread()

@@ -16,7 +16,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::error::AgentError;
 
 /// 2: `segments.decision` (the decision's channels, cause and per-second motion features).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: `owner_keys` and `pending_events` (typed tables instead of `meta` keys holding numbers and
+/// JSON lists; upgraded in place from the old keys).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS segments (
@@ -66,11 +68,64 @@ CREATE TABLE IF NOT EXISTS accidents (
     last_error   TEXT,
     updated_at   INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS owner_keys (
+    segment_id   INTEGER PRIMARY KEY REFERENCES segments(id),
+    owner_index  INTEGER NOT NULL UNIQUE CHECK (owner_index >= 0)  -- the accident's owner key
+);
+CREATE TABLE IF NOT EXISTS pending_events (
+    name         TEXT PRIMARY KEY,               -- segment being recorded when the button was pressed
+    noted_at     INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key          TEXT PRIMARY KEY,
     value        TEXT NOT NULL
 );
 "#;
+
+/// Stage of an accident in the pipeline ([`crate::pipeline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccidentStage {
+    /// Opened; nothing computed yet.
+    Pending,
+    /// Sealed, thumbnails and leaves written ([`crate::accident::Prepared`] stored).
+    Prepared,
+    /// Evidence contract created; the upload may be open.
+    EcCreated,
+    /// Uploaded; nothing left to do.
+    Done,
+}
+
+impl AccidentStage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Prepared => "prepared",
+            Self::EcCreated => "ec_created",
+            Self::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, AgentError> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "prepared" => Self::Prepared,
+            "ec_created" => Self::EcCreated,
+            "done" => Self::Done,
+            other => {
+                return Err(AgentError::OutboxState(format!(
+                    "unknown accident stage `{other}`"
+                )));
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for AccidentStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Processing state of a segment's evidence record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +213,7 @@ pub struct Accident {
     /// `detector` or `manual`.
     pub cause: String,
     /// Pipeline stage reached.
-    pub stage: String,
+    pub stage: AccidentStage,
     /// JSON with the stage outputs so far.
     pub detail: Option<String>,
 }
@@ -251,8 +306,133 @@ impl Outbox {
         if !has_decision {
             conn.execute_batch("ALTER TABLE segments ADD COLUMN decision TEXT")?;
         }
-        conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
-        Ok(Self { conn })
+        let mut outbox = Self { conn };
+        if version < 3 {
+            outbox.upgrade_meta_keys()?;
+        }
+        outbox
+            .conn
+            .execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
+        Ok(outbox)
+    }
+
+    /// Version 2 and older kept owner key indices as `owner_index:<segment id>` meta keys (and
+    /// the next free one as `next_owner_index`) and waiting manual events as a JSON list: move
+    /// them into their tables, in one transaction. A list that does not parse is kept as a gap
+    /// (with its text) instead of being dropped.
+    fn upgrade_meta_keys(&mut self) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pairs: Vec<(String, String)> = {
+            let mut st =
+                tx.prepare("SELECT key, value FROM meta WHERE key LIKE 'owner_index:%'")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        for (key, value) in pairs {
+            let id: i64 = key["owner_index:".len()..].parse().map_err(|_| {
+                AgentError::OutboxState(format!("meta key `{key}` does not name a segment"))
+            })?;
+            let index: u32 = value.parse().map_err(|_| {
+                AgentError::OutboxState(format!("meta `{key}` = `{value}` is not an index"))
+            })?;
+            tx.execute(
+                "INSERT OR IGNORE INTO owner_keys (segment_id, owner_index) VALUES (?1, ?2)",
+                params![id, index],
+            )?;
+        }
+        let pending: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'pending_manual_events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(raw) = pending {
+            match serde_json::from_str::<Vec<String>>(&raw) {
+                Ok(names) => {
+                    for name in names {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO pending_events (name, noted_at) VALUES (?1, ?2)",
+                            params![name, now_ms()],
+                        )?;
+                    }
+                }
+                Err(e) => {
+                    tx.execute(
+                        "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, 'manual_events_unreadable', '', ?2)",
+                        params![now_ms(), format!("{e}: {raw}")],
+                    )?;
+                }
+            }
+        }
+        tx.execute(
+            "DELETE FROM meta WHERE key LIKE 'owner_index:%' OR key IN ('next_owner_index', 'pending_manual_events')",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The owner key index of the accident on `segment_id`, allocated (the next unused one) on
+    /// first call, in one transaction: an index is never given to two accidents.
+    pub fn owner_index_for(&mut self, segment_id: i64) -> Result<u32, AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO owner_keys (segment_id, owner_index) \
+             SELECT ?1, coalesce(max(owner_index) + 1, 0) FROM owner_keys",
+            [segment_id],
+        )?;
+        let index: i64 = tx.query_row(
+            "SELECT owner_index FROM owner_keys WHERE segment_id = ?1",
+            [segment_id],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        u32::try_from(index)
+            .map_err(|_| AgentError::OutboxState(format!("owner key index {index} out of range")))
+    }
+
+    /// How many owner keys accidents have used (indices `0..n`).
+    pub fn owner_keys_used(&self) -> Result<u32, AgentError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT coalesce(max(owner_index) + 1, 0) FROM owner_keys",
+            [],
+            |r| r.get(0),
+        )?;
+        u32::try_from(n)
+            .map_err(|_| AgentError::OutboxState(format!("owner key count {n} out of range")))
+    }
+
+    /// Keeps a manual event for the segment file `name`, still being recorded (durably, until
+    /// the file is finished and noted).
+    pub fn add_pending_event(&mut self, name: &str) -> Result<(), AgentError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO pending_events (name, noted_at) VALUES (?1, ?2)",
+            params![name, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks every waiting manual event whose segment is now noted; the others keep waiting.
+    pub fn apply_pending_events(&mut self) -> Result<(), AgentError> {
+        let names: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT name FROM pending_events ORDER BY noted_at")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        for name in names {
+            if let Some(id) = self.latest_named(&name)? {
+                self.mark_manual_event(id)?;
+                self.conn
+                    .execute("DELETE FROM pending_events WHERE name = ?1", [&name])?;
+            }
+        }
+        Ok(())
     }
 
     /// Notes a finished segment. Returns its id, or `None` if this exact file (name, size, mtime)
@@ -681,14 +861,18 @@ impl Outbox {
             "SELECT segment_id, cause, stage, detail FROM accidents WHERE stage != 'done' ORDER BY segment_id",
         )?;
         let rows = st.query_map([], |r| {
-            Ok(Accident {
-                segment_id: r.get(0)?,
-                cause: r.get(1)?,
-                stage: r.get(2)?,
-                detail: r.get(3)?,
-            })
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| {
+            let (segment_id, cause, stage, detail) = row?;
+            Ok(Accident {
+                segment_id,
+                cause,
+                stage: AccidentStage::parse(&stage)?,
+                detail,
+            })
+        })
+        .collect()
     }
 
     /// Detail JSON of the oldest finished accident.
@@ -713,12 +897,12 @@ impl Outbox {
     pub fn set_accident_stage(
         &mut self,
         segment_id: i64,
-        stage: &str,
+        stage: AccidentStage,
         detail: &str,
     ) -> Result<(), AgentError> {
         self.conn.execute(
             "UPDATE accidents SET stage = ?2, detail = ?3, last_error = NULL, updated_at = ?4 WHERE segment_id = ?1",
-            params![segment_id, stage, detail, now_ms()],
+            params![segment_id, stage.as_str(), detail, now_ms()],
         )?;
         Ok(())
     }
@@ -889,7 +1073,7 @@ mod tests {
         let acc = o.open_accidents().unwrap();
         assert_eq!(acc.len(), 1);
         assert_eq!((acc[0].segment_id, acc[0].cause.as_str()), (b, "manual"));
-        o.set_accident_stage(b, "done", "{}").unwrap();
+        o.set_accident_stage(b, AccidentStage::Done, "{}").unwrap();
         assert!(o.open_accidents().unwrap().is_empty());
         let gaps = o.gaps().unwrap();
         assert_eq!(gaps.len(), 2);
@@ -933,6 +1117,84 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_2_outbox_moves_its_meta_keys_into_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        {
+            // Version 2: owner indices and waiting manual events as `meta` keys.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version=2;
+                 INSERT INTO segments (id, name, size, mtime_ns, seen_at) VALUES (4, 'a.mp4', 1, 1, 1), (9, 'b.mp4', 1, 2, 1);
+                 INSERT INTO meta (key, value) VALUES ('owner_index:4', '0'), ('owner_index:9', '1'),
+                   ('next_owner_index', '2'), ('pending_manual_events', '[\"c.mp4\"]'), ('chain_head', 'x');",
+            )
+            .unwrap();
+        }
+        let mut o = Outbox::open(&path).unwrap();
+        assert_eq!(o.owner_keys_used().unwrap(), 2);
+        assert_eq!(o.owner_index_for(9).unwrap(), 1, "kept");
+        assert_eq!(o.meta("next_owner_index").unwrap(), None);
+        assert_eq!(o.meta("chain_head").unwrap().as_deref(), Some("x"));
+        // The waiting event is applied once its segment is noted.
+        o.apply_pending_events().unwrap();
+        let c = o.add_segment("c.mp4", 1, 3).unwrap().unwrap();
+        o.apply_pending_events().unwrap();
+        let manual: i64 = o
+            .conn
+            .query_row(
+                "SELECT manual_event FROM segments WHERE id = ?1",
+                [c],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(manual, 1);
+        let left: i64 = o
+            .conn
+            .query_row("SELECT count(*) FROM pending_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn an_unreadable_event_list_becomes_a_gap_not_a_silent_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version=2; INSERT INTO meta (key, value) VALUES ('pending_manual_events', '[\"c.mp4\",');",
+            )
+            .unwrap();
+        }
+        let o = Outbox::open(&path).unwrap();
+        let gaps = o.gaps().unwrap();
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(gaps[0].0, "manual_events_unreadable");
+        assert!(gaps[0].2.contains("c.mp4"), "{:?}", gaps[0]);
+    }
+
+    #[test]
+    fn owner_indices_are_allocated_once_each_and_never_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.sqlite");
+        let mut o = Outbox::open(&path).unwrap();
+        let ids: Vec<i64> = (0..3)
+            .map(|i| o.add_segment(&format!("{i}.mp4"), 1, i).unwrap().unwrap())
+            .collect();
+        assert_eq!(o.owner_keys_used().unwrap(), 0);
+        assert_eq!(o.owner_index_for(ids[1]).unwrap(), 0);
+        assert_eq!(o.owner_index_for(ids[0]).unwrap(), 1);
+        assert_eq!(o.owner_index_for(ids[1]).unwrap(), 0, "stable");
+        // A second connection (the pipeline beside the recording loop) sees the same.
+        let mut other = Outbox::open(&path).unwrap();
+        assert_eq!(other.owner_index_for(ids[2]).unwrap(), 2);
+        assert_eq!(o.owner_keys_used().unwrap(), 3);
     }
 
     #[test]

@@ -48,10 +48,7 @@ pub fn wallet_key(secrets: &Secrets) -> Result<PrivateKeySigner, AgentError> {
 
 /// Number of owner keys used so far (accidents prepared).
 pub fn used_owner_keys(outbox: &Outbox) -> Result<u32, AgentError> {
-    Ok(outbox
-        .meta("next_owner_index")?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0))
+    outbox.owner_keys_used()
 }
 
 fn chain_err(what: &str, e: impl std::fmt::Display) -> AgentError {

@@ -49,7 +49,10 @@ fn manual_event_ends_as_a_sealed_accident() {
             continue;
         };
         let open = o.open_accidents().unwrap();
-        if let Some(a) = open.iter().find(|a| a.stage == "prepared") {
+        if let Some(a) = open
+            .iter()
+            .find(|a| a.stage == dashledger_agent::outbox::AccidentStage::Prepared)
+        {
             assert_eq!(
                 a.cause, "manual",
                 "detection is off: only the button makes this an accident"

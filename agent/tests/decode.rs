@@ -107,6 +107,11 @@ fn detector_scores_real_segments() {
         "normal segment flagged: image {:?} audio {:?} fused {:?}",
         normal.p_image, normal.p_audio, normal.p_fused
     );
+    // The thumbnails detection keeps are the first and last 1-fps frames a second decode
+    // would give (what sealing used to decode again).
+    let frames = decode(&normal_seg, &opts()).unwrap().frames;
+    let (first, last) = normal.thumbnails.as_ref().expect("thumbnails");
+    assert!(first == &frames[0] && last == frames.last().unwrap());
     // The same minute with the motion channel: a quiet sensor and a harsh braking (0.9 g for
     // 3 s, reached in 0.3 s) change nothing; a 15 g, 100 ms impact at 30.4 s decides alone, in
     // its second.

@@ -11,17 +11,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256};
-use dashledger_api::admin::DeviceStatus;
+use dashledger_api::admin::{AlarmKind, DeviceStatus};
+use dashledger_api::evidence::{Finding as FindingView, IngestResult};
 use dashledger_protocol::chain::{ChainChecker, Finding};
 use dashledger_protocol::record::{EvidenceRecord, VerifiedRecord};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::addr_key;
-use crate::api::evidence::{IngestResult, findings_view};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::now_unix;
-use crate::store::{Store, Tx};
+use crate::store::{Store, Tx, addr_key};
 
 /// Most records stored in one group transaction.
 const GROUP_RECORDS: usize = 20_000;
@@ -290,4 +289,45 @@ async fn check_neighbours(
         });
     }
     Ok(out)
+}
+
+/// The API view of the chain findings on `device`'s records (also stored as alarms).
+pub(crate) fn findings_view(device: &Address, f: &[Finding]) -> Vec<FindingView> {
+    f.iter().map(|f| finding_view(device, f)).collect()
+}
+
+fn finding_view(device: &Address, f: &Finding) -> FindingView {
+    let device = addr_key(device);
+    match *f {
+        Finding::Gap { from, to } => FindingView {
+            device,
+            kind: AlarmKind::Gap,
+            seq: from,
+            detail: format!("records {from}..={to} missing"),
+        },
+        Finding::Fork { seq, first, second } => FindingView {
+            device,
+            kind: AlarmKind::Fork,
+            seq,
+            detail: format!("two different records for seq {seq}: kept {first}, refused {second}"),
+        },
+        Finding::Break {
+            seq,
+            expected_prev,
+            got_prev,
+        } => FindingView {
+            device,
+            kind: AlarmKind::Break,
+            seq,
+            detail: format!(
+                "prev_hash {got_prev} does not match previous segment hash {expected_prev}"
+            ),
+        },
+        Finding::Reordered { seq, after } => FindingView {
+            device,
+            kind: AlarmKind::Reordered,
+            seq,
+            detail: format!("record {seq} arrived after record {after}"),
+        },
+    }
 }

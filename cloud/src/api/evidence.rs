@@ -13,54 +13,16 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, header};
 use dashledger_api::ErrorBody;
-use dashledger_api::admin::AlarmKind;
-pub(crate) use dashledger_api::evidence::{Finding as FindingView, IngestResult, JsonBatch};
-use dashledger_protocol::chain::Finding;
+pub(crate) use dashledger_api::evidence::{IngestResult, JsonBatch};
 use dashledger_protocol::record::{SIGNED_RECORD_LEN, SignedRecord, VerifiedRecord};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::{Shared, addr_key};
+use super::Shared;
 use crate::error::ApiError;
 
 pub(super) fn routes(limit: usize) -> OpenApiRouter<Shared> {
     OpenApiRouter::new().routes(routes!(ingest).layer(DefaultBodyLimit::max(limit)))
-}
-
-fn finding_view(device: &Address, f: &Finding) -> FindingView {
-    let device = addr_key(device);
-    match *f {
-        Finding::Gap { from, to } => FindingView {
-            device,
-            kind: AlarmKind::Gap,
-            seq: from,
-            detail: format!("records {from}..={to} missing"),
-        },
-        Finding::Fork { seq, first, second } => FindingView {
-            device,
-            kind: AlarmKind::Fork,
-            seq,
-            detail: format!("two different records for seq {seq}: kept {first}, refused {second}"),
-        },
-        Finding::Break {
-            seq,
-            expected_prev,
-            got_prev,
-        } => FindingView {
-            device,
-            kind: AlarmKind::Break,
-            seq,
-            detail: format!(
-                "prev_hash {got_prev} does not match previous segment hash {expected_prev}"
-            ),
-        },
-        Finding::Reordered { seq, after } => FindingView {
-            device,
-            kind: AlarmKind::Reordered,
-            seq,
-            detail: format!("record {seq} arrived after record {after}"),
-        },
-    }
 }
 
 fn parse_batch(
@@ -224,8 +186,4 @@ async fn ingest_inner(
         by_device.entry(r.device()).or_default().push(r);
     }
     st.ingest.submit(by_device).await
-}
-
-pub(crate) fn findings_view(device: &Address, f: &[Finding]) -> Vec<FindingView> {
-    f.iter().map(|f| finding_view(device, f)).collect()
 }

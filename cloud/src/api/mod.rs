@@ -378,10 +378,8 @@ pub(crate) fn parse_address(s: &str, what: &str) -> Result<alloy::primitives::Ad
     })
 }
 
-/// Canonical text form of an address for storage: 0x + lowercase hex.
-pub(crate) fn addr_key(a: &alloy::primitives::Address) -> String {
-    format!("{a:#x}")
-}
+/// Canonical text form of an address for storage: 0x + lowercase hex (the store's).
+pub(crate) use crate::store::addr_key;
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,11 @@ pub mod relays;
 pub mod requests;
 pub mod uploads;
 
+/// An address as the database keys it: lower-case `0x` hex.
+pub fn addr_key(a: &alloy::primitives::Address) -> String {
+    format!("{a:#x}")
+}
+
 use std::borrow::Cow;
 use std::time::Duration;
 
