@@ -1,0 +1,231 @@
+//! Finishing an upload: the two JPEG thumbnails, then `complete` (size, hashes and leaves checked,
+//! the clip moved to blob storage for the verifier).
+
+use super::*;
+
+/// Upload the first or last thumbnail (JPEG); keccak256 of the first is the EC's `frameHash`.
+#[utoipa::path(put, path = "/v1/uploads/{id}/thumbnails/{which}", tag = "devices",
+    params(
+        ("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$"),
+        ("which" = String, Path, description = "which thumbnail", pattern = "^(first|last)$"),
+    ),
+    request_body(content((dashledger_api::Binary = "image/jpeg"))),
+    responses(
+        (status = 200, description = "stored", body = UploadView),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload or thumbnail name", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
+        (status = 409, description = "upload not open", body = ErrorBody),
+        (status = 413, description = "thumbnail too large", body = ErrorBody),
+        (status = 415, description = "not image/jpeg", body = ErrorBody),
+        (status = 422, description = "not a JPEG", body = ErrorBody),
+    ))]
+pub(super) async fn thumbnail(
+    State(st): State<Shared>,
+    ApiPath((id, which)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<UploadView>, ApiError> {
+    if which != "first" && which != "last" {
+        return Err(ApiError::not_found(
+            "unknown_thumbnail",
+            "thumbnails are 'first' or 'last'",
+        ));
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("image/jpeg")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "thumbnails must be image/jpeg",
+        ));
+    }
+    let row = load(&st, &id).await?;
+    require_open(&row)?;
+    let max = st.config.upload.max_thumbnail_bytes;
+    let mut data = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let b = frame.map_err(|e| ApiError::body_read(&e, "the thumbnail"))?;
+        if (data.len() + b.len()) as u64 > max {
+            return Err(ApiError::too_large(
+                "thumbnail_too_large",
+                format!("thumbnail exceeds {max} bytes"),
+            ));
+        }
+        data.extend_from_slice(&b);
+    }
+    if data.len() < 4 || data[..3] != [0xFF, 0xD8, 0xFF] {
+        return Err(ApiError::unprocessable(
+            "not_jpeg",
+            "the thumbnail is not a JPEG (no FF D8 FF start of image)",
+        ));
+    }
+    let spool = st.config.spool_dir();
+    tokio::fs::create_dir_all(&spool)
+        .await
+        .map_err(ApiError::internal)?;
+    let dest = upload::thumb_spool_path(&spool, &id, &which);
+    let tmp = dest.with_extension("tmp");
+    tokio::fs::write(&tmp, &data)
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::fs::rename(&tmp, &dest)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(view(&st, &row).await?))
+}
+
+/// Keccak-256 over a stored blob of `size` bytes.
+async fn hash_blob(st: &AppState, key: &str, size: u64) -> Result<sha3::Keccak256, ApiError> {
+    let mut h = sha3::Keccak256::new();
+    let mut stream = st.blobs.read_range(key, 0, size).await?;
+    while let Some(chunk) = stream.next().await {
+        h.update(&chunk.map_err(|e| ApiError::internal(format!("reading {key}: {e}")))?);
+    }
+    Ok(h)
+}
+
+/// Finish: the clip moves atomically into blob storage and the verifier takes it from there.
+/// Idempotent.
+#[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "devices",
+    params(("id" = String, Path, description = "upload id", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "stored", body = Completed),
+        (status = 400, description = "invalid id", body = ErrorBody),
+        (status = 404, description = "no such upload", body = ErrorBody),
+        (status = 409, description = "incomplete (the message says where to resume), the first thumbnail is missing, aborted, or a chunk in progress", body = ErrorBody),
+    ))]
+pub(super) async fn complete(
+    State(st): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Completed>, ApiError> {
+    let row = load(&st, &id).await?;
+    if row.state == UploadState::Complete {
+        return existing_clip(&st, &row.ec_address).await;
+    }
+    require_open(&row)?;
+    let cursor = cursor_for(&st, &id);
+    let Ok(cur) = cursor.try_lock() else {
+        return Err(ApiError::conflict(
+            "chunk_in_progress",
+            "a chunk of this upload is being written; retry",
+        ));
+    };
+    let row = load(&st, &id).await?;
+    if row.state == UploadState::Complete {
+        return existing_clip(&st, &row.ec_address).await;
+    }
+    require_open(&row)?;
+    if row.received != row.total_size {
+        return Err(ApiError::conflict(
+            "incomplete",
+            format!(
+                "{} of {} bytes received; resume at offset {}",
+                row.received, row.total_size, row.received
+            ),
+        ));
+    }
+    let spool_dir = st.config.spool_dir();
+    let first = upload::thumb_spool_path(&spool_dir, &id, "first");
+    let last = upload::thumb_spool_path(&spool_dir, &id, "last");
+    let first_bytes = match tokio::fs::read(&first).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(ApiError::conflict(
+                "missing_thumbnail",
+                "upload the 'first' thumbnail (its hash is the EC's frameHash) before completing",
+            ));
+        }
+    };
+    let last_bytes = tokio::fs::read(&last).await.ok();
+    let spool = upload::spool_path(&spool_dir, &id);
+    let ec = row.ec_address.clone();
+    let clip_key = format!("clips/{ec}.sealed");
+    // A crash after the clip went to blob storage (which consumes the spool file) but before the
+    // database recorded it: the stored object is the upload; hash it from there.
+    let already_stored = !tokio::fs::try_exists(&spool).await.unwrap_or(true)
+        && st.blobs.size(&clip_key).await? == Some(row.total_size);
+    let hasher = match cur.hasher_at(row.received) {
+        Some(h) => h,
+        None if already_stored => {
+            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, "completing an upload whose clip was stored before a restart");
+            hash_blob(&st, &clip_key, row.total_size).await?
+        }
+        None => {
+            let (p, n) = (spool.clone(), row.received);
+            tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
+                .await
+                .map_err(|e| ApiError::internal(format!("rehash task: {e}")))??
+        }
+    };
+    let cipher_hash = upload::finish(hasher);
+    let frame_hash = keccak256(&first_bytes);
+    let last_hash = last_bytes.as_ref().map(keccak256);
+    // Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
+    st.blobs
+        .put_bytes(&format!("thumbs/{ec}/first.jpg"), Bytes::from(first_bytes))
+        .await?;
+    if let Some(l) = last_bytes {
+        st.blobs
+            .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
+            .await?;
+    }
+    if !already_stored {
+        // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
+        upload::rollback(&spool, row.received).await;
+        st.blobs.put_file(&clip_key, &spool).await?;
+    }
+    st.store
+        .complete_upload(
+            &row,
+            &NewClip {
+                blob_key: &clip_key,
+                cipher_hash: cipher_hash.as_slice(),
+                thumb_first: frame_hash.as_slice(),
+                thumb_last: last_hash.as_ref().map(|h| h.as_slice()),
+            },
+            now_unix(),
+        )
+        .await?;
+    drop(cur);
+    forget_cursor(&st, &id);
+    let _ = tokio::fs::remove_file(&first).await;
+    let _ = tokio::fs::remove_file(&last).await;
+    st.metrics.uploads_completed.inc();
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
+    Ok(Json(Completed {
+        ec_address: ec,
+        size: row.total_size,
+        cipher_hash: cipher_hash.to_string(),
+        frame_hash: frame_hash.to_string(),
+        status: ClipStatus::Uploaded,
+    }))
+}
+
+async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiError> {
+    let c = st
+        .store
+        .clip(ec)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("complete upload of {ec} has no clip")))?;
+    Ok(Json(Completed {
+        ec_address: ec.to_owned(),
+        size: c.cipher_size,
+        cipher_hash: format!("0x{}", hex::encode(c.cipher_hash)),
+        frame_hash: c
+            .thumb_first
+            .map(|f| format!("0x{}", hex::encode(f)))
+            .unwrap_or_default(),
+        status: c.status,
+    }))
+}
