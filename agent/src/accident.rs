@@ -261,6 +261,74 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
     std::fs::rename(&tmp, path).map_err(|e| AgentError::io("cannot rename into place", path, e))
 }
 
+enum SealError {
+    /// The segment is not the file that was hashed.
+    Changed,
+    Other(AgentError),
+}
+
+impl From<AgentError> for SealError {
+    fn from(e: AgentError) -> Self {
+        Self::Other(e)
+    }
+}
+
+/// Seals `path` into `sealed_path` in one pass over the segment: the plaintext is hashed as it
+/// is read (it must still be `video_hash`, the file that was recorded) and the ciphertext as it is
+/// written (no second read of either). Returns the seal's stats and the ciphertext's Keccak-256.
+fn seal_once(
+    path: &Path,
+    sealed_path: &Path,
+    key: &seal::SessionKey,
+    video_hash: [u8; 32],
+    stop: &CancellationToken,
+) -> Result<(seal::SealStats, B256), SealError> {
+    let tmp = sealed_path.with_extension("sealed.tmp");
+    let input =
+        std::fs::File::open(path).map_err(|e| AgentError::io("cannot open segment", path, e))?;
+    let mut reader = HashingReader::new(std::io::BufReader::new(input), stop);
+    let out = std::fs::File::create(&tmp).map_err(|e| AgentError::io("cannot create", &tmp, e))?;
+    let mut writer = HashingWriter::new(std::io::BufWriter::new(out));
+    let sealed = seal::seal(&mut reader, &mut writer, key);
+    let discard = |e: SealError| {
+        let _ = std::fs::remove_file(&tmp);
+        e
+    };
+    if stop.is_cancelled() {
+        return Err(discard(AgentError::Stopped.into()));
+    }
+    let stats = sealed.map_err(|e| discard(AgentError::from(e).into()))?;
+    let (w, cipher_hash) = writer.finish();
+    let f = w
+        .into_inner()
+        .map_err(|e| discard(AgentError::io("cannot write", &tmp, e.into_error()).into()))?;
+    f.sync_all()
+        .map_err(|e| discard(AgentError::io("cannot sync", &tmp, e).into()))?;
+    if reader.finish().0 != video_hash {
+        return Err(discard(SealError::Changed));
+    }
+    std::fs::rename(&tmp, sealed_path)
+        .map_err(|e| AgentError::io("cannot rename", sealed_path, e))?;
+    Ok((stats, cipher_hash))
+}
+
+/// The segment's per-second leaves (protocol's definition), stopping when the daemon stops.
+fn leaves_of(path: &Path, stop: &CancellationToken) -> Result<Vec<B256>, AgentError> {
+    let f =
+        std::fs::File::open(path).map_err(|e| AgentError::io("cannot open segment", path, e))?;
+    frame_leaves(StopReader {
+        inner: std::io::BufReader::new(f),
+        stop,
+    })
+    .map_err(|e| {
+        if stop.is_cancelled() {
+            AgentError::Stopped
+        } else {
+            e.into()
+        }
+    })
+}
+
 /// The directory of the accident on segment `segment_id`.
 pub fn accident_dir(state_dir: &Path, segment_id: i64) -> PathBuf {
     state_dir.join("accidents").join(segment_id.to_string())
@@ -343,41 +411,16 @@ pub fn prepare(
     let owner_index = outbox.owner_index_for(segment.id)?;
     let owner = secrets.owner_seed().owner_key(owner_index)?;
 
-    // Seal in one pass over the segment: the plaintext is hashed as it is read (the file must
-    // still be the one we hashed) and the ciphertext as it is written (no second read of either).
     let key = seal::SessionKey::generate();
     let sealed_path = dir.join("clip.sealed");
-    let tmp = dir.join("clip.sealed.tmp");
-    let (stats, plain_hash, cipher_hash) = {
-        let input = std::fs::File::open(path)
-            .map_err(|e| AgentError::io("cannot open segment", path, e))?;
-        let mut reader = HashingReader::new(std::io::BufReader::new(input), stop);
-        let out =
-            std::fs::File::create(&tmp).map_err(|e| AgentError::io("cannot create", &tmp, e))?;
-        let mut writer = HashingWriter::new(std::io::BufWriter::new(out));
-        let sealed = seal::seal(&mut reader, &mut writer, &key);
-        if stop.is_cancelled() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(AgentError::Stopped);
-        }
-        let stats = sealed?;
-        let (w, cipher_hash) = writer.finish();
-        let f = w
-            .into_inner()
-            .map_err(|e| AgentError::io("cannot write", &tmp, e.into_error()))?;
-        f.sync_all()
-            .map_err(|e| AgentError::io("cannot sync", &tmp, e))?;
-        (stats, reader.finish(), cipher_hash)
-    };
-    if plain_hash.0 != video_hash {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(AgentError::OutboxState(format!(
-            "segment {} changed since it was hashed; cannot seal it",
-            segment.name
-        )));
-    }
-    std::fs::rename(&tmp, &sealed_path)
-        .map_err(|e| AgentError::io("cannot rename", &sealed_path, e))?;
+    let (stats, cipher_hash) =
+        seal_once(path, &sealed_path, &key, video_hash, stop).map_err(|e| match e {
+            SealError::Changed => AgentError::OutboxState(format!(
+                "segment {} changed since it was hashed; cannot seal it",
+                segment.name
+            )),
+            SealError::Other(e) => e,
+        })?;
     let umbral_pk = secrets.umbral_secret_key()?.public_key();
     let wrapped = wrap::wrap(&umbral_pk, &key)?;
     drop(key);
@@ -395,21 +438,7 @@ pub fn prepare(
     };
 
     // Per-second leaves and root.
-    let leaves = {
-        let f = std::fs::File::open(path)
-            .map_err(|e| AgentError::io("cannot open segment", path, e))?;
-        frame_leaves(StopReader {
-            inner: std::io::BufReader::new(f),
-            stop,
-        })
-        .map_err(|e| {
-            if stop.is_cancelled() {
-                AgentError::Stopped
-            } else {
-                e.into()
-            }
-        })?
-    };
+    let leaves = leaves_of(path, stop)?;
     let root = frames_root(&leaves)?;
     let leaves_path = dir.join("leaves.bin");
     write_atomic(&leaves_path, &encode_leaves(&leaves))?;

@@ -87,36 +87,8 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("cannot create state directory", &config.state_dir, e))?;
     // Fail early on a broken outbox rather than in a worker.
     drop(Outbox::open(&config.outbox_path())?);
-    let motion_source = MotionSource::parse(&config.motion.source)?;
-    let motion = (motion_source != MotionSource::None)
-        .then(|| MotionLog::new(config.motion.bars, &config.motion.source));
-    let location = match &motion {
-        Some(m) if config.motion.gps_speed => LastFix::with_speed_to(m.clone()),
-        _ => LastFix::default(),
-    };
     let handle = tokio::runtime::Handle::current();
-    match &motion {
-        Some(m) => {
-            crate::motion::spawn(motion_source, m.clone(), config.motion.rate_hz);
-            spawn_motion_status(
-                m.clone(),
-                config.motion_status_path(),
-                flags.stop.clone(),
-                handle.clone(),
-            );
-        }
-        None => {
-            tracing::info!(
-                "no motion sensor configured (motion.source = none): decisions use frames and sound"
-            );
-            // A stale status of an earlier configuration must not be shown.
-            let _ = std::fs::remove_file(config.motion_status_path());
-        }
-    }
-    crate::location::spawn(
-        crate::location::LocationSource::parse(&config.location.source)?,
-        location.clone(),
-    );
+    let (motion, location) = start_sensors(&config, &flags, &handle)?;
     tracing::info!(
         watch_dir = %config.watch_dir.display(),
         outbox = %config.outbox_path().display(),
@@ -159,6 +131,45 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
     }
     tracing::info!("agent stopped");
     result?
+}
+
+/// Starts the motion and location readers (each on its own thread, retried while its source
+/// fails). Returns the motion log (`None` without a sensor) and the last location fix.
+fn start_sensors(
+    config: &Config,
+    flags: &Flags,
+    handle: &tokio::runtime::Handle,
+) -> Result<(Option<MotionLog>, LastFix), AgentError> {
+    let motion_source = MotionSource::parse(&config.motion.source)?;
+    let motion = (motion_source != MotionSource::None)
+        .then(|| MotionLog::new(config.motion.bars, &config.motion.source));
+    let location = match &motion {
+        Some(m) if config.motion.gps_speed => LastFix::with_speed_to(m.clone()),
+        _ => LastFix::default(),
+    };
+    match &motion {
+        Some(m) => {
+            crate::motion::spawn(motion_source, m.clone(), config.motion.rate_hz);
+            spawn_motion_status(
+                m.clone(),
+                config.motion_status_path(),
+                flags.stop.clone(),
+                handle.clone(),
+            );
+        }
+        None => {
+            tracing::info!(
+                "no motion sensor configured (motion.source = none): decisions use frames and sound"
+            );
+            // A stale status of an earlier configuration must not be shown.
+            let _ = std::fs::remove_file(config.motion_status_path());
+        }
+    }
+    crate::location::spawn(
+        crate::location::LocationSource::parse(&config.location.source)?,
+        location.clone(),
+    );
+    Ok((motion, location))
 }
 
 fn install_signals(flags: &Flags) -> Result<(), AgentError> {
