@@ -25,7 +25,9 @@ contract Deploy {
         address verifier;
         EvidenceFactory evidenceFactory;
         RequestFactory requestFactory;
+        uint256 minReward;
         uint256 minDeposit;
+        uint256 disputeBond;
         uint256 responseWindow;
         uint256 confirmWindow;
         uint256 resolveWindow;
@@ -36,7 +38,9 @@ contract Deploy {
         uint256 key = vm.envUint("DEPLOYER_PRIVATE_KEY");
         r.deployer = vm.addr(key);
         r.verifier = vm.envOr("VERIFIER_ADDRESS", r.deployer);
+        r.minReward = vm.envOr("MIN_REWARD_WEI", uint256(0.001 ether));
         r.minDeposit = vm.envOr("MIN_DEPOSIT_WEI", uint256(0.01 ether));
+        r.disputeBond = vm.envOr("DISPUTE_BOND_WEI", uint256(0.005 ether));
         r.responseWindow = vm.envOr("RESPONSE_WINDOW", uint256(1 days));
         r.confirmWindow = vm.envOr("CONFIRM_WINDOW", uint256(2 days));
         r.resolveWindow = vm.envOr("RESOLVE_WINDOW", uint256(3 days));
@@ -50,8 +54,9 @@ contract Deploy {
         r.evidenceFactory = new EvidenceFactory(r.verifier);
         r.requestFactory = new RequestFactory(
             r.evidenceFactory.search(),
-            r.verifier,
+            r.minReward,
             r.minDeposit,
+            r.disputeBond,
             uint64(r.responseWindow),
             uint64(r.confirmWindow),
             uint64(r.resolveWindow)
@@ -73,7 +78,9 @@ contract Deploy {
         vm.serializeAddress(o, "requestFactory", address(r.requestFactory));
         vm.serializeAddress(o, "requestImplementation", r.requestFactory.implementation());
         vm.serializeAddress(o, "responseContract", r.requestFactory.responseContract());
+        vm.serializeString(o, "minRewardWei", vm.toString(r.minReward));
         vm.serializeString(o, "minDepositWei", vm.toString(r.minDeposit));
+        vm.serializeString(o, "disputeBondWei", vm.toString(r.disputeBond));
         vm.serializeUint(o, "responseWindow", r.responseWindow);
         vm.serializeUint(o, "confirmWindow", r.confirmWindow);
         string memory json = vm.serializeUint(o, "resolveWindow", r.resolveWindow);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IEvidenceContract} from "./interfaces/IEvidenceContract.sol";
+import {IEvidenceFactory} from "./interfaces/IEvidenceFactory.sol";
 import {ISearchContract} from "./interfaces/ISearchContract.sol";
 import {EvidenceArgs} from "./lib/EvidenceArgs.sol";
 
@@ -12,24 +13,24 @@ import {EvidenceArgs} from "./lib/EvidenceArgs.sol";
 contract EvidenceContract is IEvidenceContract {
     address private immutable SELF;
     address private immutable FACTORY;
-    address private immutable VERIFIER;
     address private immutable SEARCH;
 
     Status private _status;
     bytes32 private _rejectReason;
 
-    /// @param verifier_ The verifier address (the cloud).
     /// @param search_ The SearchContract that `verify()` lists ECs in.
-    constructor(address verifier_, address search_) {
+    constructor(address search_) {
         SELF = address(this);
         FACTORY = msg.sender;
-        VERIFIER = verifier_;
         SEARCH = search_;
     }
 
+    /// @dev The current verifier (from the factory), not the EC's owner.
     modifier onlyVerifierOnClone() {
         _checkClone();
-        if (msg.sender != VERIFIER) revert NotVerifier(msg.sender);
+        if (msg.sender != IEvidenceFactory(FACTORY).verifier()) revert NotVerifier(msg.sender);
+        (address owner_,,) = _ownerTimeLat();
+        if (msg.sender == owner_) revert VerifierIsOwner(msg.sender);
         _;
     }
 
@@ -94,7 +95,7 @@ contract EvidenceContract is IEvidenceContract {
 
     /// @inheritdoc IEvidenceContract
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(FACTORY).verifier();
     }
 
     /// @dev Reverts on the implementation, which has no arguments of its own.

@@ -2,29 +2,28 @@
 pragma solidity 0.8.30;
 
 import {IRequestContract} from "./interfaces/IRequestContract.sol";
+import {IEvidenceFactory} from "./interfaces/IEvidenceFactory.sol";
 import {CloneLib} from "./lib/CloneLib.sol";
 import {RequestArgs} from "./lib/RequestArgs.sol";
 import {isUmbralKey} from "./lib/Validation.sol";
 
 /// @title RequestContract: the implementation behind every REQC clone
 /// @notice See IRequestContract. Deployed once by the RequestFactory's constructor; the
-///         implementation itself is locked. Fixed fields are clone arguments (RequestArgs); the
-///         mutable state is one storage slot, untouched until the first transition. The reward is
-///         the REQC's balance while Open (the factory creates it with the reward as its only
-///         ETH) and is frozen into that slot by the first transition, which writes the slot anyway.
+///         implementation itself is locked. Fixed fields, the reward included, are clone arguments
+///         (RequestArgs); the mutable state is one storage slot, untouched until the first
+///         transition. The REQC accounts by what was paid in (reward, deposit, bond), never by its
+///         balance: ETH that arrives any other way is surplus, owned by the requester.
 ///         Transitions never send ETH: `withdraw` does, after marking the payment done
 ///         (checks-effects-interactions).
 contract RequestContract is IRequestContract {
     /// @dev The whole mutable state, one slot.
     struct State {
         Status status;
-        /// @dev Bit 0: the requester withdrew; bit 1: the owner withdrew.
+        /// @dev Bit 0: the requester withdrew its share; bit 1: the owner withdrew its share.
         uint8 paid;
         /// @dev confirmBy while Responded, resolveBy once Disputed.
         uint40 deadline;
         uint96 deposit;
-        /// @dev Set by the first transition out of Open; until then the reward is the balance.
-        uint96 reward;
     }
 
     uint8 private constant PAID_REQUESTER = 1;
@@ -39,27 +38,31 @@ contract RequestContract is IRequestContract {
 
     address private immutable SELF;
     address private immutable FACTORY;
-    address private immutable VERIFIER;
+    address private immutable EVIDENCE_FACTORY;
     uint96 private immutable MIN_DEPOSIT;
+    uint96 private immutable DISPUTE_BOND;
     uint64 private immutable CONFIRM_WINDOW;
     uint64 private immutable RESOLVE_WINDOW;
 
     State private _state;
 
-    /// @param verifier_ The verifier address (resolves disputes).
+    /// @param evidenceFactory_ The EvidenceFactory, which holds the verifier role.
     /// @param minDeposit_ Minimum owner deposit (wei).
+    /// @param disputeBond_ The bond a requester pays to dispute (wei).
     /// @param confirmWindow_ Seconds to confirm or dispute after the response.
     /// @param resolveWindow_ Seconds the verifier has to resolve a dispute.
     constructor(
-        address verifier_,
+        address evidenceFactory_,
         uint96 minDeposit_,
+        uint96 disputeBond_,
         uint64 confirmWindow_,
         uint64 resolveWindow_
     ) {
         SELF = address(this);
         FACTORY = msg.sender;
-        VERIFIER = verifier_;
+        EVIDENCE_FACTORY = evidenceFactory_;
         MIN_DEPOSIT = minDeposit_;
+        DISPUTE_BOND = disputeBond_;
         CONFIRM_WINDOW = confirmWindow_;
         RESOLVE_WINDOW = resolveWindow_;
     }
@@ -82,11 +85,10 @@ contract RequestContract is IRequestContract {
 
     /// @inheritdoc IRequestContract
     function decline() external onlyClone {
-        (address owner_,) = _ownerRespondBy();
-        if (msg.sender != owner_) revert NotOwner(msg.sender, owner_);
+        _onlyOwner();
         Status s = _state.status;
         if (s != Status.Open) revert InvalidStatus(s, Status.Open);
-        _state = State(Status.Declined, 0, 0, 0, _openReward());
+        _state.status = Status.Declined;
         emit RequestDeclined(msg.sender);
     }
 
@@ -97,7 +99,7 @@ contract RequestContract is IRequestContract {
         if (s != Status.Open) revert InvalidStatus(s, Status.Open);
         (, uint40 respondBy_) = _ownerRespondBy();
         if (block.timestamp <= respondBy_) revert ResponseWindowOpen(respondBy_, block.timestamp);
-        _state = State(Status.Cancelled, 0, 0, 0, _openReward());
+        _state.status = Status.Cancelled;
         emit RequestCancelled(msg.sender);
     }
 
@@ -111,31 +113,38 @@ contract RequestContract is IRequestContract {
     }
 
     /// @inheritdoc IRequestContract
-    function dispute() external onlyClone {
+    function dispute() external payable onlyClone {
         _onlyRequester();
         State memory st = _state;
         if (st.status != Status.Responded) revert InvalidStatus(st.status, Status.Responded);
         if (block.timestamp > st.deadline) {
             revert ConfirmWindowClosed(st.deadline, block.timestamp);
         }
+        if (msg.value != DISPUTE_BOND) revert WrongBond(msg.value, DISPUTE_BOND);
         uint40 resolveBy = uint40(block.timestamp + RESOLVE_WINDOW);
-        _state = State(Status.Disputed, 0, resolveBy, st.deposit, st.reward);
-        emit RequestDisputed(msg.sender, resolveBy);
+        _state = State(Status.Disputed, 0, resolveBy, st.deposit);
+        emit RequestDisputed(msg.sender, msg.value, resolveBy);
     }
 
     /// @inheritdoc IRequestContract
     function resolve(bool kfragValid) external onlyClone {
-        if (msg.sender != VERIFIER) revert NotVerifier(msg.sender);
-        Status s = _state.status;
-        if (s != Status.Disputed) revert InvalidStatus(s, Status.Disputed);
+        address verifier_ = IEvidenceFactory(EVIDENCE_FACTORY).verifier();
+        if (msg.sender != verifier_) revert NotVerifier(msg.sender, verifier_);
+        (address requester_,) = _requesterReward();
+        (address owner_,) = _ownerRespondBy();
+        if (msg.sender == requester_ || msg.sender == owner_) revert VerifierIsParty(msg.sender);
+        State memory st = _state;
+        if (st.status != Status.Disputed) revert InvalidStatus(st.status, Status.Disputed);
+        if (block.timestamp > st.deadline) {
+            revert ResolveWindowClosed(st.deadline, block.timestamp);
+        }
         _state.status = kfragValid ? Status.ResolvedForOwner : Status.ResolvedForRequester;
         emit DisputeResolved(msg.sender, kfragValid);
     }
 
     /// @inheritdoc IRequestContract
     function claim() external onlyClone {
-        (address owner_,) = _ownerRespondBy();
-        if (msg.sender != owner_) revert NotOwner(msg.sender, owner_);
+        _onlyOwner();
         State memory st = _state;
         if (st.status != Status.Responded) revert InvalidStatus(st.status, Status.Responded);
         if (block.timestamp <= st.deadline) revert ConfirmWindowOpen(st.deadline, block.timestamp);
@@ -153,29 +162,31 @@ contract RequestContract is IRequestContract {
     }
 
     // slither-disable-start incorrect-equality
-    // Reason: slither taints every value derived from address(this).balance (the reward while
-    // Open, see _openReward) and then flags the strict equalities below. They compare statuses,
-    // addresses and paid flags, never a balance, so ETH forced into the contract cannot change
-    // their outcome (it only adds to the reward while Open).
+    // Reason: slither taints every value derived from address(this).balance (the surplus) and then
+    // flags the strict equalities below. They compare statuses, addresses and paid flags, never a
+    // balance; forced ETH only ever adds to the surplus, which has its own owner (the requester).
     /// @inheritdoc IRequestContract
     function withdraw(address payable to) external onlyClone {
         if (to == address(0)) revert InvalidRecipient(to);
         State memory st = _state;
-        address requester_ = _requester();
+        (address requester_, uint96 reward_) = _requesterReward();
         (address owner_,) = _ownerRespondBy();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, st.reward, st.deposit);
+        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
         uint256 amount = 0;
         uint8 paid = st.paid;
-        if (msg.sender == requester_ && paid & PAID_REQUESTER == 0 && toRequester != 0) {
-            amount = toRequester;
-            paid |= PAID_REQUESTER;
+        if (msg.sender == requester_) {
+            amount = _surplus(st, reward_, toRequester, toOwner);
+            if (paid & PAID_REQUESTER == 0 && toRequester != 0) {
+                amount += toRequester;
+                paid |= PAID_REQUESTER;
+            }
         }
         if (msg.sender == owner_ && paid & PAID_OWNER == 0 && toOwner != 0) {
             amount += toOwner;
             paid |= PAID_OWNER;
         }
         if (amount == 0) revert NothingToWithdraw(msg.sender);
-        _state.paid = paid;
+        if (paid != st.paid) _state.paid = paid;
         emit PaymentWithdrawn(msg.sender, to, amount);
         // The recipient is chosen by the payee itself (msg.sender, checked above), who may
         // forward its own payment anywhere. State is final before the call, so re-entering any
@@ -188,12 +199,33 @@ contract RequestContract is IRequestContract {
     /// @inheritdoc IRequestContract
     function owed(address account) external view returns (uint256 amount) {
         State memory st = _state;
-        address requester_ = _requester();
+        (address requester_, uint96 reward_) = _requesterReward();
         (address owner_,) = _ownerRespondBy();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, st.reward, st.deposit);
-        if (account == requester_ && st.paid & PAID_REQUESTER == 0) amount = toRequester;
+        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
+        if (account == requester_) {
+            amount = _surplus(st, reward_, toRequester, toOwner);
+            if (st.paid & PAID_REQUESTER == 0) amount += toRequester;
+        }
         if (account == owner_ && st.paid & PAID_OWNER == 0) amount += toOwner;
     }
+
+    /// @inheritdoc IRequestContract
+    function surplus() external view returns (uint256) {
+        State memory st = _state;
+        (, uint96 reward_) = _requesterReward();
+        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
+        return _surplus(st, reward_, toRequester, toOwner);
+    }
+
+    /// @inheritdoc IRequestContract
+    function held() external view returns (uint256) {
+        State memory st = _state;
+        (, uint96 reward_) = _requesterReward();
+        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
+        return _held(st, reward_, toRequester, toOwner);
+    }
+
+    // slither-disable-end incorrect-equality
 
     /// @inheritdoc IRequestContract
     function status() external view returns (Status) {
@@ -203,12 +235,13 @@ contract RequestContract is IRequestContract {
     /// @inheritdoc IRequestContract
     function info() external view returns (RequestInfo memory i) {
         State memory st = _state;
+        (address requester_, uint96 reward_) = _requesterReward();
         (address owner_, uint40 respondBy_) = _ownerRespondBy();
         i = RequestInfo({
             ec: _ec(),
-            requester: _requester(),
+            requester: requester_,
             owner: owner_,
-            reward: st.status == Status.Open ? _openReward() : st.reward,
+            reward: reward_,
             deposit: st.deposit,
             respondBy: respondBy_,
             deadline: st.deadline,
@@ -223,7 +256,7 @@ contract RequestContract is IRequestContract {
 
     /// @inheritdoc IRequestContract
     function requester() external view returns (address r) {
-        r = _requester();
+        (r,) = _requesterReward();
     }
 
     /// @inheritdoc IRequestContract
@@ -232,16 +265,18 @@ contract RequestContract is IRequestContract {
     }
 
     /// @inheritdoc IRequestContract
-    function reward() external view returns (uint256) {
-        State memory st = _state;
-        return st.status == Status.Open ? _openReward() : st.reward;
+    function reward() external view returns (uint256 w) {
+        (, w) = _requesterReward();
     }
-
-    // slither-disable-end incorrect-equality
 
     /// @inheritdoc IRequestContract
     function deposit() external view returns (uint256) {
         return _state.deposit;
+    }
+
+    /// @inheritdoc IRequestContract
+    function bond() external view returns (uint256) {
+        return _bondPaid(_state.status) ? DISPUTE_BOND : 0;
     }
 
     /// @inheritdoc IRequestContract
@@ -267,12 +302,17 @@ contract RequestContract is IRequestContract {
 
     /// @inheritdoc IRequestContract
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(EVIDENCE_FACTORY).verifier();
     }
 
     /// @inheritdoc IRequestContract
     function minDeposit() external view returns (uint256) {
         return MIN_DEPOSIT;
+    }
+
+    /// @inheritdoc IRequestContract
+    function disputeBond() external view returns (uint256) {
+        return DISPUTE_BOND;
     }
 
     /// @inheritdoc IRequestContract
@@ -300,9 +340,7 @@ contract RequestContract is IRequestContract {
             revert NotFactoryRequest(address(this));
         }
         confirmBy = uint40(block.timestamp + CONFIRM_WINDOW);
-        // The balance already includes the deposit being paid.
-        uint256 reward_ = address(this).balance - msg.value;
-        _state = State(Status.Responded, 0, confirmBy, uint96(msg.value), uint96(reward_));
+        _state = State(Status.Responded, 0, confirmBy, uint96(msg.value));
     }
 
     /// @dev Checks the lengths and form of the response's byte fields.
@@ -321,28 +359,66 @@ contract RequestContract is IRequestContract {
     }
 
     function _onlyRequester() private view {
-        address requester_ = _requester();
+        (address requester_,) = _requesterReward();
         if (msg.sender != requester_) revert NotRequester(msg.sender, requester_);
+    }
+
+    function _onlyOwner() private view {
+        (address owner_,) = _ownerRespondBy();
+        if (msg.sender != owner_) revert NotOwner(msg.sender, owner_);
     }
 
     // slither-disable-start incorrect-equality
     // Reason: as above; enum comparisons on a status that forced ETH cannot change.
-    /// @dev What each party is owed in status `s` (before any withdrawal).
+    /// @dev Whether the requester's dispute bond is in the REQC (paid with `dispute`).
+    function _bondPaid(Status s) private pure returns (bool) {
+        return s == Status.Disputed || s == Status.ResolvedForOwner
+            || s == Status.ResolvedForRequester || s == Status.DisputeExpired;
+    }
+
+    /// @dev What each party is owed in status `s` (before any withdrawal); see the table in
+    ///      IRequestContract.
     function _shares(Status s, uint256 reward_, uint256 deposit_)
         private
-        pure
+        view
         returns (uint256 toRequester, uint256 toOwner)
     {
         if (s == Status.Declined || s == Status.Cancelled) return (reward_, 0);
-        if (s == Status.Completed || s == Status.Claimed || s == Status.ResolvedForOwner) {
-            return (0, reward_ + deposit_);
-        }
-        if (s == Status.ResolvedForRequester) return (reward_ + deposit_, 0);
-        if (s == Status.DisputeExpired) return (reward_, deposit_);
+        if (s == Status.Completed || s == Status.Claimed) return (0, reward_ + deposit_);
+        if (s == Status.ResolvedForOwner) return (0, reward_ + deposit_ + DISPUTE_BOND);
+        if (s == Status.ResolvedForRequester) return (reward_ + deposit_ + DISPUTE_BOND, 0);
+        if (s == Status.DisputeExpired) return (DISPUTE_BOND, reward_ + deposit_);
         return (0, 0);
     }
 
+    /// @dev What the REQC still owes from what was paid in: everything paid in while undecided,
+    ///      the unpaid shares once final.
+    function _held(State memory st, uint256 reward_, uint256 toRequester, uint256 toOwner)
+        private
+        view
+        returns (uint256)
+    {
+        Status s = st.status;
+        if (s == Status.Open) return reward_;
+        if (s == Status.Responded) return reward_ + st.deposit;
+        if (s == Status.Disputed) return reward_ + st.deposit + DISPUTE_BOND;
+        uint256 h = 0;
+        if (st.paid & PAID_REQUESTER == 0) h = toRequester;
+        if (st.paid & PAID_OWNER == 0) h += toOwner;
+        return h;
+    }
+
     // slither-disable-end incorrect-equality
+
+    /// @dev ETH above what the REQC owes (forced in, or sent to its address before creation).
+    ///      Never negative: ETH leaves only through `withdraw`, which pays at most what is owed.
+    function _surplus(State memory st, uint256 reward_, uint256 toRequester, uint256 toOwner)
+        private
+        view
+        returns (uint256)
+    {
+        return address(this).balance - _held(st, reward_, toRequester, toOwner);
+    }
 
     /// @dev Reverts on the implementation, which has no arguments of its own.
     function _checkClone() internal view virtual {
@@ -354,16 +430,9 @@ contract RequestContract is IRequestContract {
         return CloneLib.isClone(FACTORY, address(this), RequestArgs.CODE_LENGTH);
     }
 
-    /// @dev The requester (clone argument).
-    function _requester() internal view virtual returns (address) {
-        return RequestArgs.requester();
-    }
-
-    /// @dev The reward while Open: everything the REQC holds (the factory sent exactly the
-    ///      reward; ETH forced in by selfdestruct would go to the requester with it). Below 2^96
-    ///      wei: more ETH than exists.
-    function _openReward() internal view returns (uint96) {
-        return uint96(address(this).balance);
+    /// @dev The requester and the reward paid in at creation (clone arguments).
+    function _requesterReward() internal view virtual returns (address, uint96) {
+        return RequestArgs.requesterReward();
     }
 
     /// @dev Owner and response deadline (clone arguments).

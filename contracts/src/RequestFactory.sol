@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IRequestFactory} from "./interfaces/IRequestFactory.sol";
+import {IEvidenceFactory} from "./interfaces/IEvidenceFactory.sol";
 import {IResponseContract} from "./interfaces/IResponseContract.sol";
 import {ISearchContract} from "./interfaces/ISearchContract.sol";
 import {RequestContract} from "./RequestContract.sol";
@@ -24,29 +25,36 @@ contract RequestFactory is IRequestFactory {
     address private immutable IMPLEMENTATION;
     address private immutable RESPONSE;
     address private immutable SEARCH;
-    address private immutable VERIFIER;
+    address private immutable EVIDENCE_FACTORY;
+    uint256 private immutable MIN_REWARD;
     uint256 private immutable MIN_DEPOSIT;
+    uint256 private immutable DISPUTE_BOND;
     uint64 private immutable RESPONSE_WINDOW;
     uint64 private immutable CONFIRM_WINDOW;
     uint64 private immutable RESOLVE_WINDOW;
 
-    /// @param search_ The SearchContract (listed = verified EC).
-    /// @param verifier_ The verifier address (the cloud), resolves disputes.
+    /// @param search_ The SearchContract (listed = verified EC); the verifier is its factory's.
+    /// @param minReward_ Minimum reward in wei (1..2^96).
     /// @param minDeposit_ Minimum owner deposit in wei (< 2^96).
+    /// @param disputeBond_ The requester's dispute bond in wei (1..2^96).
     /// @param responseWindow_ Seconds the owner has to respond (1..=MAX_WINDOW).
     /// @param confirmWindow_ Seconds the requester has to confirm or dispute (1..=MAX_WINDOW).
     /// @param resolveWindow_ Seconds the verifier has to resolve a dispute (1..=MAX_WINDOW).
     constructor(
         address search_,
-        address verifier_,
+        uint256 minReward_,
         uint256 minDeposit_,
+        uint256 disputeBond_,
         uint64 responseWindow_,
         uint64 confirmWindow_,
         uint64 resolveWindow_
     ) {
         if (search_.code.length == 0) revert InvalidConfig("search");
-        if (verifier_ == address(0)) revert InvalidConfig("verifier");
+        if (minReward_ == 0 || minReward_ > type(uint96).max) revert InvalidConfig("minReward");
         if (minDeposit_ > type(uint96).max) revert InvalidConfig("minDeposit");
+        if (disputeBond_ == 0 || disputeBond_ > type(uint96).max) {
+            revert InvalidConfig("disputeBond");
+        }
         if (responseWindow_ == 0 || responseWindow_ > MAX_WINDOW) {
             revert InvalidConfig("responseWindow");
         }
@@ -57,14 +65,22 @@ contract RequestFactory is IRequestFactory {
             revert InvalidConfig("resolveWindow");
         }
         SEARCH = search_;
-        VERIFIER = verifier_;
+        EVIDENCE_FACTORY = ISearchContract(search_).factory();
+        MIN_REWARD = minReward_;
         MIN_DEPOSIT = minDeposit_;
+        DISPUTE_BOND = disputeBond_;
         RESPONSE_WINDOW = responseWindow_;
         CONFIRM_WINDOW = confirmWindow_;
         RESOLVE_WINDOW = resolveWindow_;
         RESPONSE = address(new ResponseContract());
         IMPLEMENTATION = address(
-            new RequestContract(verifier_, uint96(minDeposit_), confirmWindow_, resolveWindow_)
+            new RequestContract(
+                EVIDENCE_FACTORY,
+                uint96(minDeposit_),
+                uint96(disputeBond_),
+                confirmWindow_,
+                resolveWindow_
+            )
         );
     }
 
@@ -74,7 +90,7 @@ contract RequestFactory is IRequestFactory {
         payable
         returns (address reqc)
     {
-        if (msg.value == 0) revert ZeroReward();
+        if (msg.value < MIN_REWARD) revert RewardTooLow(msg.value, MIN_REWARD);
         if (msg.value > type(uint96).max) revert RewardTooLarge(msg.value);
         (bool ok, uint8 prefix) = isUmbralKey(requesterUmbralKey);
         if (!ok) revert InvalidUmbralKey(requesterUmbralKey.length, prefix);
@@ -84,7 +100,7 @@ contract RequestFactory is IRequestFactory {
         uint40 respondBy = uint40(block.timestamp + RESPONSE_WINDOW);
         reqc = CloneLib.deploy(
             IMPLEMENTATION,
-            RequestArgs.encode(msg.sender, owner, respondBy, ec, previous),
+            RequestArgs.encode(msg.sender, uint96(msg.value), owner, respondBy, ec, previous),
             msg.value
         );
         // Cannot happen: `previous` makes every REQC's code unique, and a failed CREATE2 (out of
@@ -116,12 +132,27 @@ contract RequestFactory is IRequestFactory {
 
     /// @inheritdoc IRequestFactory
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(EVIDENCE_FACTORY).verifier();
+    }
+
+    /// @inheritdoc IRequestFactory
+    function evidenceFactory() external view returns (address) {
+        return EVIDENCE_FACTORY;
+    }
+
+    /// @inheritdoc IRequestFactory
+    function minReward() external view returns (uint256) {
+        return MIN_REWARD;
     }
 
     /// @inheritdoc IRequestFactory
     function minDeposit() external view returns (uint256) {
         return MIN_DEPOSIT;
+    }
+
+    /// @inheritdoc IRequestFactory
+    function disputeBond() external view returns (uint256) {
+        return DISPUTE_BOND;
     }
 
     /// @inheritdoc IRequestFactory

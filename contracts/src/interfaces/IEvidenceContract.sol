@@ -34,6 +34,10 @@ interface IEvidenceContract {
     /// @param caller The caller that is not the verifier.
     error NotVerifier(address caller);
 
+    /// @notice The verifier owns this EC and so may not judge it.
+    /// @param verifier The verifier (the EC's owner).
+    error VerifierIsOwner(address verifier);
+
     /// @notice The EC is not Pending (it was already verified or rejected).
     /// @param current The EC's status.
     error EvidenceNotPending(Status current);
@@ -76,6 +80,6 @@ interface IEvidenceContract {
     /// @notice The EvidenceFactory that made this EC.
     function factory() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud), read from the factory (`IEvidenceFactory.verifier`).
     function verifier() external view returns (address);
 }

@@ -3,19 +3,28 @@ pragma solidity 0.8.30;
 
 /// @title IRequestContract: escrow for one request for one Evidence Contract's footage
 /// @notice A Request Contract (REQC) is an EIP-1167 clone made by the RequestFactory. It holds the
-///         requester's reward (and later the owner's deposit) and moves through:
+///         requester's reward W, later the owner's deposit D and, if disputed, the requester's
+///         bond B (`disputeBond()`), and moves through (docs/contracts.md "The request game"):
 ///
-///         Open --respond (owner, deposit >= minDeposit, before respondBy)--> Responded
-///         Open --decline (owner)--> Declined                       requester is owed the reward
-///         Open --cancel (requester, after respondBy)--> Cancelled  requester is owed the reward
-///         Responded --confirm (requester)--> Completed             owner is owed reward + deposit
-///         Responded --dispute (requester, until confirmBy)--> Disputed
-///         Responded --claim (owner, after confirmBy)--> Claimed    owner is owed reward + deposit
-///         Disputed --resolve(true) (verifier)--> ResolvedForOwner          owner: reward + deposit
-///         Disputed --resolve(false) (verifier)--> ResolvedForRequester     requester: reward + deposit
+///         Open --respond (owner, D >= minDeposit, until respondBy)--> Responded
+///         Open --decline (owner)--> Declined                        requester: W
+///         Open --cancel (requester, after respondBy)--> Cancelled   requester: W
+///         Responded --confirm (requester)--> Completed              owner: W + D
+///         Responded --claim (owner, after confirmBy)--> Claimed     owner: W + D
+///         Responded --dispute (requester, pays B, until confirmBy)--> Disputed
+///         Disputed --resolve(true) (verifier, until resolveBy)--> ResolvedForOwner      owner: W + D + B
+///         Disputed --resolve(false) (verifier, until resolveBy)--> ResolvedForRequester requester: W + D + B
 ///         Disputed --expireDispute (anyone, after resolveBy)--> DisputeExpired
-///                                              requester is owed the reward, owner the deposit
+///                                                   owner: W + D, requester: B back
 ///
+///         The verifier may not resolve a request it is the requester or the owner of. At the end
+///         of the resolve window there is one rule: until resolveBy only `resolve`, after it only
+///         `expireDispute`. The silence of the verifier favours the owner, whose claim (the kfrag
+///         re-encrypts to the requester) anyone can check off-chain from public data.
+///
+///         Accounting is by what was paid in (W is a clone argument, D and B are fixed by the
+///         transitions that took them); ETH that arrives any other way (selfdestruct, or sent to the
+///         REQC's address before it existed) is surplus and belongs to the requester.
 ///         Transitions never send ETH; the parties pull what they are owed with `withdraw`.
 ///         Every transition emits an event from the REQC's address.
 interface IRequestContract {
@@ -74,10 +83,11 @@ interface IRequestContract {
     /// @param requester The requester.
     event RequestConfirmed(address indexed requester);
 
-    /// @notice The requester disputed the response within the confirm window.
+    /// @notice The requester disputed the response within the confirm window and paid the bond.
     /// @param requester The requester.
+    /// @param bond The dispute bond paid (wei).
     /// @param resolveBy Until this time the verifier may resolve; afterwards anyone may expire it.
-    event RequestDisputed(address indexed requester, uint64 resolveBy);
+    event RequestDisputed(address indexed requester, uint256 bond, uint64 resolveBy);
 
     /// @notice The owner claimed after the requester stayed silent past the confirm window.
     /// @param owner The EC's owner.
@@ -88,8 +98,8 @@ interface IRequestContract {
     /// @param kfragValid True: the owner is owed reward + deposit; false: the requester is.
     event DisputeResolved(address indexed verifier, bool kfragValid);
 
-    /// @notice The verifier did not resolve in time: the requester is owed the reward, the owner the
-    ///         deposit.
+    /// @notice The verifier did not resolve in time: the owner is owed reward + deposit, the
+    ///         requester its bond back.
     /// @param caller Who expired the dispute.
     event DisputeExpired(address indexed caller);
 
@@ -116,9 +126,24 @@ interface IRequestContract {
     /// @param requester The requester.
     error NotRequester(address caller, address requester);
 
-    /// @notice Only the verifier may do this.
+    /// @notice Only the current verifier may do this.
     /// @param caller The caller.
-    error NotVerifier(address caller);
+    /// @param verifier The current verifier.
+    error NotVerifier(address caller, address verifier);
+
+    /// @notice The verifier is the requester or the owner of this request and may not resolve it.
+    /// @param verifier The verifier.
+    error VerifierIsParty(address verifier);
+
+    /// @notice Too late to resolve: the resolve window has closed (only `expireDispute` is left).
+    /// @param resolveBy End of the resolve window.
+    /// @param timestamp The current block timestamp.
+    error ResolveWindowClosed(uint64 resolveBy, uint256 timestamp);
+
+    /// @notice `dispute` must pay exactly the dispute bond.
+    /// @param sent The value sent.
+    /// @param bond The bond (`disputeBond()`).
+    error WrongBond(uint256 sent, uint256 bond);
 
     /// @notice The request is not in the status this transition starts from.
     /// @param current The current status.
@@ -208,14 +233,19 @@ interface IRequestContract {
     ///      Emits `RequestConfirmed`.
     function confirm() external;
 
-    /// @notice Requester: the key is wrong; ask the verifier to resolve.
-    /// @dev Only while Responded and until `deadline()` (confirmBy). Emits `RequestDisputed`.
-    function dispute() external;
+    /// @notice Requester: the kfrag is wrong; pay the bond (`disputeBond()`) and ask the verifier
+    ///         to resolve. The bond goes to the owner if the verifier finds the kfrag valid, back to
+    ///         the requester otherwise or if the verifier stays silent.
+    /// @dev Only while Responded and until `deadline()` (confirmBy); `msg.value` must equal the
+    ///      bond (`WrongBond`). Emits `RequestDisputed`.
+    function dispute() external payable;
 
     /// @notice Verifier: resolve a dispute.
-    /// @dev Only while Disputed (also after resolveBy, until someone expires it). Emits
-    ///      `DisputeResolved`.
-    /// @param kfragValid True if the kfrag re-encrypts to the committed key (owner wins).
+    /// @dev Only the current verifier, not the requester or owner of this request
+    ///      (`VerifierIsParty`), only while Disputed and until `deadline()` (resolveBy;
+    ///      `ResolveWindowClosed` afterwards). Emits `DisputeResolved`.
+    /// @param kfragValid True if the kfrag re-encrypts the EC's capsule to the requester's key
+    ///        (owner wins reward + deposit + bond); false: the requester wins all three.
     function resolve(bool kfragValid) external;
 
     /// @notice Owner: collect after the requester stayed silent past the confirm window.
@@ -223,10 +253,12 @@ interface IRequestContract {
     function claim() external;
 
     /// @notice Anyone: end a dispute the verifier did not resolve by `deadline()` (resolveBy).
-    ///         Each party gets its own stake back. Emits `DisputeExpired`.
+    ///         Silence favours the owner: it is owed reward + deposit, the requester its bond.
+    ///         Emits `DisputeExpired`.
     function expireDispute() external;
 
-    /// @notice Pull payment: send everything the caller is owed to `to`.
+    /// @notice Pull payment: send everything the caller is owed to `to` (for the requester this
+    ///         includes any surplus).
     /// @dev Emits `PaymentWithdrawn`. Reverts with `NothingToWithdraw` if nothing is owed.
     /// @param to Recipient of the ETH.
     function withdraw(address payable to) external;
@@ -240,9 +272,18 @@ interface IRequestContract {
     /// @notice Longest accepted download link (1024 bytes).
     function LINK_MAX() external view returns (uint256);
 
-    /// @notice Wei `account` can withdraw now (0 until a final status; 0 after withdrawing).
+    /// @notice Wei `account` can withdraw now: its share once final (0 after withdrawing it), plus
+    ///         for the requester any surplus.
     /// @param account Any address.
     function owed(address account) external view returns (uint256);
+
+    /// @notice ETH the REQC holds beyond what it owes from what was paid in (forced in or sent to
+    ///         its address before creation). Owned by the requester, withdrawable at any time.
+    function surplus() external view returns (uint256);
+
+    /// @notice What the REQC owes from what was paid in: reward (+ deposit, + bond) while
+    ///         undecided, the unpaid shares once final. Its balance is `held() + surplus()`.
+    function held() external view returns (uint256);
 
     /// @notice The request status.
     function status() external view returns (Status);
@@ -259,11 +300,14 @@ interface IRequestContract {
     /// @notice The EC's owner (copied from the EC at creation).
     function owner() external view returns (address);
 
-    /// @notice The reward in wei (the value sent at creation).
+    /// @notice The reward in wei (the value sent at creation, a clone argument).
     function reward() external view returns (uint256);
 
     /// @notice The owner's deposit in wei (0 until Responded).
     function deposit() external view returns (uint256);
+
+    /// @notice The requester's bond in the REQC (0 until Disputed, then `disputeBond()`).
+    function bond() external view returns (uint256);
 
     /// @notice The response deadline (unix seconds).
     function respondBy() external view returns (uint64);
@@ -278,11 +322,14 @@ interface IRequestContract {
     /// @notice The RequestFactory that made this REQC.
     function factory() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud), read from the EvidenceFactory.
     function verifier() external view returns (address);
 
     /// @notice Minimum owner deposit (wei).
     function minDeposit() external view returns (uint256);
+
+    /// @notice The bond a requester pays to dispute (wei).
+    function disputeBond() external view returns (uint256);
 
     /// @notice Seconds the requester has to confirm or dispute after the response.
     function confirmWindow() external view returns (uint64);

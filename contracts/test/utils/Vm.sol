@@ -30,6 +30,8 @@ interface Vm {
     function stopPrank() external;
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
 
     // Keys and signatures
     function addr(uint256 privateKey) external pure returns (address keyAddr);
@@ -94,6 +96,7 @@ interface Vm {
     ) external returns (string memory json);
     function writeJson(string calldata json, string calldata path) external;
     function createDir(string calldata path, bool recursive) external;
+    function writeLine(string calldata path, string calldata data) external;
     function projectRoot() external view returns (string memory path);
     function toString(uint256 value) external pure returns (string memory);
 }
