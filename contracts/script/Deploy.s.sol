@@ -38,9 +38,7 @@ contract Deploy {
         uint256 key = vm.envUint("DEPLOYER_PRIVATE_KEY");
         r.deployer = vm.addr(key);
         r.verifier = vm.envOr("VERIFIER_ADDRESS", r.deployer);
-        r.minReward = vm.envOr("MIN_REWARD_WEI", uint256(0.001 ether));
         r.minDeposit = vm.envOr("MIN_DEPOSIT_WEI", uint256(0.01 ether));
-        r.disputeBond = vm.envOr("DISPUTE_BOND_WEI", uint256(0.005 ether));
         r.responseWindow = vm.envOr("RESPONSE_WINDOW", uint256(1 days));
         r.confirmWindow = vm.envOr("CONFIRM_WINDOW", uint256(2 days));
         r.resolveWindow = vm.envOr("RESOLVE_WINDOW", uint256(3 days));
@@ -54,14 +52,15 @@ contract Deploy {
         r.evidenceFactory = new EvidenceFactory(r.verifier);
         r.requestFactory = new RequestFactory(
             r.evidenceFactory.search(),
-            r.minReward,
+            r.verifier,
             r.minDeposit,
-            r.disputeBond,
             uint64(r.responseWindow),
             uint64(r.confirmWindow),
             uint64(r.resolveWindow)
         );
         vm.stopBroadcast();
+        r.minReward = r.requestFactory.minReward();
+        r.disputeBond = r.requestFactory.disputeBond();
 
         _write(r);
     }

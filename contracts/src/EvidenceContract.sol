@@ -15,6 +15,8 @@ contract EvidenceContract is IEvidenceContract {
     address private immutable FACTORY;
     address private immutable SEARCH;
 
+    /// @dev Pending or Rejected; Verified is not stored here but is "listed in the SearchContract",
+    ///      which `verify` writes anyway (one storage write instead of two).
     Status private _status;
     bytes32 private _rejectReason;
 
@@ -38,14 +40,14 @@ contract EvidenceContract is IEvidenceContract {
     function verify() external onlyVerifierOnClone {
         Status s = _status;
         if (s != Status.Pending) revert EvidenceNotPending(s);
-        _status = Status.Verified;
         emit EvidenceVerified(address(this), msg.sender);
+        // Reverts with AlreadyListed if this EC was verified before.
         ISearchContract(SEARCH).list();
     }
 
     /// @inheritdoc IEvidenceContract
     function reject(bytes32 reason) external onlyVerifierOnClone {
-        Status s = _status;
+        Status s = _currentStatus();
         if (s != Status.Pending) revert EvidenceNotPending(s);
         if (reason == bytes32(0)) revert EmptyRejectReason();
         _status = Status.Rejected;
@@ -55,7 +57,7 @@ contract EvidenceContract is IEvidenceContract {
 
     /// @inheritdoc IEvidenceContract
     function status() external view returns (Status) {
-        return _status;
+        return _currentStatus();
     }
 
     /// @inheritdoc IEvidenceContract
@@ -96,6 +98,13 @@ contract EvidenceContract is IEvidenceContract {
     /// @inheritdoc IEvidenceContract
     function verifier() external view returns (address) {
         return IEvidenceFactory(FACTORY).verifier();
+    }
+
+    /// @dev Rejected (stored here), Verified (listed) or Pending.
+    function _currentStatus() internal view returns (Status) {
+        Status s = _status;
+        if (s != Status.Pending) return s;
+        return ISearchContract(SEARCH).isListed(address(this)) ? Status.Verified : Status.Pending;
     }
 
     /// @dev Reverts on the implementation, which has no arguments of its own.

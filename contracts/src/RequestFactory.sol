@@ -33,28 +33,37 @@ contract RequestFactory is IRequestFactory {
     uint64 private immutable CONFIRM_WINDOW;
     uint64 private immutable RESOLVE_WINDOW;
 
-    /// @param search_ The SearchContract (listed = verified EC); the verifier is its factory's.
-    /// @param minReward_ Minimum reward in wei (1..2^96).
-    /// @param minDeposit_ Minimum owner deposit in wei (< 2^96).
-    /// @param disputeBond_ The requester's dispute bond in wei (1..2^96).
+    /// @inheritdoc IRequestFactory
+    uint256 public constant MIN_REWARD_DIVISOR = 10;
+    /// @inheritdoc IRequestFactory
+    uint256 public constant DISPUTE_BOND_DIVISOR = 2;
+
+    /// @param search_ The SearchContract (listed = verified EC).
+    /// @param verifier_ The verifier now: must be the SearchContract's factory's verifier, which
+    ///        holds the role from then on (kept as an argument so deployments state it).
+    /// @param minDeposit_ Minimum owner deposit in wei (< 2^96). The minimum reward is a tenth of
+    ///        it and the dispute bond half of it (each at least 1 wei).
     /// @param responseWindow_ Seconds the owner has to respond (1..=MAX_WINDOW).
     /// @param confirmWindow_ Seconds the requester has to confirm or dispute (1..=MAX_WINDOW).
     /// @param resolveWindow_ Seconds the verifier has to resolve a dispute (1..=MAX_WINDOW).
     constructor(
         address search_,
-        uint256 minReward_,
+        address verifier_,
         uint256 minDeposit_,
-        uint256 disputeBond_,
         uint64 responseWindow_,
         uint64 confirmWindow_,
         uint64 resolveWindow_
     ) {
         if (search_.code.length == 0) revert InvalidConfig("search");
-        if (minReward_ == 0 || minReward_ > type(uint96).max) revert InvalidConfig("minReward");
-        if (minDeposit_ > type(uint96).max) revert InvalidConfig("minDeposit");
-        if (disputeBond_ == 0 || disputeBond_ > type(uint96).max) {
-            revert InvalidConfig("disputeBond");
+        address evidenceFactory_ = ISearchContract(search_).factory();
+        if (verifier_ == address(0) || verifier_ != IEvidenceFactory(evidenceFactory_).verifier()) {
+            revert InvalidConfig("verifier");
         }
+        if (minDeposit_ > type(uint96).max) revert InvalidConfig("minDeposit");
+        uint256 minReward_ = minDeposit_ / MIN_REWARD_DIVISOR;
+        uint256 disputeBond_ = minDeposit_ / DISPUTE_BOND_DIVISOR;
+        if (minReward_ == 0) minReward_ = 1;
+        if (disputeBond_ == 0) disputeBond_ = 1;
         if (responseWindow_ == 0 || responseWindow_ > MAX_WINDOW) {
             revert InvalidConfig("responseWindow");
         }
@@ -65,7 +74,7 @@ contract RequestFactory is IRequestFactory {
             revert InvalidConfig("resolveWindow");
         }
         SEARCH = search_;
-        EVIDENCE_FACTORY = ISearchContract(search_).factory();
+        EVIDENCE_FACTORY = evidenceFactory_;
         MIN_REWARD = minReward_;
         MIN_DEPOSIT = minDeposit_;
         DISPUTE_BOND = disputeBond_;

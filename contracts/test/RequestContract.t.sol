@@ -203,19 +203,19 @@ contract RequestContractTest is Base {
 
     function test_constructor_revertsIfConfigInvalid() public {
         uint256 big = uint256(type(uint96).max) + 1;
-        _expectConfigRevert(address(0), 1, 0, 1, 1, 1, 1, "search");
-        _expectConfigRevert(address(sc), 0, 0, 1, 1, 1, 1, "minReward");
-        _expectConfigRevert(address(sc), big, 0, 1, 1, 1, 1, "minReward");
-        _expectConfigRevert(address(sc), 1, big, 1, 1, 1, 1, "minDeposit");
-        _expectConfigRevert(address(sc), 1, 0, 0, 1, 1, 1, "disputeBond");
-        _expectConfigRevert(address(sc), 1, 0, big, 1, 1, 1, "disputeBond");
-        _expectConfigRevert(address(sc), 1, 0, 1, 0, 1, 1, "responseWindow");
-        _expectConfigRevert(address(sc), 1, 0, 1, 366 days, 1, 1, "responseWindow");
-        _expectConfigRevert(address(sc), 1, 0, 1, 1, 0, 1, "confirmWindow");
-        _expectConfigRevert(address(sc), 1, 0, 1, 1, 1, 0, "resolveWindow");
-        RequestFactory ok = new RequestFactory(address(sc), 1, 0, 1, 1, 1, 1);
-        vm.assertEq(ok.minReward(), 1, "minReward");
-        vm.assertEq(ok.disputeBond(), 1, "disputeBond");
+        _expectConfigRevert(address(0), verifier, 0, 1, 1, 1, "search");
+        _expectConfigRevert(address(sc), address(0), 0, 1, 1, 1, "verifier");
+        _expectConfigRevert(address(sc), stranger, 0, 1, 1, 1, "verifier");
+        _expectConfigRevert(address(sc), verifier, big, 1, 1, 1, "minDeposit");
+        _expectConfigRevert(address(sc), verifier, 0, 0, 1, 1, "responseWindow");
+        _expectConfigRevert(address(sc), verifier, 0, 366 days, 1, 1, "responseWindow");
+        _expectConfigRevert(address(sc), verifier, 0, 1, 0, 1, "confirmWindow");
+        _expectConfigRevert(address(sc), verifier, 0, 1, 1, 0, "resolveWindow");
+        RequestFactory ok = new RequestFactory(address(sc), verifier, 0, 1, 1, 1);
+        vm.assertEq(ok.minReward(), 1, "minReward at least 1 wei");
+        vm.assertEq(ok.disputeBond(), 1, "disputeBond at least 1 wei");
+        vm.assertEq(rf.minReward(), MIN_DEPOSIT / 10, "minReward = minDeposit / 10");
+        vm.assertEq(rf.disputeBond(), MIN_DEPOSIT / 2, "disputeBond = minDeposit / 2");
         vm.assertEq(ok.evidenceFactory(), address(ef), "evidenceFactory");
         vm.assertEq(ok.minDeposit(), 0, "minDeposit");
         vm.assertEq(uint256(ok.responseWindow()), 1, "response");
@@ -905,15 +905,14 @@ contract RequestContractTest is Base {
 
     function _expectConfigRevert(
         address s,
-        uint256 minReward_,
-        uint256 minDeposit_,
-        uint256 bond_,
+        address v,
+        uint256 m,
         uint64 a,
         uint64 b,
         uint64 c,
         string memory name
     ) internal {
         vm.expectRevert(abi.encodeWithSelector(IRequestFactory.InvalidConfig.selector, name));
-        new RequestFactory(s, minReward_, minDeposit_, bond_, a, b, c);
+        new RequestFactory(s, v, m, a, b, c);
     }
 }

@@ -46,7 +46,9 @@ interface IEvidenceContract {
     error EmptyRejectReason();
 
     /// @notice Marks the EC Verified and lists it in the SearchContract (same transaction).
-    /// @dev Only the verifier; only while Pending. Emits `EvidenceVerified` here and
+    /// @dev Only the verifier; only while Pending (a second `verify` reverts with the
+    ///      SearchContract's `AlreadyListed`). Verified is not stored in the EC: `status()` reads
+    ///      it from the SearchContract. Emits `EvidenceVerified` here and
     ///      `ISearchContract.EvidenceListed` from the SearchContract.
     function verify() external;
 

@@ -41,6 +41,12 @@ interface IRequestFactory {
         payable
         returns (address reqc);
 
+    /// @notice The minimum reward is `minDeposit / MIN_REWARD_DIVISOR` (10), at least 1 wei.
+    function MIN_REWARD_DIVISOR() external view returns (uint256);
+
+    /// @notice The dispute bond is `minDeposit / DISPUTE_BOND_DIVISOR` (2), at least 1 wei.
+    function DISPUTE_BOND_DIVISOR() external view returns (uint256);
+
     /// @notice Longest allowed response, confirm or resolve window (365 days).
     function MAX_WINDOW() external view returns (uint64);
 

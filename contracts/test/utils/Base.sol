@@ -53,13 +53,7 @@ abstract contract Base {
         ef = new EvidenceFactory(verifier);
         sc = SearchContract(ef.search());
         rf = new RequestFactory(
-            address(sc),
-            MIN_REWARD,
-            MIN_DEPOSIT,
-            DISPUTE_BOND,
-            RESPONSE_WINDOW,
-            CONFIRM_WINDOW,
-            RESOLVE_WINDOW
+            address(sc), verifier, MIN_DEPOSIT, RESPONSE_WINDOW, CONFIRM_WINDOW, RESOLVE_WINDOW
         );
         resc = ResponseContract(rf.responseContract());
         vm.deal(owner, 100 ether);
