@@ -5,8 +5,11 @@
 # including the 21000 base and the calldata) and the gas of the call alone (gasUsed - 21000 -
 # calldata at 4/16 per zero/non-zero byte), which must equal forge's `call` figure from
 # contracts/test/gas/GasLifecycle.t.sol (same keys, fields, sizes and values).
+# Then the same life in the unlinkable (relayed) flow, for a second accident whose owner key
+# (account 6, never funded) only signs: the relayer sends respondFor (fronting the deposit) and
+# withdrawFor (to a fresh address, repaid from the escrow).
 # Anvil's default accounts: 0 deploys, 1 verifies, 2 is the EC's owner key, 3 requests, 4 relays,
-# 5 owns the warm-up accident.
+# 5 owns the warm-up accident, 6 is the relayed accident's owner key.
 #
 #   contracts/script/gas-on-anvil.sh [PORT]     (default 8599)
 set -euo pipefail
@@ -29,8 +32,11 @@ k_owner=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 k_requester=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
 k_relayer=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
 k_warm=0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
+k_owner2=0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
 owner="$(cast wallet address "$k_owner")"; warm="$(cast wallet address "$k_warm")"
+owner2="$(cast wallet address "$k_owner2")"
 payout=0x0000000000000000000000000000000000C0FFEE
+payout2=0x0000000000000000000000000000000000C0FFEF
 
 total=0
 send() { # send LABEL KEY TO SIG ARGS... [--value V]
@@ -75,3 +81,28 @@ send "4 respond, 310-byte kfrag (owner key)" "$k_owner" "$reqc" "respond(bytes,b
 send "5 confirm (requester)" "$k_requester" "$reqc" "confirm()"
 send "6 withdraw to a fresh address (owner key)" "$k_owner" "$reqc" "withdraw(address)" "$payout"
 echo "total                                    tx $total"
+
+# The relayed accident: account 6 is emptied first, so its key holds nothing and sends nothing.
+bal="$(cast balance --rpc-url "$rpc" "$owner2")"
+cast rpc --rpc-url "$rpc" anvil_setBalance "$owner2" 0x0 >/dev/null
+total=0
+p2="$(params 2)"
+digest="$(cast call --rpc-url "$rpc" "$ef" "hashCreateEvidence($tuple,address,uint256)(bytes32)" "$p2" "$owner2" "$deadline")"
+sig="$(cast wallet sign --no-hash --private-key "$k_owner2" "$digest")"
+ec2="$(cast call --rpc-url "$rpc" "$ef" "predictEvidence($tuple,address)(address)" "$p2" "$owner2")"
+echo "relayed (unlinkable) flow"
+send "1 create, relayed (cloud relayer)" "$k_relayer" "$ef" "createEvidenceFor($tuple,address,uint256,bytes)" "$p2" "$owner2" "$deadline" "$sig"
+send "2 verify + list (cloud verifier)" "$k_verifier" "$ec2" "verify()"
+send "3 request (requester)" "$k_requester" "$rf" "createRequest(address,bytes)" "$ec2" "$ukey" --value 0.05ether
+reqc2="$(cast call --rpc-url "$rpc" "$resc" "latestOf(address)(address)" "$owner2")"
+fee=500000000000000
+digest="$(cast call --rpc-url "$rpc" "$reqc2" "hashRespond(bytes,bytes,string,uint256,uint256)(bytes32)" "$(hex 5a 310)" "$ukey" "https://cloud.example/x" "$fee" "$deadline")"
+sig="$(cast wallet sign --no-hash --private-key "$k_owner2" "$digest")"
+send "4r respondFor (relayer, fronts deposit)" "$k_relayer" "$reqc2" "respondFor(bytes,bytes,string,uint256,uint256,bytes)" "$(hex 5a 310)" "$ukey" "https://cloud.example/x" "$fee" "$deadline" "$sig" --value 0.01ether
+send "5 confirm (requester)" "$k_requester" "$reqc2" "confirm()"
+digest="$(cast call --rpc-url "$rpc" "$reqc2" "hashWithdraw(address,uint256,uint256)(bytes32)" "$payout2" "$fee" "$deadline")"
+sig="$(cast wallet sign --no-hash --private-key "$k_owner2" "$digest")"
+send "6r withdrawFor, fresh address (relayer)" "$k_relayer" "$reqc2" "withdrawFor(address,uint256,uint256,bytes)" "$payout2" "$fee" "$deadline" "$sig"
+echo "total                                    tx $total"
+echo "owner key 6: balance $(cast balance --rpc-url "$rpc" "$owner2") wei, nonce $(cast nonce --rpc-url "$rpc" "$owner2") (was funded with $bal before being emptied)"
+echo "payout $payout2: $(cast balance --rpc-url "$rpc" "$payout2") wei"

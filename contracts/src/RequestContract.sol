@@ -19,15 +19,58 @@ contract RequestContract is IRequestContract {
     /// @dev The whole mutable state, one slot.
     struct State {
         Status status;
-        /// @dev Bit 0: the requester withdrew its share; bit 1: the owner withdrew its share.
+        /// @dev Bit 0: the requester withdrew its share; bit 1: the owner; bit 2: the relayer;
+        ///      bit 3: the response was relayed (`_relay` is set).
         uint8 paid;
         /// @dev confirmBy while Responded, resolveBy once Disputed.
         uint40 deadline;
         uint96 deposit;
     }
 
+    /// @dev The relayer that fronted the owner's deposit in `respondFor` and what it is owed
+    ///      back (deposit + signed fee) out of the owner's share; one slot, written only then.
+    struct Relay {
+        address relayer;
+        uint96 due;
+    }
+
+    /// @dev The parties and their shares in the current status (see `_sharesOf`).
+    struct Shares {
+        address requester;
+        address owner;
+        address relayer;
+        uint256 reward;
+        uint256 toRequester;
+        uint256 toOwner;
+        uint256 toRelayer;
+    }
+
     uint8 private constant PAID_REQUESTER = 1;
     uint8 private constant PAID_OWNER = 2;
+    uint8 private constant PAID_RELAYER = 4;
+    /// @dev Not a payment: set by `respondFor`, so that only relayed requests read `_relay`.
+    uint8 private constant RELAYED = 8;
+
+    /// @inheritdoc IRequestContract
+    bytes32 public constant RESPOND_TYPEHASH = keccak256(
+        "Respond(bytes kfrag,bytes ownerUmbralKey,string downloadLink,uint256 relayerFee,uint256 deadline)"
+    );
+    /// @inheritdoc IRequestContract
+    bytes32 public constant DECLINE_TYPEHASH = keccak256("Decline(uint256 deadline)");
+    /// @inheritdoc IRequestContract
+    bytes32 public constant CLAIM_TYPEHASH = keccak256("Claim(uint256 deadline)");
+    /// @inheritdoc IRequestContract
+    bytes32 public constant WITHDRAW_TYPEHASH =
+        keccak256("Withdraw(address to,uint256 relayerFee,uint256 deadline)");
+
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    bytes32 private constant NAME_HASH = keccak256("dashledger");
+    bytes32 private constant VERSION_HASH = keccak256("1");
+    /// @dev secp256k1 order / 2: larger s values are the malleable twin of a valid signature.
+    uint256 private constant HALF_ORDER =
+        0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     /// @inheritdoc IRequestContract
     uint256 public constant KFRAG_MIN = 128;
@@ -45,6 +88,7 @@ contract RequestContract is IRequestContract {
     uint64 private immutable RESOLVE_WINDOW;
 
     State private _state;
+    Relay private _relay;
 
     /// @param evidenceFactory_ The EvidenceFactory, which holds the verifier role.
     /// @param minDeposit_ Minimum owner deposit (wei).
@@ -79,17 +123,79 @@ contract RequestContract is IRequestContract {
         string calldata downloadLink
     ) external payable onlyClone {
         _checkPayload(kfrag, ownerUmbralKey, downloadLink);
-        uint40 confirmBy = _accept();
+        (address owner_,) = _ownerRespondBy();
+        if (msg.sender != owner_) revert NotOwner(msg.sender, owner_);
+        uint40 confirmBy = _accept(0);
         emit RequestResponded(msg.sender, msg.value, confirmBy, kfrag, ownerUmbralKey, downloadLink);
+    }
+
+    /// @inheritdoc IRequestContract
+    function respondFor(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline,
+        bytes calldata signature
+    ) external payable onlyClone {
+        _checkPayload(kfrag, ownerUmbralKey, downloadLink);
+        _authorizeRespond(
+            kfrag, ownerUmbralKey, downloadLink, relayerFee, signatureDeadline, signature
+        );
+        _respondRelayed(kfrag, ownerUmbralKey, downloadLink, relayerFee);
+    }
+
+    /// @dev The owner's signature over the response and a fee of at most the reward.
+    function _authorizeRespond(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline,
+        bytes calldata signature
+    ) private view {
+        (address owner_,) = _ownerRespondBy();
+        bytes32 digest =
+            _hashRespond(kfrag, ownerUmbralKey, downloadLink, relayerFee, signatureDeadline);
+        _checkOwnerSignature(digest, signatureDeadline, owner_, signature);
+        (, uint96 reward_) = _requesterReward();
+        if (relayerFee > reward_) revert RelayerFeeTooHigh(relayerFee, reward_);
+    }
+
+    /// @dev Records a relayed response: the relayer is owed the deposit it paid plus the fee.
+    function _respondRelayed(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee
+    ) private {
+        uint40 confirmBy = _accept(RELAYED);
+        uint256 due = msg.value + relayerFee;
+        if (due > type(uint96).max) revert DepositTooLarge(due);
+        _relay = Relay(msg.sender, uint96(due));
+        emit DepositFronted(msg.sender, msg.value, relayerFee);
+        (address owner_,) = _ownerRespondBy();
+        emit RequestResponded(owner_, msg.value, confirmBy, kfrag, ownerUmbralKey, downloadLink);
     }
 
     /// @inheritdoc IRequestContract
     function decline() external onlyClone {
         _onlyOwner();
+        _decline(msg.sender);
+    }
+
+    /// @inheritdoc IRequestContract
+    function declineFor(uint256 signatureDeadline, bytes calldata signature) external onlyClone {
+        (address owner_,) = _ownerRespondBy();
+        _checkOwnerSignature(_hashDecline(signatureDeadline), signatureDeadline, owner_, signature);
+        _decline(owner_);
+    }
+
+    function _decline(address owner_) private {
         Status s = _state.status;
         if (s != Status.Open) revert InvalidStatus(s, Status.Open);
         _state.status = Status.Declined;
-        emit RequestDeclined(msg.sender);
+        emit RequestDeclined(owner_);
     }
 
     /// @inheritdoc IRequestContract
@@ -122,7 +228,7 @@ contract RequestContract is IRequestContract {
         }
         if (msg.value != DISPUTE_BOND) revert WrongBond(msg.value, DISPUTE_BOND);
         uint40 resolveBy = uint40(block.timestamp + RESOLVE_WINDOW);
-        _state = State(Status.Disputed, 0, resolveBy, st.deposit);
+        _state = State(Status.Disputed, st.paid, resolveBy, st.deposit);
         emit RequestDisputed(msg.sender, msg.value, resolveBy);
     }
 
@@ -145,11 +251,22 @@ contract RequestContract is IRequestContract {
     /// @inheritdoc IRequestContract
     function claim() external onlyClone {
         _onlyOwner();
+        _claim(msg.sender);
+    }
+
+    /// @inheritdoc IRequestContract
+    function claimFor(uint256 signatureDeadline, bytes calldata signature) external onlyClone {
+        (address owner_,) = _ownerRespondBy();
+        _checkOwnerSignature(_hashClaim(signatureDeadline), signatureDeadline, owner_, signature);
+        _claim(owner_);
+    }
+
+    function _claim(address owner_) private {
         State memory st = _state;
         if (st.status != Status.Responded) revert InvalidStatus(st.status, Status.Responded);
         if (block.timestamp <= st.deadline) revert ConfirmWindowOpen(st.deadline, block.timestamp);
         _state.status = Status.Claimed;
-        emit RequestClaimed(msg.sender);
+        emit RequestClaimed(owner_);
     }
 
     /// @inheritdoc IRequestContract
@@ -169,60 +286,83 @@ contract RequestContract is IRequestContract {
     function withdraw(address payable to) external onlyClone {
         if (to == address(0)) revert InvalidRecipient(to);
         State memory st = _state;
-        (address requester_, uint96 reward_) = _requesterReward();
-        (address owner_,) = _ownerRespondBy();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
+        Shares memory sh = _sharesOf(st);
         uint256 amount = 0;
         uint8 paid = st.paid;
-        if (msg.sender == requester_) {
-            amount = _surplus(st, reward_, toRequester, toOwner);
-            if (paid & PAID_REQUESTER == 0 && toRequester != 0) {
-                amount += toRequester;
+        if (msg.sender == sh.requester) {
+            amount = _surplus(st, sh);
+            if (paid & PAID_REQUESTER == 0 && sh.toRequester != 0) {
+                amount += sh.toRequester;
                 paid |= PAID_REQUESTER;
             }
         }
-        if (msg.sender == owner_ && paid & PAID_OWNER == 0 && toOwner != 0) {
-            amount += toOwner;
+        if (msg.sender == sh.owner && paid & PAID_OWNER == 0 && sh.toOwner != 0) {
+            amount += sh.toOwner;
             paid |= PAID_OWNER;
+        }
+        if (msg.sender == sh.relayer && paid & PAID_RELAYER == 0 && sh.toRelayer != 0) {
+            amount += sh.toRelayer;
+            paid |= PAID_RELAYER;
         }
         if (amount == 0) revert NothingToWithdraw(msg.sender);
         if (paid != st.paid) _state.paid = paid;
         emit PaymentWithdrawn(msg.sender, to, amount);
-        // The recipient is chosen by the payee itself (msg.sender, checked above), who may
-        // forward its own payment anywhere. State is final before the call, so re-entering any
-        // function finds nothing left to do.
-        // slither-disable-next-line arbitrary-send-eth,low-level-calls
-        (bool sent,) = to.call{value: amount}("");
-        if (!sent) revert TransferFailed(to, amount);
+        _send(to, amount);
+    }
+
+    /// @inheritdoc IRequestContract
+    function withdrawFor(
+        address payable to,
+        uint256 relayerFee,
+        uint256 signatureDeadline,
+        bytes calldata signature
+    ) external onlyClone {
+        if (to == address(0)) revert InvalidRecipient(to);
+        State memory st = _state;
+        Shares memory sh = _sharesOf(st);
+        _checkOwnerSignature(
+            _hashWithdraw(to, relayerFee, signatureDeadline), signatureDeadline, sh.owner, signature
+        );
+        uint8 paid = st.paid;
+        if (paid & PAID_OWNER != 0 || sh.toOwner == 0) revert NothingToWithdraw(sh.owner);
+        if (relayerFee > sh.toOwner) revert RelayerFeeTooHigh(relayerFee, sh.toOwner);
+        paid |= PAID_OWNER;
+        // The relayer sending this is paid its fee and, if it fronted the deposit, what it is owed.
+        uint256 toSender = relayerFee;
+        if (msg.sender == sh.relayer && paid & PAID_RELAYER == 0 && sh.toRelayer != 0) {
+            toSender += sh.toRelayer;
+            paid |= PAID_RELAYER;
+        }
+        _state.paid = paid;
+        uint256 toPayee = sh.toOwner - relayerFee;
+        emit PaymentWithdrawn(sh.owner, to, toPayee);
+        if (toSender != 0) emit PaymentWithdrawn(msg.sender, msg.sender, toSender);
+        if (toPayee != 0) _send(to, toPayee);
+        if (toSender != 0) _send(payable(msg.sender), toSender);
     }
 
     /// @inheritdoc IRequestContract
     function owed(address account) external view returns (uint256 amount) {
         State memory st = _state;
-        (address requester_, uint96 reward_) = _requesterReward();
-        (address owner_,) = _ownerRespondBy();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
-        if (account == requester_) {
-            amount = _surplus(st, reward_, toRequester, toOwner);
-            if (st.paid & PAID_REQUESTER == 0) amount += toRequester;
+        Shares memory sh = _sharesOf(st);
+        if (account == sh.requester) {
+            amount = _surplus(st, sh);
+            if (st.paid & PAID_REQUESTER == 0) amount += sh.toRequester;
         }
-        if (account == owner_ && st.paid & PAID_OWNER == 0) amount += toOwner;
+        if (account == sh.owner && st.paid & PAID_OWNER == 0) amount += sh.toOwner;
+        if (account == sh.relayer && st.paid & PAID_RELAYER == 0) amount += sh.toRelayer;
     }
 
     /// @inheritdoc IRequestContract
     function surplus() external view returns (uint256) {
         State memory st = _state;
-        (, uint96 reward_) = _requesterReward();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
-        return _surplus(st, reward_, toRequester, toOwner);
+        return _surplus(st, _sharesOf(st));
     }
 
     /// @inheritdoc IRequestContract
     function held() external view returns (uint256) {
         State memory st = _state;
-        (, uint96 reward_) = _requesterReward();
-        (uint256 toRequester, uint256 toOwner) = _shares(st.status, reward_, st.deposit);
-        return _held(st, reward_, toRequester, toOwner);
+        return _held(st, _sharesOf(st));
     }
 
     // slither-disable-end incorrect-equality
@@ -280,6 +420,48 @@ contract RequestContract is IRequestContract {
     }
 
     /// @inheritdoc IRequestContract
+    function relay() external view returns (address relayer, uint256 due) {
+        Relay memory r = _relay;
+        return (r.relayer, r.due);
+    }
+
+    /// @inheritdoc IRequestContract
+    // slither-disable-next-line naming-convention
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @inheritdoc IRequestContract
+    function hashRespond(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline
+    ) external view returns (bytes32) {
+        return _hashRespond(kfrag, ownerUmbralKey, downloadLink, relayerFee, signatureDeadline);
+    }
+
+    /// @inheritdoc IRequestContract
+    function hashDecline(uint256 signatureDeadline) external view returns (bytes32) {
+        return _hashDecline(signatureDeadline);
+    }
+
+    /// @inheritdoc IRequestContract
+    function hashClaim(uint256 signatureDeadline) external view returns (bytes32) {
+        return _hashClaim(signatureDeadline);
+    }
+
+    /// @inheritdoc IRequestContract
+    function hashWithdraw(address to, uint256 relayerFee, uint256 signatureDeadline)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashWithdraw(to, relayerFee, signatureDeadline);
+    }
+
+    /// @inheritdoc IRequestContract
     function respondBy() external view returns (uint64) {
         (, uint40 t) = _ownerRespondBy();
         return t;
@@ -325,10 +507,10 @@ contract RequestContract is IRequestContract {
         return RESOLVE_WINDOW;
     }
 
-    /// @dev Checks the caller, status, deadline, deposit and origin of a response and records it.
-    function _accept() private returns (uint40 confirmBy) {
-        (address owner_, uint40 respondBy_) = _ownerRespondBy();
-        if (msg.sender != owner_) revert NotOwner(msg.sender, owner_);
+    /// @dev Checks the status, deadline, deposit and origin of a response and records it (the
+    ///      caller or signer was checked before).
+    function _accept(uint8 flags) private returns (uint40 confirmBy) {
+        (, uint40 respondBy_) = _ownerRespondBy();
         Status s = _state.status;
         if (s != Status.Open) revert InvalidStatus(s, Status.Open);
         if (block.timestamp > respondBy_) {
@@ -340,7 +522,7 @@ contract RequestContract is IRequestContract {
             revert NotFactoryRequest(address(this));
         }
         confirmBy = uint40(block.timestamp + CONFIRM_WINDOW);
-        _state = State(Status.Responded, 0, confirmBy, uint96(msg.value));
+        _state = State(Status.Responded, flags, confirmBy, uint96(msg.value));
     }
 
     /// @dev Checks the lengths and form of the response's byte fields.
@@ -376,48 +558,132 @@ contract RequestContract is IRequestContract {
             || s == Status.ResolvedForRequester || s == Status.DisputeExpired;
     }
 
-    /// @dev What each party is owed in status `s` (before any withdrawal); see the table in
-    ///      IRequestContract.
-    function _shares(Status s, uint256 reward_, uint256 deposit_)
-        private
-        view
-        returns (uint256 toRequester, uint256 toOwner)
-    {
-        if (s == Status.Declined || s == Status.Cancelled) return (reward_, 0);
-        if (s == Status.Completed || s == Status.Claimed) return (0, reward_ + deposit_);
-        if (s == Status.ResolvedForOwner) return (0, reward_ + deposit_ + DISPUTE_BOND);
-        if (s == Status.ResolvedForRequester) return (reward_ + deposit_ + DISPUTE_BOND, 0);
-        if (s == Status.DisputeExpired) return (DISPUTE_BOND, reward_ + deposit_);
-        return (0, 0);
+    /// @dev What each party is owed once final (before any withdrawal); see the table in
+    ///      IRequestContract. A relayer that fronted the deposit is owed `due` out of the owner's
+    ///      share (capped by it; `due` <= deposit + reward, so it always fits when the owner wins).
+    function _sharesOf(State memory st) private view returns (Shares memory sh) {
+        uint96 reward_;
+        (sh.requester, reward_) = _requesterReward();
+        (sh.owner,) = _ownerRespondBy();
+        Status s = st.status;
+        uint256 w = reward_;
+        sh.reward = w;
+        if (s == Status.Declined || s == Status.Cancelled) {
+            sh.toRequester = w;
+        } else if (s == Status.Completed || s == Status.Claimed) {
+            sh.toOwner = w + st.deposit;
+        } else if (s == Status.ResolvedForOwner) {
+            sh.toOwner = w + st.deposit + DISPUTE_BOND;
+        } else if (s == Status.ResolvedForRequester) {
+            sh.toRequester = w + st.deposit + DISPUTE_BOND;
+        } else if (s == Status.DisputeExpired) {
+            sh.toRequester = DISPUTE_BOND;
+            sh.toOwner = w + st.deposit;
+        }
+        if (st.paid & RELAYED == 0) return sh;
+        Relay memory r = _relay;
+        sh.relayer = r.relayer;
+        if (sh.toOwner != 0 && r.due != 0) {
+            sh.toRelayer = r.due < sh.toOwner ? r.due : sh.toOwner;
+            sh.toOwner -= sh.toRelayer;
+        }
     }
 
     /// @dev What the REQC still owes from what was paid in: everything paid in while undecided,
     ///      the unpaid shares once final.
-    function _held(State memory st, uint256 reward_, uint256 toRequester, uint256 toOwner)
-        private
-        view
-        returns (uint256)
-    {
+    function _held(State memory st, Shares memory sh) private view returns (uint256 h) {
         Status s = st.status;
-        if (s == Status.Open) return reward_;
-        if (s == Status.Responded) return reward_ + st.deposit;
-        if (s == Status.Disputed) return reward_ + st.deposit + DISPUTE_BOND;
-        uint256 h = 0;
-        if (st.paid & PAID_REQUESTER == 0) h = toRequester;
-        if (st.paid & PAID_OWNER == 0) h += toOwner;
-        return h;
+        if (s == Status.Open) return sh.reward;
+        if (s == Status.Responded) return sh.reward + st.deposit;
+        if (s == Status.Disputed) return sh.reward + st.deposit + DISPUTE_BOND;
+        if (st.paid & PAID_REQUESTER == 0) h = sh.toRequester;
+        if (st.paid & PAID_OWNER == 0) h += sh.toOwner;
+        if (st.paid & PAID_RELAYER == 0) h += sh.toRelayer;
     }
 
     // slither-disable-end incorrect-equality
 
     /// @dev ETH above what the REQC owes (forced in, or sent to its address before creation).
-    ///      Never negative: ETH leaves only through `withdraw`, which pays at most what is owed.
-    function _surplus(State memory st, uint256 reward_, uint256 toRequester, uint256 toOwner)
+    ///      Never negative: ETH leaves only through the withdrawals, which pay at most what is owed.
+    function _surplus(State memory st, Shares memory sh) private view returns (uint256) {
+        return address(this).balance - _held(st, sh);
+    }
+
+    /// @dev Sends `amount` to `to`. The recipient is chosen by the payee itself (the caller, or
+    ///      the signer of a Withdraw message), who may forward its own payment anywhere; state is
+    ///      final before the call, so re-entering any function finds nothing left to do.
+    function _send(address payable to, uint256 amount) private {
+        // slither-disable-next-line arbitrary-send-eth,low-level-calls
+        (bool sent,) = to.call{value: amount}("");
+        if (!sent) revert TransferFailed(to, amount);
+    }
+
+    function _hashRespond(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline
+    ) private view returns (bytes32) {
+        return _digest(
+            keccak256(
+                abi.encode(
+                    RESPOND_TYPEHASH,
+                    keccak256(kfrag),
+                    keccak256(ownerUmbralKey),
+                    keccak256(bytes(downloadLink)),
+                    relayerFee,
+                    signatureDeadline
+                )
+            )
+        );
+    }
+
+    function _hashDecline(uint256 signatureDeadline) private view returns (bytes32) {
+        return _digest(keccak256(abi.encode(DECLINE_TYPEHASH, signatureDeadline)));
+    }
+
+    function _hashClaim(uint256 signatureDeadline) private view returns (bytes32) {
+        return _digest(keccak256(abi.encode(CLAIM_TYPEHASH, signatureDeadline)));
+    }
+
+    function _hashWithdraw(address to, uint256 relayerFee, uint256 signatureDeadline)
         private
         view
-        returns (uint256)
+        returns (bytes32)
     {
-        return address(this).balance - _held(st, reward_, toRequester, toOwner);
+        return _digest(keccak256(abi.encode(WITHDRAW_TYPEHASH, to, relayerFee, signatureDeadline)));
+    }
+
+    function _digest(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(), structHash));
+    }
+
+    /// @dev verifyingContract is this REQC: a signature is good for one request only.
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this))
+        );
+    }
+
+    /// @dev Reverts unless `signature` is the owner's over `digest` and `signatureDeadline` has not passed.
+    function _checkOwnerSignature(
+        bytes32 digest,
+        uint256 signatureDeadline,
+        address owner_,
+        bytes calldata signature
+    ) private view {
+        if (block.timestamp > signatureDeadline) {
+            revert SignatureExpired(signatureDeadline, block.timestamp);
+        }
+        if (signature.length != 65) revert InvalidSignatureLength(signature.length);
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (uint256(s) > HALF_ORDER || (v != 27 && v != 28)) revert MalformedSignature(s, v);
+        address recovered = ecrecover(digest, v, r, s);
+        if (recovered == address(0)) revert InvalidSignature(digest);
+        if (recovered != owner_) revert SignerMismatch(recovered, owner_);
     }
 
     /// @dev Reverts on the implementation, which has no arguments of its own.

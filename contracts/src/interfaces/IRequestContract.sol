@@ -27,6 +27,13 @@ pragma solidity 0.8.30;
 ///         REQC's address before it existed) is surplus and belongs to the requester.
 ///         Transitions never send ETH; the parties pull what they are owed with `withdraw`.
 ///         Every transition emits an event from the REQC's address.
+///
+///         Relayed owner actions: the EC's owner key signs EIP-712 messages (domain "dashledger",
+///         version "1", the chain id, verifyingContract = this REQC) and any relayer sends them:
+///         `respondFor` (the relayer may front the deposit and is owed it back plus a signed fee
+///         out of the owner's share), `declineFor`, `claimFor`, and `withdrawFor` (the owner's
+///         share to any address, minus a signed fee to the relayer). No nonces: each action can
+///         happen once per REQC, and the domain binds a signature to one REQC.
 interface IRequestContract {
     /// @notice Request status. Declined, Cancelled, Completed, Claimed, ResolvedForOwner,
     ///         ResolvedForRequester and DisputeExpired are final.
@@ -102,6 +109,13 @@ interface IRequestContract {
     ///         requester its bond back.
     /// @param caller Who expired the dispute.
     event DisputeExpired(address indexed caller);
+
+    /// @notice A relayer sent the owner's signed response and paid the deposit for it; it is owed
+    ///         `deposit + fee` out of the owner's share if the owner wins.
+    /// @param relayer The relayer (msg.sender of `respondFor`).
+    /// @param deposit The deposit it paid (wei).
+    /// @param fee The fee the owner signed (wei).
+    event DepositFronted(address indexed relayer, uint256 deposit, uint256 fee);
 
     /// @notice A party withdrew what it was owed.
     /// @param payee The party (owner or requester).
@@ -201,6 +215,36 @@ interface IRequestContract {
     /// @param account The caller.
     error NothingToWithdraw(address account);
 
+    /// @notice The relayed message's deadline has passed.
+    /// @param signatureDeadline The signed deadline (unix seconds).
+    /// @param timestamp The current block timestamp.
+    error SignatureExpired(uint256 signatureDeadline, uint256 timestamp);
+
+    /// @notice The signature is not 65 bytes (r, s, v).
+    /// @param length The length given.
+    error InvalidSignatureLength(uint256 length);
+
+    /// @notice The signature's s is in the upper half of the curve order (malleable) or v is not 27/28.
+    /// @param s The s value.
+    /// @param v The v value.
+    error MalformedSignature(bytes32 s, uint8 v);
+
+    /// @notice The signature does not recover to any address for this digest.
+    /// @param digest The EIP-712 digest that was checked.
+    error InvalidSignature(bytes32 digest);
+
+    /// @notice The signature recovers to another address than the owner (altered message, another
+    ///         REQC's or chain's message, or another key).
+    /// @param recovered The recovered signer.
+    /// @param owner The EC's owner.
+    error SignerMismatch(address recovered, address owner);
+
+    /// @notice The signed relayer fee exceeds what it is paid from (the reward for `respondFor`,
+    ///         the owner's share for `withdrawFor`).
+    /// @param fee The fee.
+    /// @param limit The most it may be.
+    error RelayerFeeTooHigh(uint256 fee, uint256 limit);
+
     /// @notice `withdraw` to the zero address.
     error InvalidRecipient(address to);
 
@@ -221,8 +265,35 @@ interface IRequestContract {
         string calldata downloadLink
     ) external payable;
 
+    /// @notice Relayer: send the owner's signed response (EIP-712 `Respond`, see `hashRespond`),
+    ///         paying the deposit (`msg.value`, at least `minDeposit()`) for the owner. The relayer
+    ///         is owed `msg.value + relayerFee` out of the owner's share if the owner wins, and
+    ///         loses the deposit like the owner would if the verifier rules the kfrag invalid, so it
+    ///         should check the kfrag (`verify_kfrag`) before sending.
+    /// @dev Same checks as `respond`, plus the signature and its deadline; `relayerFee` at most
+    ///      the reward. Emits `DepositFronted` and `RequestResponded` (owner = the EC's owner).
+    /// @param kfrag As in `respond`.
+    /// @param ownerUmbralKey As in `respond`.
+    /// @param downloadLink As in `respond`.
+    /// @param relayerFee Signed fee for the relayer (wei), paid out of the owner's share.
+    /// @param signatureDeadline The message's `deadline` field (unix seconds).
+    /// @param signature 65-byte r ‖ s ‖ v by the EC's owner key.
+    function respondFor(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline,
+        bytes calldata signature
+    ) external payable;
+
     /// @notice Owner: decline the request (while Open). Emits `RequestDeclined`.
     function decline() external;
+
+    /// @notice Anyone: send the owner's signed `Decline(deadline)`. As `decline`.
+    /// @param signatureDeadline The message's `deadline` field (unix seconds).
+    /// @param signature 65-byte r ‖ s ‖ v by the EC's owner key.
+    function declineFor(uint256 signatureDeadline, bytes calldata signature) external;
 
     /// @notice Requester: take the reward back after `respondBy()` without a response.
     /// @dev Only while Open. Emits `RequestCancelled`.
@@ -252,6 +323,11 @@ interface IRequestContract {
     /// @dev Only while Responded and after `deadline()` (confirmBy). Emits `RequestClaimed`.
     function claim() external;
 
+    /// @notice Anyone: send the owner's signed `Claim(deadline)`. As `claim`.
+    /// @param signatureDeadline The message's `deadline` field (unix seconds).
+    /// @param signature 65-byte r ‖ s ‖ v by the EC's owner key.
+    function claimFor(uint256 signatureDeadline, bytes calldata signature) external;
+
     /// @notice Anyone: end a dispute the verifier did not resolve by `deadline()` (resolveBy).
     ///         Silence favours the owner: it is owed reward + deposit, the requester its bond.
     ///         Emits `DisputeExpired`.
@@ -263,6 +339,64 @@ interface IRequestContract {
     /// @param to Recipient of the ETH.
     function withdraw(address payable to) external;
 
+    /// @notice Relayer: send the owner's signed `Withdraw(to, relayerFee, deadline)`: the owner's
+    ///         share minus `relayerFee` goes to `to`, `relayerFee` to the sender; a sender that
+    ///         fronted the deposit is also paid what it is owed in the same call.
+    /// @dev Reverts with `NothingToWithdraw(owner)` if the owner is owed nothing, and with
+    ///      `RelayerFeeTooHigh` if the fee exceeds the owner's share. Emits `PaymentWithdrawn`
+    ///      for the owner (to `to`) and, if it gets anything, for the sender.
+    /// @param to Recipient of the owner's share (any address, e.g. a fresh one).
+    /// @param relayerFee Signed fee for the sender (wei).
+    /// @param signatureDeadline The message's `deadline` field (unix seconds).
+    /// @param signature 65-byte r ‖ s ‖ v by the EC's owner key.
+    function withdrawFor(
+        address payable to,
+        uint256 relayerFee,
+        uint256 signatureDeadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice keccak256("Respond(bytes kfrag,bytes ownerUmbralKey,string downloadLink,uint256 relayerFee,uint256 signatureDeadline)").
+    function RESPOND_TYPEHASH() external view returns (bytes32);
+
+    /// @notice keccak256("Decline(uint256 signatureDeadline)").
+    function DECLINE_TYPEHASH() external view returns (bytes32);
+
+    /// @notice keccak256("Claim(uint256 signatureDeadline)").
+    function CLAIM_TYPEHASH() external view returns (bytes32);
+
+    /// @notice keccak256("Withdraw(address to,uint256 relayerFee,uint256 signatureDeadline)").
+    function WITHDRAW_TYPEHASH() external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator of this REQC (name "dashledger", version "1", chain id,
+    ///         verifyingContract = this REQC).
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+
+    /// @notice The digest the owner signs for `respondFor` (bytes and string members hashed).
+    function hashRespond(
+        bytes calldata kfrag,
+        bytes calldata ownerUmbralKey,
+        string calldata downloadLink,
+        uint256 relayerFee,
+        uint256 signatureDeadline
+    ) external view returns (bytes32);
+
+    /// @notice The digest the owner signs for `declineFor`.
+    function hashDecline(uint256 signatureDeadline) external view returns (bytes32);
+
+    /// @notice The digest the owner signs for `claimFor`.
+    function hashClaim(uint256 signatureDeadline) external view returns (bytes32);
+
+    /// @notice The digest the owner signs for `withdrawFor`.
+    function hashWithdraw(address to, uint256 relayerFee, uint256 signatureDeadline)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The relayer that fronted the deposit (zero if none) and what it is owed back out of
+    ///         the owner's share if the owner wins (deposit + fee).
+    function relay() external view returns (address relayer, uint256 due);
+
     /// @notice Shortest accepted kfrag (128 bytes).
     function KFRAG_MIN() external view returns (uint256);
 
@@ -273,7 +407,8 @@ interface IRequestContract {
     function LINK_MAX() external view returns (uint256);
 
     /// @notice Wei `account` can withdraw now: its share once final (0 after withdrawing it), plus
-    ///         for the requester any surplus.
+    ///         for the requester any surplus; for a relayer that fronted the deposit, what it is
+    ///         owed back (the owner's share is reduced by as much).
     /// @param account Any address.
     function owed(address account) external view returns (uint256);
 

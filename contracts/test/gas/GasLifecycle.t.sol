@@ -21,8 +21,12 @@ abstract contract GasLifecycleBase is Base {
         0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a;
     uint256 internal constant ANVIL_REQUESTER_KEY =
         0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6;
+    /// @dev anvil's account 6: the EC's owner key of the relayed accident (never funded).
+    uint256 internal constant ANVIL_OWNER2_KEY =
+        0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e;
     /// @dev Where the owner is paid: a fresh address (no history, so the payment creates it).
-    address internal constant PAYOUT = address(0x0000000000000000000000000000000000C0FFEE);
+    address internal constant PAYOUT_DIRECT = address(0x0000000000000000000000000000000000C0FFEE);
+    address internal constant PAYOUT_RELAYED = address(0x0000000000000000000000000000000000c0fFef);
 
     address internal ecOwner;
     address internal req;
@@ -34,16 +38,17 @@ abstract contract GasLifecycleBase is Base {
 
     function setUp() public virtual override {
         super.setUp();
-        ecOwner = vm.addr(ANVIL_OWNER_KEY);
+        ecOwner = vm.addr(ownerKey());
         req = vm.addr(ANVIL_REQUESTER_KEY);
         vm.deal(req, 100 ether);
-        vm.deal(ecOwner, 1 ether);
+        if (!relayed()) vm.deal(ecOwner, 1 ether);
+        vm.deal(relayer, 1 ether);
         // Warm-up accident: a listed EC with a request, so the measured one is not the first.
         ec = verifiedEvidence(100);
         openRequest(ec);
-        p = anvilParams(1);
+        p = anvilParams(relayed() ? 2 : 1);
         deadline = block.timestamp + 1 hours;
-        sig = signCreate(ANVIL_OWNER_KEY, p, ecOwner, deadline);
+        sig = signCreate(ownerKey(), p, ecOwner, deadline);
         ec = ef.predictEvidence(p, ecOwner);
     }
 
@@ -95,8 +100,67 @@ abstract contract GasLifecycleBase is Base {
         );
     }
 
+    /// @dev The unlinkable flow: the owner key signs, the cloud's relayer sends steps 4 and 6
+    ///      (fronting the deposit in 4 and being repaid in 6).
+    function relayed() internal pure virtual returns (bool) {
+        return false;
+    }
+
+    function ownerKey() internal pure returns (uint256) {
+        return relayed() ? ANVIL_OWNER2_KEY : ANVIL_OWNER_KEY;
+    }
+
+    function payout() internal pure returns (address) {
+        return relayed() ? PAYOUT_RELAYED : PAYOUT_DIRECT;
+    }
+
+    uint256 internal constant RESPOND_FEE = 0.0005 ether;
+    uint256 internal constant WITHDRAW_FEE = 0.0005 ether;
+
+    function respondForData() internal view returns (bytes memory) {
+        bytes memory k = filled(0x5a, 310);
+        string memory link = "https://cloud.example/x";
+        bytes32 digest = reqc.hashRespond(k, anvilUmbralKey(), link, RESPOND_FEE, deadline);
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(ownerKey(), digest);
+        return abi.encodeCall(
+            IRequestContract.respondFor,
+            (k, anvilUmbralKey(), link, RESPOND_FEE, deadline, abi.encodePacked(r, s_, v))
+        );
+    }
+
+    function withdrawForData() internal view returns (bytes memory) {
+        bytes32 digest = reqc.hashWithdraw(payout(), WITHDRAW_FEE, deadline);
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(ownerKey(), digest);
+        return abi.encodeCall(
+            IRequestContract.withdrawFor,
+            (payable(payout()), WITHDRAW_FEE, deadline, abi.encodePacked(r, s_, v))
+        );
+    }
+
+    /// @dev Calldata of the relayed steps, signed in `setUp` (the signing reads the REQC, which
+    ///      must stay cold for the measured transaction).
+    bytes internal signedData;
+
+    function prepare(uint256 k) internal {
+        runUntil(k);
+        if (relayed() && k == 4) signedData = respondForData();
+        if (relayed() && k == 6) signedData = withdrawForData();
+    }
+
     /// @dev Runs step `k` (1-based) and returns the gas of the call.
     function step(uint256 k, bool log) internal {
+        if (relayed() && k == 4) {
+            bytes memory d = log ? signedData : respondForData();
+            vm.prank(relayer);
+            measure(address(reqc), 0.01 ether, d, "4r respondFor (relayer fronts the deposit)", log);
+            return;
+        }
+        if (relayed() && k == 6) {
+            bytes memory d = log ? signedData : withdrawForData();
+            vm.prank(relayer);
+            measure(address(reqc), 0, d, "6r withdrawFor (fresh address; relayer repaid)", log);
+            return;
+        }
         if (k == 1) {
             vm.prank(relayer);
             measure(address(ef), 0, createData(), "1 create (relayed createEvidenceFor)", log);
@@ -120,7 +184,7 @@ abstract contract GasLifecycleBase is Base {
             measure(
                 address(reqc),
                 0,
-                abi.encodeCall(IRequestContract.withdraw, (payable(PAYOUT))),
+                abi.encodeCall(IRequestContract.withdraw, (payable(payout()))),
                 "6 withdraw (to a fresh address)",
                 log
             );
@@ -168,7 +232,7 @@ contract GasLifecycle1 is GasLifecycleBase {
 contract GasLifecycle2 is GasLifecycleBase {
     function setUp() public override {
         super.setUp();
-        runUntil(2);
+        prepare(2);
     }
 
     function test_gas_lifecycle_2_verify() public {
@@ -179,7 +243,7 @@ contract GasLifecycle2 is GasLifecycleBase {
 contract GasLifecycle3 is GasLifecycleBase {
     function setUp() public override {
         super.setUp();
-        runUntil(3);
+        prepare(3);
     }
 
     function test_gas_lifecycle_3_request() public {
@@ -190,7 +254,7 @@ contract GasLifecycle3 is GasLifecycleBase {
 contract GasLifecycle4 is GasLifecycleBase {
     function setUp() public override {
         super.setUp();
-        runUntil(4);
+        prepare(4);
     }
 
     function test_gas_lifecycle_4_respond() public {
@@ -201,7 +265,7 @@ contract GasLifecycle4 is GasLifecycleBase {
 contract GasLifecycle5 is GasLifecycleBase {
     function setUp() public override {
         super.setUp();
-        runUntil(5);
+        prepare(5);
     }
 
     function test_gas_lifecycle_5_confirm() public {
@@ -212,11 +276,101 @@ contract GasLifecycle5 is GasLifecycleBase {
 contract GasLifecycle6 is GasLifecycleBase {
     function setUp() public override {
         super.setUp();
-        runUntil(6);
+        prepare(6);
     }
 
     function test_gas_lifecycle_6_withdraw() public {
         step(6, true);
-        vm.assertEq(PAYOUT.balance, 0.06 ether, "owner paid reward + deposit");
+        vm.assertEq(payout().balance, 0.06 ether, "owner paid reward + deposit");
+    }
+}
+
+contract GasLifecycleRelayed1 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function test_gas_lifecycle_1r_create() public {
+        step(1, true);
+    }
+}
+
+contract GasLifecycleRelayed2 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function setUp() public override {
+        super.setUp();
+        prepare(2);
+    }
+
+    function test_gas_lifecycle_2r_verify() public {
+        step(2, true);
+    }
+}
+
+contract GasLifecycleRelayed3 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function setUp() public override {
+        super.setUp();
+        prepare(3);
+    }
+
+    function test_gas_lifecycle_3r_request() public {
+        step(3, true);
+    }
+}
+
+contract GasLifecycleRelayed4 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function setUp() public override {
+        super.setUp();
+        prepare(4);
+    }
+
+    function test_gas_lifecycle_4r_respondFor() public {
+        step(4, true);
+    }
+}
+
+contract GasLifecycleRelayed5 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function setUp() public override {
+        super.setUp();
+        prepare(5);
+    }
+
+    function test_gas_lifecycle_5r_confirm() public {
+        step(5, true);
+    }
+}
+
+contract GasLifecycleRelayed6 is GasLifecycleBase {
+    function relayed() internal pure override returns (bool) {
+        return true;
+    }
+
+    function setUp() public override {
+        super.setUp();
+        prepare(6);
+    }
+
+    function test_gas_lifecycle_6r_withdrawFor() public {
+        uint256 before = relayer.balance;
+        step(6, true);
+        vm.assertEq(payout().balance, 0.05 ether - RESPOND_FEE - WITHDRAW_FEE, "owner paid");
+        vm.assertEq(
+            relayer.balance - before, 0.01 ether + RESPOND_FEE + WITHDRAW_FEE, "relayer repaid"
+        );
     }
 }

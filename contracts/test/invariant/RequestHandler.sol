@@ -72,6 +72,9 @@ contract RequestHandler {
     /// @dev Bit s set: some REQC reached status s in this run.
     uint256 public reachedMask;
     mapping(bytes4 action => uint256) public calls;
+    /// @dev Owner keys the handler can sign with (EOA owners), by owner address.
+    mapping(address owner => uint256 key) public ownerKey;
+    address internal constant RELAYER = address(0x4E1A7E4);
 
     constructor(
         RequestFactory rf,
@@ -91,6 +94,9 @@ contract RequestHandler {
         verifiers = verifiers_;
         payees = payees_;
         reachedMask = 1; // Open
+        for (uint256 i = 0; i < owners_.length; ++i) {
+            if (owners_[i].code.length == 0) ownerKey[owners_[i]] = 0x1000 + i;
+        }
     }
 
     function reqcCount() external view returns (uint256) {
@@ -248,6 +254,76 @@ contract RequestHandler {
         _after(r, this.withdraw.selector);
     }
 
+    /// @notice The owner's signed response sent by a relayer that fronts the deposit.
+    function respondRelayed(uint256 seed, uint96 deposit, uint96 fee) external {
+        IRequestContract r = _pickIn(seed, IRequestContract.Status.Open);
+        if (address(r) == address(0)) return;
+        _respondRelayed(r, seed, deposit, fee);
+    }
+
+    function _respondRelayed(IRequestContract r, uint256 seed, uint96 deposit, uint96 fee)
+        internal
+    {
+        uint256 key = ownerKey[r.owner()];
+        if (key == 0) return _respond(r, seed, deposit);
+        deposit = uint96(MIN_DEPOSIT + deposit % 5 ether);
+        fee = uint96(fee % (r.reward() + 1));
+        bytes memory kfrag = new bytes(200);
+        bytes memory vk = abi.encodePacked(bytes1(0x02), bytes32(seed));
+        uint256 dl = block.timestamp + 1 hours;
+        (uint8 v, bytes32 rr, bytes32 ss) =
+            vm.sign(key, r.hashRespond(kfrag, vk, "https://x", fee, dl));
+        vm.deal(RELAYER, RELAYER.balance + deposit);
+        vm.prank(RELAYER);
+        try r.respondFor{value: deposit}(
+            kfrag, vk, "https://x", fee, dl, abi.encodePacked(rr, ss, v)
+        ) {
+            ghostIn += deposit;
+            paidIn[address(r)] += deposit;
+        } catch {}
+        _after(r, this.respond.selector);
+    }
+
+    /// @notice The owner's signed withdrawal (to a fresh address) sent by a relayer, or by
+    ///         another sender that only gets the fee.
+    function withdrawRelayed(uint256 seed, uint96 fee, bool byFronter) external {
+        IRequestContract r = _pickOwing(seed);
+        if (address(r) == address(0)) return;
+        uint256 key = ownerKey[r.owner()];
+        if (key == 0) return;
+        uint256 share = r.owed(r.owner());
+        fee = uint96(fee % (share + 1));
+        address to = address(uint160(0x6100000 + seed % 1000));
+        bytes memory sig = _signWithdraw(r, key, to, fee);
+        address sender = byFronter ? RELAYER : address(0x5E4D);
+        (address fronter,) = r.relay();
+        uint256 expected = share + (sender == fronter ? r.owed(sender) : 0);
+        uint256 before = address(r).balance;
+        vm.prank(sender);
+        try r.withdrawFor(payable(to), fee, block.timestamp + 1 hours, sig) {
+            _paid(r, before, expected);
+        } catch {}
+        _after(r, this.withdraw.selector);
+    }
+
+    function _signWithdraw(IRequestContract r, uint256 key, address to, uint256 fee)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 rr, bytes32 ss) =
+            vm.sign(key, r.hashWithdraw(to, fee, block.timestamp + 1 hours));
+        return abi.encodePacked(rr, ss, v);
+    }
+
+    function _paid(IRequestContract r, uint256 before, uint256 expected) internal {
+        uint256 out = before - address(r).balance;
+        if (out != expected) overPayments++;
+        paidOut[address(r)] += out;
+        ghostOut += out;
+        withdrawals++;
+    }
+
     /// @notice One step of one live request, chosen by `choice` among the transitions its status
     ///         allows (warping past a deadline where the transition needs it), or a withdrawal
     ///         from a finished one. Keeps runs deep: most calls move some request forward.
@@ -263,7 +339,8 @@ contract RequestHandler {
         uint8 c = choice % 3;
         if (s == IRequestContract.Status.Open) {
             if (c == 0 || choice % 8 == 3) {
-                _respond(r, seed, amount);
+                if (choice % 2 == 0) _respondRelayed(r, seed, amount, amount);
+                else _respond(r, seed, amount);
             } else if (c == 1) {
                 vm.prank(r.owner());
                 try r.decline() {} catch {}

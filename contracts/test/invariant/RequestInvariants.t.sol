@@ -66,7 +66,7 @@ contract RequestInvariantsTest is Base {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory out) {
-        bytes4[] memory s = new bytes4[](20);
+        bytes4[] memory s = new bytes4[](22);
         s[0] = RequestHandler.createRequest.selector;
         s[1] = RequestHandler.respond.selector;
         s[2] = RequestHandler.decline.selector;
@@ -82,6 +82,8 @@ contract RequestInvariantsTest is Base {
         s[12] = RequestHandler.setPayeeMode.selector;
         s[13] = RequestHandler.rotateVerifier.selector;
         s[14] = RequestHandler.createRequest.selector; // requests twice as often
+        s[20] = RequestHandler.respondRelayed.selector;
+        s[21] = RequestHandler.withdrawRelayed.selector;
         for (uint256 i = 15; i < 20; ++i) {
             s[i] = RequestHandler.advance.selector; // a quarter of the calls move a request on
         }
@@ -135,6 +137,8 @@ contract RequestInvariantsTest is Base {
             if (_final(s)) {
                 expected = r.owed(r.owner()) + r.owed(r.requester()) - r.surplus();
                 if (r.owner() == r.requester()) expected = r.owed(r.owner()) - r.surplus();
+                (address fronter,) = r.relay();
+                if (fronter != address(0)) expected += r.owed(fronter);
             } else {
                 expected = r.reward() + r.deposit() + r.bond();
             }
@@ -175,7 +179,8 @@ contract RequestInvariantsTest is Base {
     /// From the current state every request can be finished and paid out to the last wei by its
     /// own parties (no one else's cooperation): the requester cancels after respondBy, the owner
     /// claims after confirmBy, anyone expires a dispute after resolveBy; then both withdraw (to a
-    /// plain address, as a refusing contract party would).
+    /// plain address, as a refusing contract party would), and so does a relayer that fronted
+    /// the deposit.
     function _checkAlwaysFinishable() internal {
         uint256 snap = vm.snapshotState();
         uint256 n = handler.reqcCount();
@@ -194,8 +199,10 @@ contract RequestInvariantsTest is Base {
                 if (block.timestamp <= r.deadline()) vm.warp(uint256(r.deadline()) + 1);
                 r.expireDispute();
             }
-            address[2] memory parties = [r.requester(), r.owner()];
-            for (uint256 j = 0; j < 2; ++j) {
+            (address fronter,) = r.relay();
+            address[3] memory parties = [r.requester(), r.owner(), fronter];
+            for (uint256 j = 0; j < 3; ++j) {
+                if (parties[j] == address(0)) continue;
                 if (r.owed(parties[j]) != 0) {
                     vm.prank(parties[j]);
                     r.withdraw(payable(address(0xF1A1)));
