@@ -53,7 +53,7 @@ contract ResponseContract is IResponseContract {
     function requestsOf(address owner, address cursor, uint256 limit)
         external
         view
-        returns (address[] memory out, address next)
+        returns (address[] memory page, address next)
     {
         if (cursor == address(0)) {
             cursor = _index[owner].latest;
@@ -69,9 +69,9 @@ contract ResponseContract is IResponseContract {
             buf[m++] = cursor;
             cursor = IRequestContract(cursor).previousForOwner();
         }
-        out = new address[](m);
+        page = new address[](m);
         for (uint256 i = 0; i < m; ++i) {
-            out[i] = buf[i];
+            page[i] = buf[i];
         }
         next = cursor;
     }
