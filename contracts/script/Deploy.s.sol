@@ -25,7 +25,9 @@ contract Deploy {
         address verifier;
         EvidenceFactory evidenceFactory;
         RequestFactory requestFactory;
+        uint256 minReward;
         uint256 minDeposit;
+        uint256 disputeBond;
         uint256 responseWindow;
         uint256 confirmWindow;
         uint256 resolveWindow;
@@ -57,6 +59,8 @@ contract Deploy {
             uint64(r.resolveWindow)
         );
         vm.stopBroadcast();
+        r.minReward = r.requestFactory.minReward();
+        r.disputeBond = r.requestFactory.disputeBond();
 
         _write(r);
     }
@@ -73,7 +77,9 @@ contract Deploy {
         vm.serializeAddress(o, "requestFactory", address(r.requestFactory));
         vm.serializeAddress(o, "requestImplementation", r.requestFactory.implementation());
         vm.serializeAddress(o, "responseContract", r.requestFactory.responseContract());
+        vm.serializeString(o, "minRewardWei", vm.toString(r.minReward));
         vm.serializeString(o, "minDepositWei", vm.toString(r.minDeposit));
+        vm.serializeString(o, "disputeBondWei", vm.toString(r.disputeBond));
         vm.serializeUint(o, "responseWindow", r.responseWindow);
         vm.serializeUint(o, "confirmWindow", r.confirmWindow);
         string memory json = vm.serializeUint(o, "resolveWindow", r.resolveWindow);

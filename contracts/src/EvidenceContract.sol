@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IEvidenceContract} from "./interfaces/IEvidenceContract.sol";
+import {IEvidenceFactory} from "./interfaces/IEvidenceFactory.sol";
 import {ISearchContract} from "./interfaces/ISearchContract.sol";
 import {EvidenceArgs} from "./lib/EvidenceArgs.sol";
 
@@ -12,24 +13,26 @@ import {EvidenceArgs} from "./lib/EvidenceArgs.sol";
 contract EvidenceContract is IEvidenceContract {
     address private immutable SELF;
     address private immutable FACTORY;
-    address private immutable VERIFIER;
     address private immutable SEARCH;
 
+    /// @dev Pending or Rejected; Verified is not stored here but is "listed in the SearchContract",
+    ///      which `verify` writes anyway (one storage write instead of two).
     Status private _status;
     bytes32 private _rejectReason;
 
-    /// @param verifier_ The verifier address (the cloud).
     /// @param search_ The SearchContract that `verify()` lists ECs in.
-    constructor(address verifier_, address search_) {
+    constructor(address search_) {
         SELF = address(this);
         FACTORY = msg.sender;
-        VERIFIER = verifier_;
         SEARCH = search_;
     }
 
+    /// @dev The current verifier (from the factory), not the EC's owner.
     modifier onlyVerifierOnClone() {
         _checkClone();
-        if (msg.sender != VERIFIER) revert NotVerifier(msg.sender);
+        if (msg.sender != IEvidenceFactory(FACTORY).verifier()) revert NotVerifier(msg.sender);
+        (address owner_,,) = _ownerTimeLat();
+        if (msg.sender == owner_) revert VerifierIsOwner(msg.sender);
         _;
     }
 
@@ -37,14 +40,14 @@ contract EvidenceContract is IEvidenceContract {
     function verify() external onlyVerifierOnClone {
         Status s = _status;
         if (s != Status.Pending) revert EvidenceNotPending(s);
-        _status = Status.Verified;
         emit EvidenceVerified(address(this), msg.sender);
+        // Reverts with AlreadyListed if this EC was verified before.
         ISearchContract(SEARCH).list();
     }
 
     /// @inheritdoc IEvidenceContract
     function reject(bytes32 reason) external onlyVerifierOnClone {
-        Status s = _status;
+        Status s = _currentStatus();
         if (s != Status.Pending) revert EvidenceNotPending(s);
         if (reason == bytes32(0)) revert EmptyRejectReason();
         _status = Status.Rejected;
@@ -54,7 +57,7 @@ contract EvidenceContract is IEvidenceContract {
 
     /// @inheritdoc IEvidenceContract
     function status() external view returns (Status) {
-        return _status;
+        return _currentStatus();
     }
 
     /// @inheritdoc IEvidenceContract
@@ -94,7 +97,14 @@ contract EvidenceContract is IEvidenceContract {
 
     /// @inheritdoc IEvidenceContract
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(FACTORY).verifier();
+    }
+
+    /// @dev Rejected (stored here), Verified (listed) or Pending.
+    function _currentStatus() internal view returns (Status) {
+        Status s = _status;
+        if (s != Status.Pending) return s;
+        return ISearchContract(SEARCH).isListed(address(this)) ? Status.Verified : Status.Pending;
     }
 
     /// @dev Reverts on the implementation, which has no arguments of its own.

@@ -42,20 +42,66 @@ contract EvidenceFactory is IEvidenceFactory {
     /// @inheritdoc IEvidenceFactory
     uint256 public constant WRAPPED_KEY_MAX = 1024;
 
+    /// @inheritdoc IEvidenceFactory
+    uint64 public constant VERIFIER_TRANSFER_DELAY = 2 days;
+
     address private immutable IMPLEMENTATION;
     address private immutable SEARCH;
-    address private immutable VERIFIER;
     uint256 private immutable CACHED_CHAIN_ID;
     bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
 
-    /// @param verifier_ The verifier address (the cloud); non-zero.
+    /// @dev The current verifier (the cloud). Every EC, the SearchContract, the RequestFactory and
+    ///      every REQC read it from here, so a rotation applies everywhere at once.
+    address private _verifier;
+    /// @dev A proposed successor and the time from which it may accept (one slot).
+    address private _pendingVerifier;
+    uint64 private _pendingReadyAt;
+
+    /// @param verifier_ The first verifier address (the cloud); non-zero.
     constructor(address verifier_) {
         if (verifier_ == address(0)) revert InvalidConfig("verifier");
-        VERIFIER = verifier_;
-        SEARCH = address(new SearchContract(verifier_));
-        IMPLEMENTATION = address(new EvidenceContract(verifier_, SEARCH));
+        _verifier = verifier_;
+        SEARCH = address(new SearchContract());
+        IMPLEMENTATION = address(new EvidenceContract(SEARCH));
         CACHED_CHAIN_ID = block.chainid;
         CACHED_DOMAIN_SEPARATOR = _domainSeparator();
+    }
+
+    /// @inheritdoc IEvidenceFactory
+    function proposeVerifier(address next) external {
+        address current = _verifier;
+        if (msg.sender != current) revert NotVerifier(msg.sender, current);
+        if (next == address(0) || next == current) revert InvalidVerifier(next);
+        uint64 readyAt = uint64(block.timestamp) + VERIFIER_TRANSFER_DELAY;
+        _pendingVerifier = next;
+        _pendingReadyAt = readyAt;
+        emit VerifierTransferStarted(current, next, readyAt);
+    }
+
+    /// @inheritdoc IEvidenceFactory
+    function cancelVerifierTransfer() external {
+        address current = _verifier;
+        if (msg.sender != current) revert NotVerifier(msg.sender, current);
+        address pending = _pendingVerifier;
+        if (pending == address(0)) revert NoPendingVerifier();
+        delete _pendingVerifier;
+        delete _pendingReadyAt;
+        emit VerifierTransferCancelled(current, pending);
+    }
+
+    /// @inheritdoc IEvidenceFactory
+    function acceptVerifier() external {
+        address pending = _pendingVerifier;
+        if (pending == address(0) || msg.sender != pending) {
+            revert NotPendingVerifier(msg.sender, pending);
+        }
+        uint64 readyAt = _pendingReadyAt;
+        if (block.timestamp < readyAt) revert VerifierTransferNotReady(readyAt, block.timestamp);
+        address previous = _verifier;
+        _verifier = pending;
+        delete _pendingVerifier;
+        delete _pendingReadyAt;
+        emit VerifierTransferred(previous, pending);
     }
 
     /// @inheritdoc IEvidenceFactory
@@ -143,7 +189,12 @@ contract EvidenceFactory is IEvidenceFactory {
 
     /// @inheritdoc IEvidenceFactory
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return _verifier;
+    }
+
+    /// @inheritdoc IEvidenceFactory
+    function pendingVerifier() external view returns (address next, uint64 readyAt) {
+        return (_pendingVerifier, _pendingReadyAt);
     }
 
     function _create(EvidenceParams calldata p, address owner, bytes32 eh)

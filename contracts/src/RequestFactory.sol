@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IRequestFactory} from "./interfaces/IRequestFactory.sol";
+import {IEvidenceFactory} from "./interfaces/IEvidenceFactory.sol";
 import {IResponseContract} from "./interfaces/IResponseContract.sol";
 import {ISearchContract} from "./interfaces/ISearchContract.sol";
 import {RequestContract} from "./RequestContract.sol";
@@ -24,15 +25,24 @@ contract RequestFactory is IRequestFactory {
     address private immutable IMPLEMENTATION;
     address private immutable RESPONSE;
     address private immutable SEARCH;
-    address private immutable VERIFIER;
+    address private immutable EVIDENCE_FACTORY;
+    uint256 private immutable MIN_REWARD;
     uint256 private immutable MIN_DEPOSIT;
+    uint256 private immutable DISPUTE_BOND;
     uint64 private immutable RESPONSE_WINDOW;
     uint64 private immutable CONFIRM_WINDOW;
     uint64 private immutable RESOLVE_WINDOW;
 
+    /// @inheritdoc IRequestFactory
+    uint256 public constant MIN_REWARD_DIVISOR = 10;
+    /// @inheritdoc IRequestFactory
+    uint256 public constant DISPUTE_BOND_DIVISOR = 2;
+
     /// @param search_ The SearchContract (listed = verified EC).
-    /// @param verifier_ The verifier address (the cloud), resolves disputes.
-    /// @param minDeposit_ Minimum owner deposit in wei (< 2^96).
+    /// @param verifier_ The verifier now: must be the SearchContract's factory's verifier, which
+    ///        holds the role from then on (kept as an argument so deployments state it).
+    /// @param minDeposit_ Minimum owner deposit in wei (< 2^96). The minimum reward is a tenth of
+    ///        it and the dispute bond half of it (each at least 1 wei).
     /// @param responseWindow_ Seconds the owner has to respond (1..=MAX_WINDOW).
     /// @param confirmWindow_ Seconds the requester has to confirm or dispute (1..=MAX_WINDOW).
     /// @param resolveWindow_ Seconds the verifier has to resolve a dispute (1..=MAX_WINDOW).
@@ -45,8 +55,15 @@ contract RequestFactory is IRequestFactory {
         uint64 resolveWindow_
     ) {
         if (search_.code.length == 0) revert InvalidConfig("search");
-        if (verifier_ == address(0)) revert InvalidConfig("verifier");
+        address evidenceFactory_ = ISearchContract(search_).factory();
+        if (verifier_ == address(0) || verifier_ != IEvidenceFactory(evidenceFactory_).verifier()) {
+            revert InvalidConfig("verifier");
+        }
         if (minDeposit_ > type(uint96).max) revert InvalidConfig("minDeposit");
+        uint256 minReward_ = minDeposit_ / MIN_REWARD_DIVISOR;
+        uint256 disputeBond_ = minDeposit_ / DISPUTE_BOND_DIVISOR;
+        if (minReward_ == 0) minReward_ = 1;
+        if (disputeBond_ == 0) disputeBond_ = 1;
         if (responseWindow_ == 0 || responseWindow_ > MAX_WINDOW) {
             revert InvalidConfig("responseWindow");
         }
@@ -57,14 +74,22 @@ contract RequestFactory is IRequestFactory {
             revert InvalidConfig("resolveWindow");
         }
         SEARCH = search_;
-        VERIFIER = verifier_;
+        EVIDENCE_FACTORY = evidenceFactory_;
+        MIN_REWARD = minReward_;
         MIN_DEPOSIT = minDeposit_;
+        DISPUTE_BOND = disputeBond_;
         RESPONSE_WINDOW = responseWindow_;
         CONFIRM_WINDOW = confirmWindow_;
         RESOLVE_WINDOW = resolveWindow_;
         RESPONSE = address(new ResponseContract());
         IMPLEMENTATION = address(
-            new RequestContract(verifier_, uint96(minDeposit_), confirmWindow_, resolveWindow_)
+            new RequestContract(
+                EVIDENCE_FACTORY,
+                uint96(minDeposit_),
+                uint96(disputeBond_),
+                confirmWindow_,
+                resolveWindow_
+            )
         );
     }
 
@@ -74,7 +99,7 @@ contract RequestFactory is IRequestFactory {
         payable
         returns (address reqc)
     {
-        if (msg.value == 0) revert ZeroReward();
+        if (msg.value < MIN_REWARD) revert RewardTooLow(msg.value, MIN_REWARD);
         if (msg.value > type(uint96).max) revert RewardTooLarge(msg.value);
         (bool ok, uint8 prefix) = isUmbralKey(requesterUmbralKey);
         if (!ok) revert InvalidUmbralKey(requesterUmbralKey.length, prefix);
@@ -84,7 +109,7 @@ contract RequestFactory is IRequestFactory {
         uint40 respondBy = uint40(block.timestamp + RESPONSE_WINDOW);
         reqc = CloneLib.deploy(
             IMPLEMENTATION,
-            RequestArgs.encode(msg.sender, owner, respondBy, ec, previous),
+            RequestArgs.encode(msg.sender, uint96(msg.value), owner, respondBy, ec, previous),
             msg.value
         );
         // Cannot happen: `previous` makes every REQC's code unique, and a failed CREATE2 (out of
@@ -116,12 +141,27 @@ contract RequestFactory is IRequestFactory {
 
     /// @inheritdoc IRequestFactory
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(EVIDENCE_FACTORY).verifier();
+    }
+
+    /// @inheritdoc IRequestFactory
+    function evidenceFactory() external view returns (address) {
+        return EVIDENCE_FACTORY;
+    }
+
+    /// @inheritdoc IRequestFactory
+    function minReward() external view returns (uint256) {
+        return MIN_REWARD;
     }
 
     /// @inheritdoc IRequestFactory
     function minDeposit() external view returns (uint256) {
         return MIN_DEPOSIT;
+    }
+
+    /// @inheritdoc IRequestFactory
+    function disputeBond() external view returns (uint256) {
+        return DISPUTE_BOND;
     }
 
     /// @inheritdoc IRequestFactory

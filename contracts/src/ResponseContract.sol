@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IResponseContract} from "./interfaces/IResponseContract.sol";
 import {IRequestContract} from "./interfaces/IRequestContract.sol";
+import {IRequestFactory} from "./interfaces/IRequestFactory.sol";
 
 /// @title ResponseContract: owner -> Request Contracts
 /// @notice See IResponseContract. Deployed by the RequestFactory's constructor (which is `factory`).
@@ -12,6 +13,9 @@ contract ResponseContract is IResponseContract {
         address latest;
         uint96 count;
     }
+
+    /// @inheritdoc IResponseContract
+    uint256 public constant MAX_PAGE = 256;
 
     address private immutable FACTORY;
     mapping(address owner => OwnerIndex) private _index;
@@ -46,24 +50,30 @@ contract ResponseContract is IResponseContract {
     }
 
     /// @inheritdoc IResponseContract
-    function requestsOf(address owner, uint256 offset, uint256 limit)
+    function requestsOf(address owner, address cursor, uint256 limit)
         external
         view
-        returns (address[] memory out)
+        returns (address[] memory page, address next)
     {
-        OwnerIndex memory ix = _index[owner];
-        if (offset >= ix.count) return new address[](0);
-        uint256 m = ix.count - offset;
-        if (limit < m) m = limit;
-        out = new address[](m);
-        address cur = ix.latest;
-        for (uint256 i = 0; i < offset; ++i) {
-            cur = IRequestContract(cur).previousForOwner();
+        if (cursor == address(0)) {
+            cursor = _index[owner].latest;
+        } else if (
+            !IRequestFactory(FACTORY).isRequest(cursor) || IRequestContract(cursor).owner() != owner
+        ) {
+            revert InvalidCursor(owner, cursor);
         }
+        if (limit > MAX_PAGE) limit = MAX_PAGE;
+        address[] memory buf = new address[](limit);
+        uint256 m = 0;
+        while (m < limit && cursor != address(0)) {
+            buf[m++] = cursor;
+            cursor = IRequestContract(cursor).previousForOwner();
+        }
+        page = new address[](m);
         for (uint256 i = 0; i < m; ++i) {
-            out[i] = cur;
-            if (i + 1 < m) cur = IRequestContract(cur).previousForOwner();
+            page[i] = buf[i];
         }
+        next = cursor;
     }
 
     /// @inheritdoc IResponseContract

@@ -10,16 +10,13 @@ import {EvidenceArgs} from "./lib/EvidenceArgs.sol";
 /// @notice See ISearchContract. Deployed by the EvidenceFactory's constructor (which is `factory`).
 contract SearchContract is ISearchContract {
     address private immutable FACTORY;
-    address private immutable VERIFIER;
 
     address[] private _listed;
     /// @dev Owner of each listed EC; non-zero exactly for listed ECs.
     mapping(address ec => address owner) private _ownerOf;
 
-    /// @param verifier_ The verifier address (the cloud).
-    constructor(address verifier_) {
+    constructor() {
         FACTORY = msg.sender;
-        VERIFIER = verifier_;
     }
 
     /// @inheritdoc ISearchContract
@@ -83,6 +80,6 @@ contract SearchContract is ISearchContract {
 
     /// @inheritdoc ISearchContract
     function verifier() external view returns (address) {
-        return VERIFIER;
+        return IEvidenceFactory(FACTORY).verifier();
     }
 }

@@ -42,11 +42,7 @@ contract EvidenceContractTest is Base {
     function test_verify_revertsIfAlreadyVerified() public {
         vm.prank(verifier);
         ec.verify();
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IEvidenceContract.EvidenceNotPending.selector, IEvidenceContract.Status.Verified
-            )
-        );
+        vm.expectRevert(abi.encodeWithSelector(ISearchContract.AlreadyListed.selector, address(ec)));
         vm.prank(verifier);
         ec.verify();
     }

@@ -98,10 +98,29 @@ contract RequestContractTest is Base {
         vm.assertEq(uint256(IRequestContract(r).resolveWindow()), RESOLVE_WINDOW, "resolve");
     }
 
-    function test_createRequest_revertsIfZeroReward() public {
-        vm.expectRevert(IRequestFactory.ZeroReward.selector);
+    function test_createRequest_revertsIfRewardBelowMinimum() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IRequestFactory.RewardTooLow.selector, 0, MIN_REWARD)
+        );
         vm.prank(requester);
         rf.createRequest(ec, umbralKey("r"));
+        // Finding 5: 1-wei requests were accepted before the minimum.
+        vm.expectRevert(
+            abi.encodeWithSelector(IRequestFactory.RewardTooLow.selector, 1, MIN_REWARD)
+        );
+        vm.prank(requester);
+        rf.createRequest{value: 1}(ec, umbralKey("r"));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IRequestFactory.RewardTooLow.selector, MIN_REWARD - 1, MIN_REWARD
+            )
+        );
+        vm.prank(requester);
+        rf.createRequest{value: MIN_REWARD - 1}(ec, umbralKey("r"));
+        vm.prank(requester);
+        address r = rf.createRequest{value: MIN_REWARD}(ec, umbralKey("r"));
+        vm.assertEq(IRequestContract(r).reward(), MIN_REWARD, "minimum accepted");
+        vm.assertEq(rf.minReward(), MIN_REWARD, "minReward");
     }
 
     function test_createRequest_revertsIfRewardTooLarge() public {
@@ -115,10 +134,10 @@ contract RequestContractTest is Base {
     function test_createRequest_revertsIfUmbralKeyInvalid() public {
         vm.expectRevert(abi.encodeWithSelector(IRequestFactory.InvalidUmbralKey.selector, 32, 2));
         vm.prank(requester);
-        rf.createRequest{value: 1}(ec, abi.encodePacked(bytes1(0x02), bytes31(0)));
+        rf.createRequest{value: MIN_REWARD}(ec, abi.encodePacked(bytes1(0x02), bytes31(0)));
         vm.expectRevert(abi.encodeWithSelector(IRequestFactory.InvalidUmbralKey.selector, 33, 5));
         vm.prank(requester);
-        rf.createRequest{value: 1}(ec, abi.encodePacked(bytes1(0x05), bytes32(0)));
+        rf.createRequest{value: MIN_REWARD}(ec, abi.encodePacked(bytes1(0x05), bytes32(0)));
     }
 
     function test_createRequest_revertsIfEvidencePending() public {
@@ -126,7 +145,7 @@ contract RequestContractTest is Base {
         address pending = ef.createEvidence(params(3));
         vm.expectRevert(abi.encodeWithSelector(IRequestFactory.EvidenceNotListed.selector, pending));
         vm.prank(requester);
-        rf.createRequest{value: 1}(pending, umbralKey("r"));
+        rf.createRequest{value: MIN_REWARD}(pending, umbralKey("r"));
     }
 
     function test_createRequest_revertsIfEvidenceRejected() public {
@@ -138,7 +157,7 @@ contract RequestContractTest is Base {
             abi.encodeWithSelector(IRequestFactory.EvidenceNotListed.selector, rejected)
         );
         vm.prank(requester);
-        rf.createRequest{value: 1}(rejected, umbralKey("r"));
+        rf.createRequest{value: MIN_REWARD}(rejected, umbralKey("r"));
     }
 
     function test_createRequest_revertsIfNotEvidence() public {
@@ -146,23 +165,30 @@ contract RequestContractTest is Base {
             abi.encodeWithSelector(IRequestFactory.EvidenceNotListed.selector, stranger)
         );
         vm.prank(requester);
-        rf.createRequest{value: 1}(stranger, umbralKey("r"));
+        rf.createRequest{value: MIN_REWARD}(stranger, umbralKey("r"));
     }
 
     function test_requestsOf_newestFirstAcrossEvidence() public {
         address ec2 = verifiedEvidence(5);
         IRequestContract r2 = openRequest(ec2);
         IRequestContract r3 = openRequest(ec);
-        address[] memory all = resc.requestsOf(owner, 0, 10);
+        (address[] memory all, address end) = resc.requestsOf(owner, address(0), 10);
         vm.assertEq(all.length, 3, "three");
         vm.assertEq(all[0], address(r3), "newest");
         vm.assertEq(all[1], address(r2), "middle");
         vm.assertEq(all[2], address(reqc), "oldest");
-        address[] memory some = resc.requestsOf(owner, 1, 1);
-        vm.assertEq(some.length, 1, "one");
-        vm.assertEq(some[0], address(r2), "offset 1");
-        vm.assertEq(resc.requestsOf(owner, 3, 10).length, 0, "past the end");
-        vm.assertEq(resc.requestsOf(stranger, 0, 10).length, 0, "no requests");
+        vm.assertEq(end, address(0), "no next after the oldest");
+        (address[] memory first, address next) = resc.requestsOf(owner, address(0), 1);
+        vm.assertEq(first.length, 1, "one");
+        vm.assertEq(first[0], address(r3), "newest first");
+        vm.assertEq(next, address(r2), "cursor of page 2");
+        (address[] memory second, address next2) = resc.requestsOf(owner, next, 1);
+        vm.assertEq(second[0], address(r2), "page 2");
+        vm.assertEq(next2, address(reqc), "cursor of page 3");
+        (address[] memory none,) = resc.requestsOf(stranger, address(0), 10);
+        vm.assertEq(none.length, 0, "no requests");
+        (address[] memory zero,) = resc.requestsOf(owner, address(0), 0);
+        vm.assertEq(zero.length, 0, "limit 0");
         vm.assertEq(reqc.previousForOwner(), address(0), "first has no previous");
         vm.assertEq(resc.factory(), address(rf), "factory");
     }
@@ -176,16 +202,21 @@ contract RequestContractTest is Base {
     }
 
     function test_constructor_revertsIfConfigInvalid() public {
+        uint256 big = uint256(type(uint96).max) + 1;
         _expectConfigRevert(address(0), verifier, 0, 1, 1, 1, "search");
         _expectConfigRevert(address(sc), address(0), 0, 1, 1, 1, "verifier");
-        _expectConfigRevert(
-            address(sc), verifier, uint256(type(uint96).max) + 1, 1, 1, 1, "minDeposit"
-        );
+        _expectConfigRevert(address(sc), stranger, 0, 1, 1, 1, "verifier");
+        _expectConfigRevert(address(sc), verifier, big, 1, 1, 1, "minDeposit");
         _expectConfigRevert(address(sc), verifier, 0, 0, 1, 1, "responseWindow");
         _expectConfigRevert(address(sc), verifier, 0, 366 days, 1, 1, "responseWindow");
         _expectConfigRevert(address(sc), verifier, 0, 1, 0, 1, "confirmWindow");
         _expectConfigRevert(address(sc), verifier, 0, 1, 1, 0, "resolveWindow");
         RequestFactory ok = new RequestFactory(address(sc), verifier, 0, 1, 1, 1);
+        vm.assertEq(ok.minReward(), 1, "minReward at least 1 wei");
+        vm.assertEq(ok.disputeBond(), 1, "disputeBond at least 1 wei");
+        vm.assertEq(rf.minReward(), MIN_DEPOSIT / 10, "minReward = minDeposit / 10");
+        vm.assertEq(rf.disputeBond(), MIN_DEPOSIT / 2, "disputeBond = minDeposit / 2");
+        vm.assertEq(ok.evidenceFactory(), address(ef), "evidenceFactory");
         vm.assertEq(ok.minDeposit(), 0, "minDeposit");
         vm.assertEq(uint256(ok.responseWindow()), 1, "response");
         vm.assertEq(uint256(ok.confirmWindow()), 1, "confirm");
@@ -321,7 +352,7 @@ contract RequestContractTest is Base {
         vm.expectRevert(IRequestContract.ImplementationLocked.selector);
         impl.confirm();
         vm.expectRevert(IRequestContract.ImplementationLocked.selector);
-        impl.dispute();
+        impl.dispute{value: DISPUTE_BOND}();
         vm.expectRevert(IRequestContract.ImplementationLocked.selector);
         impl.resolve(true);
         vm.expectRevert(IRequestContract.ImplementationLocked.selector);
@@ -494,9 +525,9 @@ contract RequestContractTest is Base {
         vm.warp(reqc.deadline());
         uint64 resolveBy = uint64(block.timestamp + RESOLVE_WINDOW);
         vm.expectEmit(true, false, false, true, address(reqc));
-        emit IRequestContract.RequestDisputed(requester, resolveBy);
+        emit IRequestContract.RequestDisputed(requester, DISPUTE_BOND, resolveBy);
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
         vm.assertEq(uint256(reqc.status()), uint256(IRequestContract.Status.Disputed), "status");
         vm.assertEq(uint256(reqc.deadline()), resolveBy, "resolveBy");
         vm.assertEq(reqc.owed(owner), 0, "nothing owed while disputed");
@@ -513,7 +544,7 @@ contract RequestContractTest is Base {
             )
         );
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
     }
 
     function test_dispute_revertsIfNotRequester() public {
@@ -522,20 +553,20 @@ contract RequestContractTest is Base {
             abi.encodeWithSelector(IRequestContract.NotRequester.selector, stranger, requester)
         );
         vm.prank(stranger);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
     }
 
     function test_dispute_revertsIfOpen() public {
         _expectStatus(IRequestContract.Status.Open, IRequestContract.Status.Responded);
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
     }
 
     function test_dispute_revertsIfDisputed() public {
         _dispute();
         _expectStatus(IRequestContract.Status.Disputed, IRequestContract.Status.Responded);
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
     }
 
     function test_resolve_validKfragPaysOwner() public {
@@ -548,7 +579,7 @@ contract RequestContractTest is Base {
             uint256(reqc.status()), uint256(IRequestContract.Status.ResolvedForOwner), "status"
         );
         vm.assertEq(reqc.owed(requester), 0, "requester owed");
-        _withdrawAndCheck(owner, REWARD + MIN_DEPOSIT);
+        _withdrawAndCheck(owner, REWARD + MIN_DEPOSIT + DISPUTE_BOND);
     }
 
     function test_resolve_invalidKfragPaysRequester() public {
@@ -559,12 +590,12 @@ contract RequestContractTest is Base {
             uint256(reqc.status()), uint256(IRequestContract.Status.ResolvedForRequester), "status"
         );
         vm.assertEq(reqc.owed(owner), 0, "owner owed");
-        _withdrawAndCheck(requester, REWARD + MIN_DEPOSIT);
+        _withdrawAndCheck(requester, REWARD + MIN_DEPOSIT + DISPUTE_BOND);
     }
 
-    function test_resolve_allowedAfterResolveByUntilExpired() public {
+    function test_resolve_allowedAtResolveBy() public {
         _dispute();
-        vm.warp(uint256(reqc.deadline()) + 1);
+        vm.warp(uint256(reqc.deadline()));
         vm.prank(verifier);
         reqc.resolve(true);
         vm.assertEq(
@@ -574,7 +605,9 @@ contract RequestContractTest is Base {
 
     function test_resolve_revertsIfNotVerifier() public {
         _dispute();
-        vm.expectRevert(abi.encodeWithSelector(IRequestContract.NotVerifier.selector, owner));
+        vm.expectRevert(
+            abi.encodeWithSelector(IRequestContract.NotVerifier.selector, owner, verifier)
+        );
         vm.prank(owner);
         reqc.resolve(true);
     }
@@ -595,7 +628,7 @@ contract RequestContractTest is Base {
         reqc.resolve(false);
     }
 
-    function test_expireDispute_returnsStakes() public {
+    function test_expireDispute_favoursOwner() public {
         _dispute();
         vm.warp(uint256(reqc.deadline()) + 1);
         vm.expectEmit(true, false, false, true, address(reqc));
@@ -605,10 +638,10 @@ contract RequestContractTest is Base {
         vm.assertEq(
             uint256(reqc.status()), uint256(IRequestContract.Status.DisputeExpired), "status"
         );
-        vm.assertEq(reqc.owed(requester), REWARD, "requester gets the reward back");
-        vm.assertEq(reqc.owed(owner), MIN_DEPOSIT, "owner gets the deposit back");
-        _withdrawAndCheck(requester, REWARD);
-        _withdrawAndCheck(owner, MIN_DEPOSIT);
+        vm.assertEq(reqc.owed(requester), DISPUTE_BOND, "requester gets the bond back");
+        vm.assertEq(reqc.owed(owner), REWARD + MIN_DEPOSIT, "owner is paid");
+        _withdrawAndCheck(requester, DISPUTE_BOND);
+        _withdrawAndCheck(owner, REWARD + MIN_DEPOSIT);
         vm.assertEq(address(reqc).balance, 0, "empty");
     }
 
@@ -726,18 +759,18 @@ contract RequestContractTest is Base {
         IRequestContract r = IRequestContract(rf.createRequest{value: REWARD}(ec, umbralKey("o")));
         respond(r);
         vm.prank(owner);
-        r.dispute();
+        r.dispute{value: DISPUTE_BOND}();
         vm.warp(uint256(r.deadline()) + 1);
         r.expireDispute();
-        vm.assertEq(r.owed(owner), REWARD + MIN_DEPOSIT, "both shares");
+        vm.assertEq(r.owed(owner), REWARD + MIN_DEPOSIT + DISPUTE_BOND, "both shares");
         uint256 before = owner.balance;
         vm.prank(owner);
         r.withdraw(payable(owner));
-        vm.assertEq(owner.balance - before, REWARD + MIN_DEPOSIT, "paid");
+        vm.assertEq(owner.balance - before, REWARD + MIN_DEPOSIT + DISPUTE_BOND, "paid");
         vm.assertEq(address(r).balance, 0, "empty");
     }
 
-    function test_reward_frozenByFirstTransition() public {
+    function test_reward_isWhatWasPaidIn() public {
         vm.assertEq(reqc.reward(), REWARD, "reward while Open");
         respond(reqc);
         vm.assertEq(reqc.reward(), REWARD, "reward after respond (deposit not counted)");
@@ -745,9 +778,12 @@ contract RequestContractTest is Base {
         vm.assertEq(reqc.deposit(), MIN_DEPOSIT, "deposit");
     }
 
-    function test_forcedEther_whileOpen_isRefundedWithReward() public {
-        // ETH forced in (selfdestruct, coinbase) while Open is not stuck: it counts as reward.
+    function test_forcedEther_whileOpen_isRequesterSurplus() public {
+        // ETH forced in (selfdestruct, coinbase) while Open is not stuck: it is the requester's
+        // surplus, and the reward stays what was paid in.
         vm.deal(address(reqc), REWARD + 1 ether);
+        vm.assertEq(reqc.reward(), REWARD, "reward unchanged");
+        vm.assertEq(reqc.surplus(), 1 ether, "surplus");
         vm.prank(owner);
         reqc.decline();
         _withdrawAndCheck(requester, REWARD + 1 ether);
@@ -757,7 +793,7 @@ contract RequestContractTest is Base {
     // ---------------------------------------------------------------- fuzz
 
     function testFuzz_reward_escrowedAndRefunded(uint96 reward) public {
-        reward = uint96(bound(reward, 1, 50 ether));
+        reward = uint96(bound(reward, MIN_REWARD, 50 ether));
         vm.prank(requester);
         IRequestContract r = IRequestContract(rf.createRequest{value: reward}(ec, umbralKey("r")));
         vm.assertEq(address(r).balance, reward, "escrowed");
@@ -819,7 +855,7 @@ contract RequestContractTest is Base {
         bool open = T0 + delay <= confirmBy;
         if (!open) vm.expectPartialRevert(IRequestContract.ConfirmWindowClosed.selector);
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
         if (open) vm.expectPartialRevert(IRequestContract.InvalidStatus.selector);
         vm.prank(owner);
         reqc.claim();
@@ -833,13 +869,13 @@ contract RequestContractTest is Base {
         vm.prank(owner);
         reqc.respond{value: deposit_}(kfrag(), umbralKey("v"), string(LINK));
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
         vm.prank(verifier);
         reqc.resolve(valid);
         address winner = valid ? owner : requester;
         address loser = valid ? requester : owner;
         vm.assertEq(reqc.owed(loser), 0, "loser");
-        _withdrawAndCheck(winner, REWARD + deposit_);
+        _withdrawAndCheck(winner, REWARD + deposit_ + DISPUTE_BOND);
     }
 
     // ---------------------------------------------------------------- helpers
@@ -847,7 +883,7 @@ contract RequestContractTest is Base {
     function _dispute() internal {
         respond(reqc);
         vm.prank(requester);
-        reqc.dispute();
+        reqc.dispute{value: DISPUTE_BOND}();
     }
 
     function _expectStatus(IRequestContract.Status current, IRequestContract.Status expected)

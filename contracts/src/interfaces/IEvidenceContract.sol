@@ -34,6 +34,10 @@ interface IEvidenceContract {
     /// @param caller The caller that is not the verifier.
     error NotVerifier(address caller);
 
+    /// @notice The verifier owns this EC and so may not judge it.
+    /// @param verifier The verifier (the EC's owner).
+    error VerifierIsOwner(address verifier);
+
     /// @notice The EC is not Pending (it was already verified or rejected).
     /// @param current The EC's status.
     error EvidenceNotPending(Status current);
@@ -42,7 +46,9 @@ interface IEvidenceContract {
     error EmptyRejectReason();
 
     /// @notice Marks the EC Verified and lists it in the SearchContract (same transaction).
-    /// @dev Only the verifier; only while Pending. Emits `EvidenceVerified` here and
+    /// @dev Only the verifier; only while Pending (a second `verify` reverts with the
+    ///      SearchContract's `AlreadyListed`). Verified is not stored in the EC: `status()` reads
+    ///      it from the SearchContract. Emits `EvidenceVerified` here and
     ///      `ISearchContract.EvidenceListed` from the SearchContract.
     function verify() external;
 
@@ -76,6 +82,6 @@ interface IEvidenceContract {
     /// @notice The EvidenceFactory that made this EC.
     function factory() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud), read from the factory (`IEvidenceFactory.verifier`).
     function verifier() external view returns (address);
 }

@@ -48,6 +48,44 @@ interface IEvidenceFactory {
         address indexed ec, address indexed owner, bytes32 indexed videoHash, EvidenceParams params
     );
 
+    /// @notice The verifier proposed a successor, who may accept from `readyAt` on.
+    /// @param current The verifier now.
+    /// @param next The proposed successor.
+    /// @param readyAt From this time (unix seconds) `next` may call `acceptVerifier`.
+    event VerifierTransferStarted(address indexed current, address indexed next, uint64 readyAt);
+
+    /// @notice The verifier withdrew its proposal.
+    /// @param current The verifier.
+    /// @param cancelled The successor that was proposed.
+    event VerifierTransferCancelled(address indexed current, address indexed cancelled);
+
+    /// @notice The proposed successor accepted and is now the verifier everywhere.
+    /// @param previous The former verifier.
+    /// @param current The new verifier.
+    event VerifierTransferred(address indexed previous, address indexed current);
+
+    /// @notice Only the current verifier may do this.
+    /// @param caller The caller.
+    /// @param verifier The current verifier.
+    error NotVerifier(address caller, address verifier);
+
+    /// @notice The proposed successor is zero or already the verifier.
+    /// @param next The address given.
+    error InvalidVerifier(address next);
+
+    /// @notice There is no proposed successor to cancel.
+    error NoPendingVerifier();
+
+    /// @notice Only the proposed successor may accept.
+    /// @param caller The caller.
+    /// @param pending The proposed successor (zero if none).
+    error NotPendingVerifier(address caller, address pending);
+
+    /// @notice The transfer delay has not passed yet.
+    /// @param readyAt From when the successor may accept.
+    /// @param timestamp The current block timestamp.
+    error VerifierTransferNotReady(uint64 readyAt, uint256 timestamp);
+
     /// @notice An EC with the same owner and fields already exists (replayed creation).
     /// @param ec The existing EC.
     error EvidenceExists(address ec);
@@ -193,6 +231,27 @@ interface IEvidenceFactory {
     /// @notice The SearchContract this factory deployed.
     function search() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud): verifies or rejects ECs and resolves request
+    ///         disputes. Every EC, the SearchContract, the RequestFactory and every REQC read it
+    ///         from here. Its powers are listed in docs/contracts.md ("The verifier").
     function verifier() external view returns (address);
+
+    /// @notice The proposed successor of the verifier and from when it may accept (zeros if none).
+    function pendingVerifier() external view returns (address next, uint64 readyAt);
+
+    /// @notice Delay between `proposeVerifier` and the earliest `acceptVerifier` (2 days), so that
+    ///         parties to open requests see a rotation coming.
+    function VERIFIER_TRANSFER_DELAY() external view returns (uint64);
+
+    /// @notice Verifier: propose `next` as successor (step one of two). Replaces an earlier
+    ///         proposal and restarts the delay. Emits `VerifierTransferStarted`.
+    /// @param next The successor; non-zero and not the current verifier.
+    function proposeVerifier(address next) external;
+
+    /// @notice Verifier: withdraw the proposal. Emits `VerifierTransferCancelled`.
+    function cancelVerifierTransfer() external;
+
+    /// @notice Proposed successor: become the verifier (step two), no earlier than
+    ///         `VERIFIER_TRANSFER_DELAY` after the proposal. Emits `VerifierTransferred`.
+    function acceptVerifier() external;
 }

@@ -10,8 +10,10 @@ interface IRequestFactory {
     /// @param ec The address given.
     error EvidenceNotListed(address ec);
 
-    /// @notice `msg.value` is zero.
-    error ZeroReward();
+    /// @notice The reward is below the minimum fixed at deployment (no 1-wei spam).
+    /// @param reward The value sent.
+    /// @param minReward The minimum.
+    error RewardTooLow(uint256 reward, uint256 minReward);
 
     /// @notice The reward does not fit in 96 bits.
     /// @param reward The value sent.
@@ -29,7 +31,8 @@ interface IRequestFactory {
     /// @param name The argument's name.
     error InvalidConfig(string name);
 
-    /// @notice Opens a request for `ec`'s footage with `msg.value` as the reward.
+    /// @notice Opens a request for `ec`'s footage with `msg.value` (at least `minReward()`) as the
+    ///         reward.
     /// @param ec A listed (verified) Evidence Contract.
     /// @param requesterUmbralKey The requester's Umbral public key (33 bytes, 0x02/0x03 prefix).
     /// @return reqc The new Request Contract.
@@ -37,6 +40,12 @@ interface IRequestFactory {
         external
         payable
         returns (address reqc);
+
+    /// @notice The minimum reward is `minDeposit / MIN_REWARD_DIVISOR` (10), at least 1 wei.
+    function MIN_REWARD_DIVISOR() external view returns (uint256);
+
+    /// @notice The dispute bond is `minDeposit / DISPUTE_BOND_DIVISOR` (2), at least 1 wei.
+    function DISPUTE_BOND_DIVISOR() external view returns (uint256);
 
     /// @notice Longest allowed response, confirm or resolve window (365 days).
     function MAX_WINDOW() external view returns (uint64);
@@ -54,11 +63,20 @@ interface IRequestFactory {
     /// @notice The SearchContract consulted for listed ECs.
     function search() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud), read from the EvidenceFactory.
     function verifier() external view returns (address);
+
+    /// @notice The EvidenceFactory (the SearchContract's factory), which holds the verifier role.
+    function evidenceFactory() external view returns (address);
+
+    /// @notice Minimum reward (wei).
+    function minReward() external view returns (uint256);
 
     /// @notice Minimum owner deposit (wei).
     function minDeposit() external view returns (uint256);
+
+    /// @notice The bond a requester pays to dispute (wei).
+    function disputeBond() external view returns (uint256);
 
     /// @notice Seconds the owner has to respond after creation.
     function responseWindow() external view returns (uint64);

@@ -30,6 +30,11 @@ interface IResponseContract {
     /// @param caller The caller.
     error NotRequestFactory(address caller);
 
+    /// @notice The paging cursor is not a REQC of this owner made by the factory.
+    /// @param owner The owner asked for.
+    /// @param cursor The cursor given.
+    error InvalidCursor(address owner, address cursor);
+
     /// @notice Registers a new REQC. Only the RequestFactory.
     /// @param reqc The new Request Contract (its `previousForOwner()` is the current `latestOf(owner)`).
     /// @param owner The EC's owner.
@@ -56,14 +61,21 @@ interface IResponseContract {
     /// @param owner An EC owner.
     function requestCount(address owner) external view returns (uint256);
 
-    /// @notice Up to `limit` of `owner`'s REQCs, newest first, skipping the `offset` newest.
+    /// @notice Up to `limit` (at most `MAX_PAGE`) of `owner`'s REQCs, newest first, starting at
+    ///         `cursor` (included; zero: the newest). Costs the same for every page, wherever it is
+    ///         in the list: pass the returned `next` as the following page's cursor.
     /// @param owner An EC owner.
-    /// @param offset How many of the newest to skip.
+    /// @param cursor Zero, or a REQC of `owner` made by the factory (`InvalidCursor` otherwise).
     /// @param limit Maximum number returned.
-    function requestsOf(address owner, uint256 offset, uint256 limit)
+    /// @return page The REQCs, newest first.
+    /// @return next The cursor of the following page (zero after the oldest).
+    function requestsOf(address owner, address cursor, uint256 limit)
         external
         view
-        returns (address[] memory);
+        returns (address[] memory page, address next);
+
+    /// @notice Largest page `requestsOf` returns (256).
+    function MAX_PAGE() external view returns (uint256);
 
     /// @notice The RequestFactory allowed to register.
     function factory() external view returns (address);

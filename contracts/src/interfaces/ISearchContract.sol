@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 /// @title ISearchContract: the list of verified Evidence Contracts
-/// @notice A singleton deployed by the EvidenceFactory with the verifier address. Only ECs made by
+/// @notice A singleton deployed by the EvidenceFactory. Only ECs made by
 ///         that factory can list themselves, and an EC lists itself only from `verify()`, which only
 ///         the verifier can call: so the list holds exactly the factory-made, verified ECs, in
 ///         verification order.
@@ -65,6 +65,6 @@ interface ISearchContract {
     /// @notice The EC implementation those clones delegate to.
     function implementation() external view returns (address);
 
-    /// @notice The verifier address (the cloud).
+    /// @notice The current verifier (the cloud), read from the factory.
     function verifier() external view returns (address);
 }

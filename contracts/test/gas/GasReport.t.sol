@@ -102,7 +102,12 @@ contract GasReport is Base {
 
     function test_gas_dispute() public {
         vm.prank(requester);
-        _call(address(respondedReqc), 0, abi.encodeCall(IRequestContract.dispute, ()), "dispute");
+        _call(
+            address(respondedReqc),
+            DISPUTE_BOND,
+            abi.encodeCall(IRequestContract.dispute, ()),
+            "dispute"
+        );
     }
 
     function test_gas_decline() public {
@@ -129,7 +134,7 @@ contract GasReport is Base {
     function test_gas_naiveEvidenceDeployment() public {
         bytes memory init = abi.encodePacked(
             type(NaiveEvidenceContract).creationCode,
-            abi.encode(fresh, ef.hashEvidence(fresh), owner, verifier, address(sc))
+            abi.encode(fresh, ef.hashEvidence(fresh), owner, address(sc))
         );
         _deploy(init, 0, "naive EC deployment (full contract, fields in storage)");
     }
@@ -142,7 +147,8 @@ contract GasReport is Base {
                 requester,
                 owner,
                 uint40(T0 + RESPONSE_WINDOW),
-                verifier,
+                uint96(REWARD),
+                address(ef),
                 uint96(MIN_DEPOSIT),
                 CONFIRM_WINDOW,
                 RESOLVE_WINDOW
@@ -158,7 +164,8 @@ contract GasReport is Base {
             requester,
             owner,
             uint40(T0 + RESPONSE_WINDOW),
-            verifier,
+            uint96(REWARD),
+            address(ef),
             uint96(MIN_DEPOSIT),
             CONFIRM_WINDOW,
             RESOLVE_WINDOW

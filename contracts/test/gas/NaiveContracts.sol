@@ -16,9 +16,8 @@ contract NaiveEvidenceContract is EvidenceContract {
         IEvidenceFactory.EvidenceParams memory p,
         bytes32 evidenceHash_,
         address owner_,
-        address verifier_,
         address search_
-    ) EvidenceContract(verifier_, search_) {
+    ) EvidenceContract(search_) {
         fields = p;
         evidenceHashStored = evidenceHash_;
         ownerStored = owner_;
@@ -43,6 +42,7 @@ contract NaiveEvidenceContract is EvidenceContract {
 ///         request, the fixed fields in storage.
 contract NaiveRequestContract is RequestContract {
     address private requesterStored;
+    uint96 private rewardStored;
     address private ownerStored;
     uint40 private respondByStored;
     address private ecStored;
@@ -52,11 +52,13 @@ contract NaiveRequestContract is RequestContract {
         address requester_,
         address owner_,
         uint40 respondBy_,
-        address verifier_,
+        uint96 reward_,
+        address evidenceFactory_,
         uint96 minDeposit_,
         uint64 confirmWindow_,
         uint64 resolveWindow_
-    ) payable RequestContract(verifier_, minDeposit_, confirmWindow_, resolveWindow_) {
+    ) payable RequestContract(evidenceFactory_, minDeposit_, 1, confirmWindow_, resolveWindow_) {
+        rewardStored = reward_;
         requesterStored = requester_;
         ownerStored = owner_;
         respondByStored = respondBy_;
@@ -69,8 +71,8 @@ contract NaiveRequestContract is RequestContract {
         return true;
     }
 
-    function _requester() internal view override returns (address) {
-        return requesterStored;
+    function _requesterReward() internal view override returns (address, uint96) {
+        return (requesterStored, rewardStored);
     }
 
     function _ownerRespondBy() internal view override returns (address, uint40) {

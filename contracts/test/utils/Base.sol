@@ -13,7 +13,9 @@ import {IRequestContract} from "../../src/interfaces/IRequestContract.sol";
 /// @notice Shared fixture: a fresh deployment, keys, evidence fields and shortcuts.
 abstract contract Base {
     uint256 internal constant T0 = 1_700_000_000;
+    uint256 internal constant MIN_REWARD = 0.001 ether;
     uint256 internal constant MIN_DEPOSIT = 0.01 ether;
+    uint256 internal constant DISPUTE_BOND = 0.005 ether;
     uint64 internal constant RESPONSE_WINDOW = 1 days;
     uint64 internal constant CONFIRM_WINDOW = 2 days;
     uint64 internal constant RESOLVE_WINDOW = 3 days;

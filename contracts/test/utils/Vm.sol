@@ -24,12 +24,15 @@ interface Vm {
     function roll(uint256 newHeight) external;
     function chainId(uint256 newChainId) external;
     function deal(address account, uint256 newBalance) external;
+    function getNonce(address account) external view returns (uint64 nonce);
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
 
     // Keys and signatures
     function addr(uint256 privateKey) external pure returns (address keyAddr);
@@ -94,6 +97,7 @@ interface Vm {
     ) external returns (string memory json);
     function writeJson(string calldata json, string calldata path) external;
     function createDir(string calldata path, bool recursive) external;
+    function writeLine(string calldata path, string calldata data) external;
     function projectRoot() external view returns (string memory path);
     function toString(uint256 value) external pure returns (string memory);
 }
