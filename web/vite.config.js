@@ -2,6 +2,7 @@ import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 
 // Forge artifacts in protocol/abi/ carry bytecode the page never needs: keep only `abi`.
 function abiOnly() {
@@ -24,12 +25,48 @@ function abiOnly() {
   };
 }
 
+// The bundled basemap: Natural Earth 1:50m land and country borders (public domain, from the
+// `world-atlas` npm package) turned into one small GeoJSON file at build time, so the map shows
+// something without loading anything from another site. Coordinates rounded to 0.01° (~1 km),
+// which is below what the 1:50m data resolves.
+export function basemapGeoJSON() {
+  const require = createRequire(import.meta.url);
+  const { feature, mesh } = require('topojson-client');
+  const topo = require('world-atlas/countries-50m.json');
+  const round = (c) => (Array.isArray(c[0]) ? c.map(round) : [Math.round(c[0] * 1e2) / 1e2, Math.round(c[1] * 1e2) / 1e2]);
+  const land = feature(topo, topo.objects.land);
+  const features = [
+    ...(land.features ?? [land]).map((f) => ({ type: 'Feature', properties: { kind: 'land' }, geometry: f.geometry })),
+    { type: 'Feature', properties: { kind: 'border' }, geometry: mesh(topo, topo.objects.countries, (a, b) => a !== b) },
+  ];
+  return JSON.stringify({ type: 'FeatureCollection', features }, (k, v) => (k === 'coordinates' ? round(v) : v));
+}
+export const BASEMAP_FILE = 'basemap/natural-earth-50m.geojson';
+
+function basemap() {
+  let text = null;
+  const get = () => (text ??= basemapGeoJSON());
+  return {
+    name: 'dashledger-basemap',
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: BASEMAP_FILE, source: get() });
+    },
+    configureServer(server) {
+      server.middlewares.use(`/${BASEMAP_FILE}`, (_req, res) => {
+        res.setHeader('content-type', 'application/geo+json');
+        res.end(get());
+      });
+    },
+  };
+}
+
 // The built page goes to web/dist; the cloud serves that directory at `/` (with config.json).
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   publicDir: 'public',
-  plugins: [abiOnly()],
+  plugins: [abiOnly(), basemap()],
+  worker: { format: 'es' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
