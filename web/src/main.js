@@ -213,10 +213,14 @@ const describePin = (r) =>
   `Footage recorded ${fmtTime(r.recordedAt)}${state.center ? `, ${formatDistance(distanceM(state.center.lat, state.center.lon, fromMicro(r.latitude), fromMicro(r.longitude)))} from the centre` : ''}: show its card`;
 
 /** Moves the search centre (the place field shows it) and, with `view`, the picker. */
-function setCenter(lat, lon, { view = true } = {}) {
+function setCenter(lat, lon, { view = true, typed = false } = {}) {
   state.center = { lat, lon };
-  $('place').value = `${lat.toFixed(6)}, ${lon.toFixed(6)}`;
-  fieldError('place', '');
+  if (!typed) {
+    $('place').value = `${lat.toFixed(6)}, ${lon.toFixed(6)}`;
+    // (Not while typing: the change event comes as the Search button is being clicked, and a
+    // message vanishing then would move the button from under the pointer.)
+    fieldError('place', '');
+  }
   if (view) state.picker?.setView(state.center, radiusValue());
 }
 
@@ -264,7 +268,7 @@ $('radius').addEventListener('change', () => {
 $('place').addEventListener('change', () => {
   try {
     const p = parseLatLon($('place').value);
-    setCenter(p.lat, p.lon);
+    setCenter(p.lat, p.lon, { typed: true });
   } catch {
     /* named by search() */
   }

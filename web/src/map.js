@@ -246,7 +246,7 @@ async function mapPicker(container, opts) {
           ev.stopPropagation();
           opts.onPin?.(r.ec);
         });
-        return new maplibregl.Marker({ element: b, anchor: 'bottom' }).setLngLat([fromMicro(r.longitude), fromMicro(r.latitude)]).addTo(map);
+        return new maplibregl.Marker({ element: b, anchor: 'bottom', offset: [0, -16] }).setLngLat([fromMicro(r.longitude), fromMicro(r.latitude)]).addTo(map);
       });
     },
     highlight(ec) {
