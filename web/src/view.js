@@ -16,7 +16,7 @@ export function utcOffset(unix, timeZone) {
   const d = new Date(unix * 1000);
   const parts = new Intl.DateTimeFormat('en-US', { timeZone: timeZoneName(timeZone), timeZoneName: 'longOffset' }).formatToParts(d);
   const z = parts.find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
-  return z === 'GMT' ? 'UTC' : z.replace('GMT', 'UTC');
+  return z === 'GMT' || z === 'GMT+00:00' ? 'UTC' : z.replace('GMT', 'UTC');
 }
 
 /**
