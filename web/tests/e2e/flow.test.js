@@ -76,6 +76,13 @@ test('search through the cloud: the result card has the thumbnail, time and plac
 
 test('request: the Umbral key is made in the browser and a Request Contract holds the reward', async () => {
   reqc = await requestFootage(requesterPage, { d, reward: '0.05', requester: requester.address, owner: owner.address, ec: acc.ec, snap });
+  // The guided card shows the clip: its thumbnail from the cloud (decoded), time and place.
+  const card = requesterPage.locator(`[data-reqc="${reqc}"]`);
+  await requesterPage.waitForFunction((r) => {
+    const img = document.querySelector(`[data-reqc="${r}"] img.thumb`);
+    return img && img.complete && img.naturalWidth > 0;
+  }, reqc);
+  assert.match(await card.getByTestId('clip-facts').textContent(), /^Recorded \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
 });
 
 test('the owner approves as the agent does (no secret key in any page); the owner view follows', async () => {
