@@ -33,13 +33,22 @@ export function basemapGeoJSON() {
   const require = createRequire(import.meta.url);
   const { feature, mesh } = require('topojson-client');
   const topo = require('world-atlas/countries-50m.json');
-  const round = (c) => (Array.isArray(c[0]) ? c.map(round) : [Math.round(c[0] * 1e2) / 1e2, Math.round(c[1] * 1e2) / 1e2]);
+  const pt = ([x, y]) => [Math.round(x * 1e2) / 1e2, Math.round(y * 1e2) / 1e2];
+  // A line or ring rounded, without the repeated points rounding makes.
+  const line = (l) => l.map(pt).filter((p, i, a) => i === 0 || p[0] !== a[i - 1][0] || p[1] !== a[i - 1][1]);
+  const rings = (poly) => poly.map(line).filter((r) => r.length >= 4);
+  const simplify = (g) => {
+    if (g.type === 'Polygon') return { type: 'MultiPolygon', coordinates: [rings(g.coordinates)].filter((p) => p.length) };
+    if (g.type === 'MultiPolygon') return { type: 'MultiPolygon', coordinates: g.coordinates.map(rings).filter((p) => p.length) };
+    if (g.type === 'MultiLineString') return { type: 'MultiLineString', coordinates: g.coordinates.map(line).filter((l) => l.length >= 2) };
+    return g;
+  };
   const land = feature(topo, topo.objects.land);
   const features = [
-    ...(land.features ?? [land]).map((f) => ({ type: 'Feature', properties: { kind: 'land' }, geometry: f.geometry })),
-    { type: 'Feature', properties: { kind: 'border' }, geometry: mesh(topo, topo.objects.countries, (a, b) => a !== b) },
+    ...(land.features ?? [land]).map((f) => ({ type: 'Feature', properties: { kind: 'land' }, geometry: simplify(f.geometry) })),
+    { type: 'Feature', properties: { kind: 'border' }, geometry: simplify(mesh(topo, topo.objects.countries, (a, b) => a !== b)) },
   ];
-  return JSON.stringify({ type: 'FeatureCollection', features }, (k, v) => (k === 'coordinates' ? round(v) : v));
+  return JSON.stringify({ type: 'FeatureCollection', features });
 }
 export const BASEMAP_FILE = 'basemap/natural-earth-50m.geojson';
 

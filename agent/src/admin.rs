@@ -396,3 +396,74 @@ mod erased {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> Admin {
+        Admin {
+            config: Config::default(),
+            secrets: Secrets::generate(),
+            token: "t0ken".into(),
+        }
+    }
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn guard_wants_the_token_an_ip_host_and_our_origin() {
+        let st = admin();
+        assert!(guard(&st, &headers("127.0.0.1:8765", None), Some("t0ken")).is_ok());
+        assert!(guard(&st, &headers("localhost:8765", None), Some("t0ken")).is_ok());
+        assert!(guard(&st, &headers("[::1]:8765", None), Some("t0ken")).is_ok());
+        assert!(
+            guard(
+                &st,
+                &headers("192.168.1.20:8765", Some("http://192.168.1.20:8765")),
+                Some("t0ken")
+            )
+            .is_ok()
+        );
+        // No or a wrong token, a host name (DNS rebinding), another site's form.
+        assert!(guard(&st, &headers("127.0.0.1:8765", None), None).is_err());
+        assert!(guard(&st, &headers("127.0.0.1:8765", None), Some("guess")).is_err());
+        assert!(guard(&st, &headers("evil.example:8765", None), Some("t0ken")).is_err());
+        assert!(
+            guard(
+                &st,
+                &headers("127.0.0.1:8765", Some("http://evil.example")),
+                Some("t0ken")
+            )
+            .is_err()
+        );
+        assert!(guard(&st, &headers("127.0.0.1:8765", Some("null")), Some("t0ken")).is_err());
+    }
+
+    #[test]
+    fn forms_are_decoded_and_text_is_escaped() {
+        let got: Vec<_> = fields("token=ab%20c&action=approve&request=0xAb+&x=%zz%4").collect();
+        assert_eq!(
+            got,
+            vec![
+                ("token".into(), "ab c".into()),
+                ("action".into(), "approve".into()),
+                ("request".into(), "0xAb ".into()),
+                ("x".into(), "%zz%4".into()),
+            ]
+        );
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(new_token().unwrap().len(), 32);
+        assert_ne!(new_token().unwrap(), new_token().unwrap());
+    }
+}
