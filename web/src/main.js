@@ -1125,7 +1125,8 @@ async function start() {
   $('to').value = toLocalInput(now);
   $('from').value = toLocalInput(new Date(now.getTime() - 24 * 3600 * 1000));
   const t0 = Math.floor(now.getTime() / 1000);
-  $('tz').textContent = `(times in ${timeZoneName()}, ${utcOffset(t0)})`;
+  const zone = timeZoneName();
+  $('tz').textContent = zone === 'UTC' || zone === 'Etc/UTC' ? '(times in UTC)' : `(times in ${zone}, ${utcOffset(t0)})`;
   try {
     await loadUmbral(wasmUrl);
   } catch (e) {
