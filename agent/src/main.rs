@@ -11,6 +11,8 @@ use dashledger_agent::outbox::Outbox;
 use dashledger_agent::{AgentError, daemon, keystore, owner};
 use dashledger_protocol::keys::{self as keys, KdfParams};
 
+mod admin;
+
 /// dashledger dashcam agent.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -83,6 +85,13 @@ enum Command {
         /// Recipient (default: the owner wallet).
         #[arg(long)]
         to: Option<String>,
+    },
+    /// Serve the owner's page (requests, approve, decline, claim, withdraw) with the keystore
+    /// unlocked; prints the URL to open, which carries a fresh access token.
+    Admin {
+        /// Address to listen on (loopback by default; a LAN address to reach it from a phone).
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: std::net::SocketAddr,
     },
     /// Print the effective configuration as TOML.
     PrintConfig,
@@ -247,6 +256,15 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             owner_command(&config, |chain, _, _| async move {
                 json(&chain.withdraw(to).await?)
             })
+        }
+        Command::Admin { listen } => {
+            let secrets = keystore::open(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+            rt.block_on(admin::serve(config, secrets, listen))
         }
         Command::Status => {
             let outbox = Outbox::open(&config.outbox_path())?;

@@ -35,6 +35,42 @@ pub struct PageConfig {
     pub contracts: PageContracts,
     /// Base URL of the cloud API; empty = the origin that served the page.
     pub cloud_url: String,
+    /// Longest search time range the cloud accepts (`search.max_range_secs`), seconds.
+    pub max_range_secs: i64,
+    /// The operator's map tiles; absent: the page's bundled basemap (nothing from other sites).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<PageMap>,
+    /// The operator's place-name search; absent: coordinates only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geocoder: Option<PageGeocoder>,
+    /// Block explorer base URL for transaction and address links; absent: no links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explorer_url: Option<String>,
+}
+
+/// The map of [`PageConfig`]: a MapLibre style URL, or raster tile URL templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PageMap {
+    /// A MapLibre style document URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    /// Raster tile URL templates (`{z}/{x}/{y}`), used when no style is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiles: Vec<String>,
+    /// Attribution shown on the map (required by most tile licences).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub attribution: String,
+}
+
+/// The geocoder of [`PageConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PageGeocoder {
+    /// URL with `{query}` where the place name goes; answers Nominatim-style JSON.
+    pub url: String,
 }
 
 /// The contract addresses of [`PageConfig`].

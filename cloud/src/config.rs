@@ -151,6 +151,16 @@ pub struct WebConfig {
     pub chain_name: Option<String>,
     /// Base URL of this API as the page should call it (`cloudUrl`); empty = the page's origin.
     pub cloud_url: String,
+    /// A MapLibre style URL for the page's map (`map.style`). None: the bundled basemap.
+    pub map_style: Option<String>,
+    /// Raster tile URL templates for the page's map (`map.tiles`), used without `map_style`.
+    pub map_tiles: Vec<String>,
+    /// Attribution of the tiles (`map.attribution`).
+    pub map_attribution: String,
+    /// Place-name search URL with `{query}` (`geocoder.url`). None: coordinates only.
+    pub geocoder_url: Option<String>,
+    /// Block explorer base URL (`explorerUrl`). None: no links.
+    pub explorer_url: Option<String>,
 }
 
 /// Chain access.

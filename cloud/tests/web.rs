@@ -113,6 +113,7 @@ async fn web_page_and_config_json() {
                 "responseContract": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
             },
             "cloudUrl": "",
+            "maxRangeSecs": 31 * 24 * 3600,
         })
     );
 

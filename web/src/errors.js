@@ -5,8 +5,9 @@ import { allErrorsAbi, REQUEST_STATUS, WrongNetworkError } from './chain.js';
 import { CloudError } from './cloud.js';
 import { SealedError } from './sealed.js';
 import { RecoverError } from './umbral.js';
+import { fmtTime } from './view.js';
 
-const when = (t) => new Date(Number(t) * 1000).toLocaleString();
+const when = (t) => fmtTime(Number(t));
 
 /** Message for one decoded custom error of our contracts. */
 export function revertMessage(name, args = []) {

@@ -17,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dashledger_api::ErrorBody;
-pub use dashledger_api::service::{PageConfig, PageContracts};
+pub use dashledger_api::service::{PageConfig, PageContracts, PageGeocoder, PageMap};
 
 use super::Shared;
 use crate::chain::Deployment;
@@ -42,6 +42,34 @@ pub fn page_config(d: &Deployment, cfg: &Config) -> PageConfig {
             response_contract: d.response_contract.to_checksum(None),
         },
         cloud_url: cfg.web.cloud_url.clone(),
+        max_range_secs: cfg.search.max_range_secs,
+        map: match (&cfg.web.map_style, cfg.web.map_tiles.is_empty()) {
+            (Some(style), _) if !style.trim().is_empty() => Some(PageMap {
+                style: Some(style.trim().to_owned()),
+                tiles: Vec::new(),
+                attribution: cfg.web.map_attribution.clone(),
+            }),
+            (_, false) => Some(PageMap {
+                style: None,
+                tiles: cfg.web.map_tiles.clone(),
+                attribution: cfg.web.map_attribution.clone(),
+            }),
+            _ => None,
+        },
+        geocoder: cfg
+            .web
+            .geocoder_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| PageGeocoder { url: u.to_owned() }),
+        explorer_url: cfg
+            .web
+            .explorer_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
     }
 }
 
@@ -193,6 +221,7 @@ fn content_type(path: &Path) -> &'static str {
         "js" | "mjs" => "text/javascript; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "json" | "map" => "application/json",
+        "geojson" => "application/geo+json",
         "wasm" => "application/wasm",
         "svg" => "image/svg+xml",
         "png" => "image/png",
@@ -279,6 +308,49 @@ async fn serve_file(dir: &Path, raw_path: &str, req: Request) -> Result<Response
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_config_carries_the_operators_map_geocoder_explorer_and_range() {
+        let d = Deployment {
+            chain_id: 1,
+            evidence_factory: Default::default(),
+            search_contract: Default::default(),
+            request_factory: Default::default(),
+            response_contract: Default::default(),
+            verifier: Default::default(),
+            start_block: 5,
+        };
+        let mut cfg = Config::default();
+        // Defaults: the bundled basemap, no geocoder, no explorer (nothing from other sites).
+        let v = serde_json::to_value(page_config(&d, &cfg)).unwrap();
+        assert_eq!(v["maxRangeSecs"], 31 * 24 * 3600);
+        for k in ["map", "geocoder", "explorerUrl"] {
+            assert!(v.get(k).is_none(), "{k} in {v}");
+        }
+        cfg.web.map_tiles = vec!["https://tiles.example/{z}/{x}/{y}.png".into()];
+        cfg.web.map_attribution = "© tiles".into();
+        cfg.web.geocoder_url = Some("https://geo.example/search?q={query}".into());
+        cfg.web.explorer_url = Some(" https://explorer.example ".into());
+        cfg.search.max_range_secs = 7 * 86400;
+        let v = serde_json::to_value(page_config(&d, &cfg)).unwrap();
+        assert_eq!(
+            v["map"],
+            serde_json::json!({ "tiles": ["https://tiles.example/{z}/{x}/{y}.png"], "attribution": "© tiles" })
+        );
+        assert_eq!(
+            v["geocoder"],
+            serde_json::json!({ "url": "https://geo.example/search?q={query}" })
+        );
+        assert_eq!(v["explorerUrl"], "https://explorer.example");
+        assert_eq!(v["maxRangeSecs"], 7 * 86400);
+        // A style wins over tiles.
+        cfg.web.map_style = Some("https://tiles.example/style.json".into());
+        let v = serde_json::to_value(page_config(&d, &cfg)).unwrap();
+        assert_eq!(
+            v["map"],
+            serde_json::json!({ "style": "https://tiles.example/style.json", "attribution": "© tiles" })
+        );
+    }
 
     #[test]
     fn paths() {

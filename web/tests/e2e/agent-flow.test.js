@@ -180,3 +180,61 @@ test('`dashledger-agent withdraw` pays reward + deposit to the owner wallet', as
   assert.ok(gained >= REWARD, `the wallet gained ${formatEther(gained)} ETH, at least the reward ${formatEther(REWARD)} expected`);
   assert.ok(gained <= REWARD + d.minDeposit, `the wallet gained ${formatEther(gained)} ETH`);
 });
+
+test("the agent's own owner page: no secret asked, token and Host checked; it lists a request and approves it", async () => {
+  // A second request for the same clip (the page asks first: it is a second escrow).
+  const p = requesterPage;
+  await p.getByTestId('tab-find').click();
+  await p.getByTestId('search').click();
+  const card = p.getByTestId('result-card').first();
+  await card.getByTestId('already-requested').waitFor();
+  await card.getByTestId('reward').fill('0.02');
+  await card.getByTestId('request').click();
+  await p.getByTestId('confirm-ok').click();
+  await card.getByTestId('new-reqc').waitFor();
+  const r2 = (await card.getByTestId('new-reqc').textContent()).trim();
+  assert.notEqual(r2, reqc);
+  const admin = await agent.admin();
+  try {
+    // Without the token, or by a host name (DNS rebinding), it refuses.
+    assert.equal((await fetch(admin.origin)).status, 403);
+    const { request } = await import('node:http');
+    const byName = await new Promise((resolve, reject) => {
+      const u = new URL(admin.url);
+      const q = request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers: { host: `evil.example:${u.port}` } }, (res) => resolve(res.statusCode));
+      q.on('error', reject);
+      q.end();
+    });
+    assert.equal(byName, 403);
+    const forged = await fetch(`${admin.origin}/act`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${new URL(admin.url).searchParams.get('token')}&action=withdraw&request=` });
+    assert.equal(forged.status, 403, 'a form from another site is refused even with the token');
+    // In the browser: the request is listed with Approve, and nothing asks for a key.
+    const { page: ap } = await import('../support/browser.js').then((m) => m.walletPage(br.browser, anvil.url, requester.address));
+    const row = ap.locator(`tr[data-reqc="${r2.toLowerCase()}"], tr[data-reqc="${r2}"]`);
+    await until('the owner page did not list the new request', 60, async () => {
+      await ap.goto(admin.url);
+      return (await row.count()) > 0;
+    });
+    assert.equal(await ap.locator('input[type="password"]').count(), 0);
+    assert.equal(await ap.locator('input:not([type="hidden"])').count(), 1, 'only the REQC field of Claim');
+    await snap(ap, 'agent-owner-page');
+    const { assertAccessible } = await import('../support/page.js');
+    await assertAccessible(ap, "the agent's owner page");
+    await row.locator('button[data-action="approve"]').click();
+    await ap
+      .getByTestId('result')
+      .waitFor({ timeout: 60000 })
+      .catch(async (e) => {
+        throw new Error(`no result on the owner page: ${(await ap.content()).slice(0, 3000)}\nadmin stderr:\n${admin.stderr()}`, { cause: e });
+      });
+    assert.match(await ap.getByTestId('result').textContent(), /^Approved 0x[0-9a-fA-F]{40} \(transaction 0x[0-9a-f]{64}\)$/);
+    assert.equal(await reqcStatus(r2), 'Responded');
+    await snap(ap, 'agent-owner-approved');
+    await ap.context().close();
+    // The requester's page follows.
+    await p.getByTestId('tab-requests').click();
+    await p.locator(`[data-reqc="${r2}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
+  } finally {
+    await admin.stop();
+  }
+});

@@ -7,7 +7,7 @@
 // lists it).
 //
 // search (cloud, thumbnail) → request (Umbral key made in the browser, reward) → the owner
-// approves in the page's owner view (kfrag in WASM) → the requester's page recovers the key,
+// approves as the agent does (kfrag made outside any page; no page asks for a secret key) → the requester's page recovers the key,
 // confirms → downloads from the cloud (signed by the wallet) → opens chunk by chunk → "verified"
 // → saves the video (byte-identical) → the owner withdraws. Then the cloud goes down: search
 // and download say so. Screenshots of every step: web/test-results/flow-*.png.
@@ -20,7 +20,7 @@ import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
 import { launch } from '../support/browser.js';
 import { makeClip, reportAccident, startCloud } from '../support/cloud.js';
 import { cloudSite, DIST, openPage, screenshots } from '../support/page.js';
-import { downloadVerifySave, ownerApproves, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, searchCloud } from '../support/steps.js';
+import { agentApproves, assertNoSecretFields, downloadVerifySave, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, searchCloud } from '../support/steps.js';
 
 const snap = screenshots('flow-');
 
@@ -76,15 +76,25 @@ test('search through the cloud: the result card has the thumbnail, time and plac
 
 test('request: the Umbral key is made in the browser and a Request Contract holds the reward', async () => {
   reqc = await requestFootage(requesterPage, { d, reward: '0.05', requester: requester.address, owner: owner.address, ec: acc.ec, snap });
+  // The guided card shows the clip: its thumbnail from the cloud (decoded), time and place.
+  const card = requesterPage.locator(`[data-reqc="${reqc}"]`);
+  await requesterPage.waitForFunction((r) => {
+    const img = document.querySelector(`[data-reqc="${r}"] img.thumb`);
+    return img && img.complete && img.naturalWidth > 0;
+  }, reqc);
+  assert.match(await card.getByTestId('clip-facts').textContent(), /^Recorded \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
 });
 
-test('the owner approves in the owner view: a kfrag made in WASM', async () => {
+test('the owner approves as the agent does (no secret key in any page); the owner view follows', async () => {
   ownerPage = await open(owner.address);
   const p = ownerPage;
+  await assertNoSecretFields(p);
   const card = await ownerViewOpen(p, reqc);
-  await p.getByTestId('owner-umbral').fill(acc.owner_umbral_secret);
-  await p.getByTestId('owner-signing').fill(owner.privateKey);
-  await ownerApproves(p, card, reqc, { d, snap });
+  assert.match(await card.getByTestId('approve-with-agent').textContent(), /dashledger-agent approve/);
+  await snap(p, 'owner-pending');
+  // The link the agent puts in its response: the cloud's download route.
+  await agentApproves(d, reqc, { owner, umbralSecret: acc.owner_umbral_secret, link: `${cloud.url}/v1/clips/${acc.ec}/download?reqc=${reqc}` });
+  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
   await snap(p, 'owner-approved');
 });
 
@@ -123,7 +133,11 @@ test('the cloud goes down: search falls back to the chain, download names the pr
   await snap(p, 'cloud-down-search');
   await p.getByTestId('tab-requests').click();
   const card = p.locator(`[data-reqc="${reqc}"]`);
+  const signsBefore = await p.evaluate(() => window.__testWallet.signatures());
   await card.getByTestId('download').click();
   await card.getByTestId('card-status').filter({ hasText: down }).waitFor();
+  // The cloud was checked first: no download signature was asked for; the owner's link is offered.
+  assert.equal(await p.evaluate(() => window.__testWallet.signatures()), signsBefore);
+  assert.equal(await card.getByTestId('owner-link').getAttribute('href'), `${cloud.url}/v1/clips/${acc.ec}/download?reqc=${reqc}`);
   await snap(p, 'cloud-down-download');
 });

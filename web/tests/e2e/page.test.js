@@ -3,11 +3,14 @@
 // account 0 is the verifier (the cloud's role), 1 the footage owner, 2 the requester.
 //
 // Covered: connect + network check, wrong network refused, search by time and place, request
-// (REQC with reward), rejected transaction, owner approval (kfrag in WASM), live state change,
-// key recovery against keyCommitment, confirm, opening + verifying a sealed clip chunk by chunk,
-// tampered clip, saving the video, owner withdraw, expired deadline, cancel, owner decline and
-// claim (too early, then after the confirm window), a wrong kfrag disputed, insufficient funds,
-// key export/import, a cloud that is down. Screenshots go to web/test-results/.
+// (REQC with reward), rejected transaction, the owner page without secret keys and approval as
+// the agent makes it, live state change, key recovery against keyCommitment and confirm as one
+// action, opening + verifying a sealed clip chunk by chunk, tampered clip, saving the video and
+// the player, owner withdraw, expired deadline (Cancel available at …, then cancel), the
+// duplicate-request guard, owner decline and claim (available after the confirm window), a wrong
+// kfrag disputed, insufficient funds, key export/import, a cloud that is down. Screenshots go to
+// web/test-results/. The map, field errors, keyboard, axe-core and phone checks are in
+// usability.test.js.
 //
 // The cloud's search (thumbnails), the signed download from the real cloud and the whole flow
 // with an accident reported through the cloud are in flow.test.js.
@@ -18,12 +21,13 @@ import { readFileSync } from 'node:fs';
 import { formatEther, parseEther } from 'viem';
 import { artifact, deploy, devAccount, rpc, startAnvil } from '../support/devnet.js';
 import { createAccident } from '../support/evidence.js';
-import { generateKeyPair, grantKfrag } from '../../src/umbral.js';
+import { generateKeyPair } from '../../src/umbral.js';
+import { fmtDuration } from '../../src/view.js';
 import { launch } from '../support/browser.js';
 import { freePort } from '../support/cloud.js';
 import { serveDist } from '../support/server.js';
 import { DIST, localInput, openPage, pageConfig, requestStatus, screenshots } from '../support/page.js';
-import { ownerApproves, ownerViewOpen, ownerWithdraws, requestFootage } from '../support/steps.js';
+import { agentApproves, assertNoSecretFields, ownerViewOpen, ownerWithdraws, requestFootage } from '../support/steps.js';
 
 const snap = screenshots();
 const reqcAbi = artifact('RequestContract').abi;
@@ -31,7 +35,6 @@ const reqcStatus = (r) => requestStatus(d, r);
 
 const owner = devAccount(1);
 const requester = devAccount(2);
-const stranger = devAccount(3);
 // Berlin, Alexanderplatz; the other accident is in Munich.
 const PLACE = { lat: 52.521918, lon: 13.413215 };
 
@@ -158,24 +161,20 @@ test('request the footage: a Request Contract holds the reward', async () => {
   });
 });
 
-test('owner view: wrong keys are named, then approval sends a kfrag made in WASM', async () => {
+test('owner view: no secret key is asked; the owner approves as the agent does', async () => {
   ownerPage = await open(owner.address);
   const p = ownerPage;
   await p.getByTestId('connect').click();
+  await assertNoSecretFields(p);
   const card = await ownerViewOpen(p, reqc);
   assert.match(await p.getByTestId('owner-status').textContent(), /1 pending/);
-  await p.getByTestId('owner-umbral').fill(acc.ownerUmbral.secretKey);
-  await p.getByTestId('owner-signing').fill(stranger.privateKey);
-  await card.getByTestId('approve').click();
-  await card.getByTestId('card-status').filter({ hasText: `belongs to ${stranger.address}` }).waitFor();
-  await p.getByTestId('owner-signing').fill(owner.privateKey);
-  await p.getByTestId('owner-umbral').fill(far.ownerUmbral.secretKey);
-  await card.getByTestId('approve').click();
-  await card.getByTestId('card-status').filter({ hasText: 'but the EC was wrapped for' }).waitFor();
-  await p.getByTestId('owner-umbral').fill(acc.ownerUmbral.secretKey);
-  assert.equal(await card.getByTestId('deposit').inputValue(), formatEther(d.minDeposit));
-  await ownerApproves(p, card, reqc, { d, snap });
-  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor();
+  // The page points to the agent's command for this request and offers no Approve button.
+  assert.match(await card.getByTestId('approve-with-agent').textContent(), new RegExp(`dashledger-agent approve ${reqc}`));
+  assert.equal(await card.getByTestId('approve').count(), 0);
+  assert.match(await p.getByTestId('owner-agent-help').textContent(), /dashledger-agent requests/);
+  await snap(p, 'owner-pending');
+  await agentApproves(d, reqc, { owner, umbralSecret: acc.ownerUmbral.secretKey, link: 'https://owner.invalid/clip' });
+  await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
   await snap(p, 'owner-approved');
 });
 
@@ -184,10 +183,11 @@ test('requester: the state goes live to Responded, the key is recovered and chec
   const card = p.locator(`[data-reqc="${reqc}"]`);
   // No reload: the list polls the chain.
   await card.getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
+  assert.match(await card.getByTestId('confirm-countdown').textContent(), /^in \d/);
   await card.getByTestId('recover').click();
   await card.getByTestId('card-status').filter({ hasText: "matches the EC's keyCommitment" }).waitFor();
   await snap(p, 'key-recovered');
-  await card.getByTestId('confirm').click();
+  // Recover and confirm are one action: the confirm transaction follows the recovery.
   await p.locator(`[data-reqc="${reqc}"]`).getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
   assert.equal(await reqcStatus(reqc), 'Completed');
   await snap(p, 'completed');
@@ -213,6 +213,9 @@ test('the sealed clip opens chunk by chunk, its Keccak-256 matches videoHash, an
   assert.match(await verdict.textContent(), new RegExp(`Keccak-256 ${acc.params.videoHash} matches`));
   assert.match(await verdict.textContent(), /5 chunks, 300000 bytes/);
   assert.equal(await card.getByTestId('progress').evaluate((e) => e.value === e.max && e.max === 300000 + 56 + 5 * 16), true);
+  // After "Verified": a player for the clip, and the step bar complete.
+  assert.equal(await card.getByTestId('player').evaluate((v) => v.src.startsWith('blob:')), true);
+  assert.deepEqual(await card.getByTestId('steps').locator('li').evaluateAll((li) => li.map((l) => l.dataset.state)), ['done', 'done', 'done', 'done']);
   await snap(p, 'verified');
   const [download] = await Promise.all([p.waitForEvent('download'), card.getByTestId('save').click()]);
   const saved = readFileSync(await download.path());
@@ -231,31 +234,76 @@ test('owner withdraws reward + deposit', async () => {
   });
 });
 
-test('an expired deadline is explained; the requester cancels and withdraws', async () => {
+test("Cancel is available only after the owner's deadline; then the requester cancels and withdraws", async () => {
+  const late = await newRequest('0.02');
   const p = requesterPage;
-  await p.getByTestId('tab-find').click();
-  const card = p.getByTestId('result-card').first();
-  await card.getByTestId('reward').fill('0.02');
-  await card.getByTestId('request').click();
-  await card.getByTestId('new-reqc').waitFor();
-  const late = (await card.getByTestId('new-reqc').textContent()).trim();
+  await p.getByTestId('tab-requests').click();
+  const rc = () => p.locator(`[data-reqc="${late}"]`);
+  // Before the deadline: no enabled Cancel that would fail "too early", but when it will be possible.
+  await rc().getByTestId('cancel').waitFor();
+  assert.equal(await rc().getByTestId('cancel').isDisabled(), true);
+  assert.match(await rc().getByTestId('cancel').textContent(), /^Cancel available at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC[+-]?[\d:]* \(in /);
+  assert.match(await rc().getByTestId('respond-countdown').textContent(), /^in \d/);
+  assert.deepEqual(await rc().getByTestId('steps').locator('li').evaluateAll((li) => li.map((l) => l.dataset.state)), ['done', 'current', 'todo', 'todo']);
+  await snap(p, 'cancel-not-yet');
   await rpc(anvil.url, 'evm_increaseTime', [d.windows.responseWindow + 10]);
   await rpc(anvil.url, 'evm_mine', []);
+  // The owner's answer is now refused on-chain (as the agent would be told), and the owner page says so.
+  await assert.rejects(agentApproves(d, late, { owner, umbralSecret: acc.ownerUmbral.secretKey }), /ResponseDeadlinePassed/);
   const op = ownerPage;
   await op.getByTestId('refresh-owner').click();
   const oc = op.locator(`[data-reqc="${late}"]`);
-  await oc.getByTestId('approve').click();
-  await oc.getByTestId('card-status').filter({ hasText: "expired: the owner's response deadline passed" }).waitFor();
+  await oc.getByTestId('owner-expired').filter({ hasText: "expired: the owner's response deadline passed" }).waitFor();
   await snap(op, 'expired');
   assert.equal(await reqcStatus(late), 'Open');
-  await p.getByTestId('tab-requests').click();
-  const rc = p.locator(`[data-reqc="${late}"]`);
-  await rc.getByTestId('cancel').click();
+  // The page follows the chain's clock: Cancel becomes available by itself.
+  await rc().getByTestId('cancel').filter({ hasText: 'Cancel (the owner did not answer in time)' }).waitFor({ timeout: 15000 });
+  await rc().getByTestId('cancel').click();
   await p.locator(`[data-reqc="${late}"]`).getByTestId('request-state').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 15000 });
   await p.locator(`[data-reqc="${late}"]`).getByTestId('withdraw').click();
   await p.locator(`[data-reqc="${late}"]`).getByTestId('withdraw').waitFor({ state: 'detached', timeout: 15000 });
   assert.equal(await d.pub.readContract({ address: late, abi: reqcAbi, functionName: 'owed', args: [requester.address] }), 0n);
 });
+
+test('a second request for the same clip is marked and asked about before the wallet opens', async () => {
+  const p = requesterPage;
+  await p.getByTestId('tab-find').click();
+  await p.getByTestId('search').click();
+  await p.getByTestId('search-status').filter({ hasText: '1 result' }).waitFor();
+  const card = p.getByTestId('result-card').first();
+  // Marked with the states of this account's requests, linking to My requests.
+  const already = card.getByTestId('already-requested');
+  await already.waitFor();
+  assert.match(await already.textContent(), /You already requested this: .*Completed/);
+  assert.match(await already.textContent(), /Cancelled/);
+  // The terms are on the card before any wallet prompt.
+  const terms = await card.getByTestId('terms').textContent();
+  assert.ok(terms.includes(`Owner's response window${fmtDuration(d.windows.responseWindow)}:`), terms);
+  assert.ok(terms.includes(`Confirm or dispute window${fmtDuration(d.windows.confirmWindow)} after`), terms);
+  assert.match(terms, /Confirm or dispute window/);
+  assert.match(terms, /Refunds.*declines/);
+  const count = async () => d.pub.readContract({ address: d.contracts.responseContract, abi: artifact('ResponseContract').abi, functionName: 'requestCount', args: [owner.address] });
+  const before = await count();
+  await card.getByTestId('reward').fill('0.04');
+  await card.getByTestId('request').click();
+  const dlg = p.getByTestId('confirm-dialog');
+  await dlg.waitFor();
+  assert.match(await dlg.textContent(), /You already requested this footage.*Completed.*second reward of 0\.04 ETH/s);
+  assert.match(await dlg.getByTestId('terms').textContent(), /Reward0\.04 ETH/);
+  await snap(p, 'duplicate-request-dialog');
+  await dlg.getByTestId('confirm-cancel').click();
+  await card.getByTestId('request-status').filter({ hasText: 'Nothing sent' }).waitFor();
+  assert.equal(await count(), before, 'no second Request Contract was opened');
+  await already.getByTestId('see-my-requests').click();
+  assert.equal(await p.getByTestId('tab-requests').getAttribute('aria-selected'), 'true');
+});
+
+/** The duplicate-request dialog, when it shows: open another request (these tests mean to). */
+async function confirmAnother(p) {
+  const ok = p.getByTestId('confirm-ok');
+  await ok.waitFor({ timeout: 5000 });
+  await ok.click();
+}
 
 async function newRequest(reward) {
   const p = requesterPage;
@@ -263,6 +311,7 @@ async function newRequest(reward) {
   const card = p.getByTestId('result-card').first();
   await card.getByTestId('reward').fill(reward);
   await card.getByTestId('request').click();
+  await confirmAnother(p);
   await card.getByTestId('new-reqc').filter({ hasNotText: /^$/ }).waitFor();
   // The card keeps the last request's address until the new one is mined: wait for a new one.
   let r;
@@ -300,14 +349,15 @@ test('owner view: claim is refused while the requester may confirm, allowed afte
   const op = ownerPage;
   await op.getByTestId('refresh-owner').click();
   const oc = () => op.locator(`[data-reqc="${r}"]`);
-  await oc().getByTestId('approve').click();
-  await oc().getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
+  await agentApproves(d, r, { owner, umbralSecret: acc.ownerUmbral.secretKey });
   await oc().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
-  await oc().getByTestId('claim').click();
-  await oc().getByTestId('card-status').filter({ hasText: 'too early: the requester may confirm or dispute until' }).waitFor();
+  // While the requester may confirm or dispute, Claim says when it becomes possible.
+  assert.equal(await oc().getByTestId('claim').isDisabled(), true);
+  assert.match(await oc().getByTestId('claim').textContent(), /^Claim available at .* \(in /);
   await snap(op, 'owner-claim-too-early');
   await rpc(anvil.url, 'evm_increaseTime', [d.windows.confirmWindow + 10]);
   await rpc(anvil.url, 'evm_mine', []);
+  await oc().getByTestId('claim').filter({ hasText: 'Claim (the confirm window is over)' }).waitFor({ timeout: 15000 });
   await oc().getByTestId('claim').click();
   await oc().getByTestId('request-state').filter({ hasText: 'Claimed' }).waitFor({ timeout: 15000 });
   assert.equal(await reqcStatus(r), 'Claimed');
@@ -321,9 +371,7 @@ test('a wrong kfrag is named on recovery and the requester disputes it', async (
   const r = await newRequest('0.022');
   // The owner answers with a kfrag for somebody else's key (sent outside the page).
   const other = generateKeyPair();
-  const { kfrag, signerKey } = grantKfrag({ ownerSecretKey: acc.ownerUmbral.secretKey, signerSecretKey: owner.privateKey, requesterPublicKey: other.publicKey });
-  const hash = await d.wallet(owner.address).writeContract({ address: r, abi: reqcAbi, functionName: 'respond', args: [kfrag, signerKey, 'https://example.invalid/clip'], value: d.minDeposit });
-  assert.equal((await d.pub.waitForTransactionReceipt({ hash })).status, 'success');
+  await agentApproves(d, r, { owner, umbralSecret: acc.ownerUmbral.secretKey, link: 'https://example.invalid/clip', requesterKey: other.publicKey });
   const p = requesterPage;
   await p.getByTestId('tab-requests').click();
   const rc = () => p.locator(`[data-reqc="${r}"]`);
@@ -342,6 +390,7 @@ test('insufficient funds are named before anything is sent', async () => {
   const card = p.getByTestId('result-card').first();
   await card.getByTestId('reward').fill('100000');
   await card.getByTestId('request').click();
+  await confirmAnother(p);
   await card.getByTestId('request-status').filter({ hasText: 'Insufficient funds' }).waitFor();
   await snap(p, 'insufficient-funds');
 });

@@ -5,6 +5,7 @@
 // manual event file makes the accident, so the model's decision does not matter), and the
 // location from an NMEA file.
 
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { targetDebug } from './cloud.js';
@@ -110,5 +111,47 @@ export async function setupAgent(root, { cloud, anvil, lat, lon }) {
   /** The event button: the agent's event file (`<watch_dir>/EVENT` by default). */
   const pressEvent = () => writeFileSync(path.join(watchDir, 'EVENT'), '');
 
-  return { root, config, watchDir, init, run, start, deliverSegment, pressEvent, log, daemon: () => daemon };
+  /**
+   * Starts `dashledger-agent admin` (the owner's page) on a free loopback port; resolves to
+   * { url (with the access token), origin, stop() } once it printed its URL.
+   */
+  const admin = async () => {
+    const child = spawn(agentBin(), ['--config', config, 'admin', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: env() });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b));
+    process.once('exit', () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+    const url = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (b) => {
+        out += b;
+        const m = out.match(/^(http:\/\/\S+)$/m);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`dashledger-agent admin exited (${code}): ${err}`)));
+      setTimeout(() => reject(new Error(`dashledger-agent admin printed no URL in 30 s: ${err}`)), 30000);
+    });
+    return {
+      url,
+      origin: new URL(url).origin,
+      stderr: () => err,
+      stop: () =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            resolve();
+          }
+        }),
+    };
+  };
+
+  return { root, config, watchDir, init, run, start, admin, deliverSegment, pressEvent, log, daemon: () => daemon };
 }

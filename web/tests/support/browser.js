@@ -35,8 +35,8 @@ export async function launch() {
  * anvil. `window.__testWallet` lets a test switch accounts, make the next request fail with a
  * user rejection (4001), or report another chain id.
  */
-export async function walletPage(browser, anvilUrl, account, { chainIdOverride = null } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+export async function walletPage(browser, anvilUrl, account, { chainIdOverride = null, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, ...contextOptions });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('[page error]', e.message));
   page.on('console', (m) => {
@@ -52,7 +52,7 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
   await page.addInitScript(
     ({ account, chainIdOverride }) => {
       const listeners = {};
-      const wallet = { account, connected: false, rejectNext: false, chainId: chainIdOverride };
+      const wallet = { account, connected: false, rejectNext: false, chainId: chainIdOverride, signatures: 0 };
       const emit = (ev, arg) => (listeners[ev] ?? []).forEach((f) => f(arg));
       const fail = (code, message) => Object.assign(new Error(message), { code });
       window.__testWallet = {
@@ -62,6 +62,10 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
         },
         rejectNext() {
           wallet.rejectNext = true;
+        },
+        /** How many personal_sign requests the page made. */
+        signatures() {
+          return wallet.signatures;
         },
         setChainId(id) {
           wallet.chainId = id;
@@ -90,8 +94,10 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
               wallet.chainId = null;
               emit('chainChanged', params[0].chainId);
               return null;
-            case 'eth_sendTransaction':
             case 'personal_sign':
+              wallet.signatures += 1;
+            // falls through
+            case 'eth_sendTransaction':
             case 'eth_signTypedData_v4':
               if (wallet.rejectNext) {
                 wallet.rejectNext = false;

@@ -57,8 +57,8 @@ export async function cloudSite(cloud, anvil, d) {
  * Opens `url` in a new wallet page for `account` (see walletPage) and waits until the page is
  * ready. With `connect`, connects the wallet and waits until the page shows anvil's chain.
  */
-export async function openPage(br, anvil, url, account, { connect = false, chainIdOverride = null } = {}) {
-  const { page } = await walletPage(br.browser, anvil.url, account, { chainIdOverride });
+export async function openPage(br, anvil, url, account, { connect = false, chainIdOverride = null, contextOptions = {} } = {}) {
+  const { page } = await walletPage(br.browser, anvil.url, account, { chainIdOverride, contextOptions });
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]');
   if (connect) {
@@ -66,4 +66,18 @@ export async function openPage(br, anvil, url, account, { connect = false, chain
     await page.getByTestId('network').filter({ hasText: String(anvil.chainId) }).waitFor();
   }
   return page;
+}
+
+/**
+ * axe-core (through @axe-core/playwright) on the page as it is now: asserts no serious or
+ * critical violation (WCAG 2.x A/AA rules and best practices), naming each rule and element.
+ * Returns the violations of lower impact, for the record.
+ */
+export async function assertAccessible(page, screen) {
+  const { default: AxeBuilder } = await import('@axe-core/playwright');
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']).analyze();
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const detail = bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`).join('\n');
+  if (bad.length) throw new Error(`axe-core on "${screen}": ${bad.length} serious/critical violation(s):\n${detail}`);
+  return results.violations;
 }

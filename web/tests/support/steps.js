@@ -1,10 +1,15 @@
-// Test support: the steps of the browser tests that the flows share (owner in the page:
-// page.test.js and flow.test.js; owner = the agent: agent-flow.test.js).
+// Test support: the steps of the browser tests that the flows share (page.test.js, flow.test.js,
+// agent-flow.test.js, usability.test.js). No page asks an owner for a secret key: in page.test.js
+// and flow.test.js the owner answers as the dashcam agent does (`agentApproves`: the kfrag made
+// from the owner's keys outside the page, `respond` sent from the owner's account); in
+// agent-flow.test.js the real agent does.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { formatEther, parseEther } from 'viem';
-import { artifact } from './devnet.js';
+import { artifact, REPO } from './devnet.js';
+import { grantKfrag, loadUmbral } from '../../src/umbral.js';
 import { localInput, requestStatus } from './page.js';
 
 const reqcAbi = artifact('RequestContract').abi;
@@ -67,24 +72,57 @@ export async function ownerViewOpen(page, reqc) {
   return card;
 }
 
-/** Approves `reqc` on its owner-view card (kfrag made in WASM) and checks the contract is Responded. */
-export async function ownerApproves(page, card, reqc, { d, snap }) {
-  await snap(page, 'owner-pending');
-  await card.getByTestId('approve').click();
-  await card.getByTestId('card-status').filter({ hasText: 'Approved' }).waitFor();
-  assert.equal(await requestStatus(d, reqc), 'Responded');
+/** The requester's Umbral public key of `reqc`, from its RequestOpened event (as the agent reads it). */
+export async function requesterKeyOf(d, reqc) {
+  const logs = await d.pub.getContractEvents({ address: d.contracts.responseContract, abi: artifact('ResponseContract').abi, eventName: 'RequestOpened', fromBlock: BigInt(d.fromBlock ?? 0) });
+  const log = logs.find((l) => l.args.reqc.toLowerCase() === reqc.toLowerCase());
+  assert.ok(log, `no RequestOpened event for ${reqc}`);
+  return log.args.requesterUmbralKey;
 }
 
-/** Recovers the session key on the request's card (checked against keyCommitment) and confirms. */
+/**
+ * The owner approves `reqc` as the dashcam agent does (`dashledger-agent approve`): the kfrag for
+ * the requester's key is made from the owner's Umbral secret and the EC owner key outside any
+ * page, and `respond` is sent from the owner's account with `deposit` (default: the minimum) and
+ * `link`. Checks the contract is Responded; returns the transaction hash. `requesterKey`
+ * overrides the key the kfrag is made for (a wrong answer).
+ */
+export async function agentApproves(d, reqc, { owner, umbralSecret, link = `https://cloud.invalid/v1/clips/download?reqc=${reqc}`, deposit = d.minDeposit, requesterKey = null }) {
+  await loadUmbral(readFileSync(path.join(REPO, 'web/node_modules/@nucypher/umbral-pre/pkg-bundler/umbral_pre_wasm_bg.wasm')));
+  const { kfrag, signerKey } = grantKfrag({ ownerSecretKey: umbralSecret, signerSecretKey: owner.privateKey, requesterPublicKey: requesterKey ?? (await requesterKeyOf(d, reqc)) });
+  // Simulated first, as the agent checks before sending: a refusal comes back by its error name.
+  const { request } = await d.pub.simulateContract({ account: owner.address, address: reqc, abi: reqcAbi, functionName: 'respond', args: [kfrag, signerKey, link], value: deposit });
+  const hash = await d.wallet(owner.address).writeContract(request);
+  assert.equal((await d.pub.waitForTransactionReceipt({ hash })).status, 'success');
+  if (!requesterKey) assert.equal(await requestStatus(d, reqc), 'Responded');
+  return hash;
+}
+
+/** No page asks for a secret key: no password field, nothing labelled as a secret or private key, on any tab. */
+export async function assertNoSecretFields(page) {
+  for (const tab of ['find', 'requests', 'owner', 'keys']) {
+    await page.getByTestId(`tab-${tab}`).click();
+    assert.equal(await page.locator('input[type="password"]').count(), 0, `a password field on the ${tab} tab`);
+    const labels = await page.locator('section:not([hidden]) label, section:not([hidden]) input[aria-label]').evaluateAll((els) => els.map((e) => e.textContent + (e.getAttribute('aria-label') ?? '')));
+    // The Keys tab imports the requester's own Umbral key file (made by this page); nothing else.
+    const secretLabels = labels.filter((t) => /private key|signing key|secret key|seed/i.test(t));
+    assert.deepEqual(secretLabels, [], `secret-key inputs on the ${tab} tab`);
+  }
+}
+
+/**
+ * Recovers the session key on the request's card (checked against keyCommitment) and pays: one
+ * action, "Recover key and pay" (the confirm transaction follows the recovery).
+ */
 export async function recoverAndConfirm(page, reqc, { d, snap }) {
   const card = () => page.locator(`[data-reqc="${reqc}"]`);
   await card().getByTestId('request-state').filter({ hasText: 'Responded' }).waitFor({ timeout: 15000 });
   await card().getByTestId('recover').click();
   await card().getByTestId('card-status').filter({ hasText: "matches the EC's keyCommitment" }).waitFor();
   await snap(page, 'key-recovered');
-  await card().getByTestId('confirm').click();
   await card().getByTestId('request-state').filter({ hasText: 'Completed' }).waitFor({ timeout: 15000 });
   assert.equal(await requestStatus(d, reqc), 'Completed');
+  assert.match(await card().getByTestId('card-status').textContent(), /matches the EC's keyCommitment\. Confirmed and paid/);
   await snap(page, 'confirmed');
 }
 
@@ -103,6 +141,9 @@ export async function downloadVerifySave(page, reqc, { clipBytes, videoHash, sna
   assert.ok(text.includes(videoHash), text);
   assert.ok(text.includes(`${clipBytes.length} bytes`), text);
   assert.equal(await card.getByTestId('progress').evaluate((e) => e.value === e.max), true);
+  // The verified video plays in the page, and the step bar is complete.
+  await card.getByTestId('player').waitFor();
+  assert.deepEqual(await card.getByTestId('steps').locator('li').evaluateAll((li) => li.map((l) => l.dataset.state)), ['done', 'done', 'done', 'done']);
   await check(card, text);
   await snap(page, 'verified');
   const [download] = await Promise.all([page.waitForEvent('download'), card.getByTestId('save').click()]);
