@@ -329,40 +329,39 @@ pub fn pdf(r: &ReportInput<'_>) -> Vec<u8> {
     let mut pages: Vec<Content> = Vec::new();
     let mut content = Content::new();
     let mut y = page_h - margin;
-    let mut first = true;
-    for (b, size, text) in &lines {
-        if first && thumb.is_some() && pages.is_empty() && y < page_h - margin - 40.0 {
-            // After the title lines: the thumbnail on the left, a locator box on the right.
-            if let Some((_, (w, h, _))) = thumb {
-                let scale = (240.0 / f32::from(w)).min(135.0 / f32::from(h.max(1)));
-                let (dw, dh) = (f32::from(w) * scale, f32::from(h) * scale);
-                y -= dh + 6.0;
-                content.save_state();
-                content.transform([dw, 0.0, 0.0, dh, margin, y]);
-                content.x_object(iname);
-                content.restore_state();
-                // Locator: a box with the point in its centre (no tiles in an offline file).
-                let (bx, by, bw, bh) = (margin + 260.0, y, 160.0, dh);
-                content.set_stroke_gray(0.5);
-                content.rect(bx, by, bw, bh);
-                content.stroke();
-                content.move_to(bx + bw / 2.0, by);
-                content.line_to(bx + bw / 2.0, by + bh);
-                content.move_to(bx, by + bh / 2.0);
-                content.line_to(bx + bw, by + bh / 2.0);
-                content.stroke();
-                content.set_fill_rgb(0.8, 0.0, 0.0);
-                content.rect(bx + bw / 2.0 - 3.0, by + bh / 2.0 - 3.0, 6.0, 6.0);
-                content.fill_nonzero();
-                content.set_fill_gray(0.0);
-                content.begin_text();
-                content.set_font(fname, 7.0);
-                content.next_line(bx + 4.0, by + 4.0);
-                content.show(Str(&ascii(&format!("{lat:.5}, {lon:.5}"))));
-                content.end_text();
-                y -= 8.0;
-            }
-            first = false;
+    for (idx, (b, size, text)) in lines.iter().enumerate() {
+        // After the title and the result line: the thumbnail on the left, a locator box on the
+        // right.
+        if idx == 2
+            && let Some((_, (w, h, _))) = thumb
+        {
+            let scale = (240.0 / f32::from(w)).min(135.0 / f32::from(h.max(1)));
+            let (dw, dh) = (f32::from(w) * scale, f32::from(h) * scale);
+            y -= dh + 6.0;
+            content.save_state();
+            content.transform([dw, 0.0, 0.0, dh, margin, y]);
+            content.x_object(iname);
+            content.restore_state();
+            // Locator: a box with the point in its centre (no tiles in an offline file).
+            let (bx, by, bw, bh) = (margin + 260.0, y, 160.0, dh);
+            content.set_stroke_gray(0.5);
+            content.rect(bx, by, bw, bh);
+            content.stroke();
+            content.move_to(bx + bw / 2.0, by);
+            content.line_to(bx + bw / 2.0, by + bh);
+            content.move_to(bx, by + bh / 2.0);
+            content.line_to(bx + bw, by + bh / 2.0);
+            content.stroke();
+            content.set_fill_rgb(0.8, 0.0, 0.0);
+            content.rect(bx + bw / 2.0 - 3.0, by + bh / 2.0 - 3.0, 6.0, 6.0);
+            content.fill_nonzero();
+            content.set_fill_gray(0.0);
+            content.begin_text();
+            content.set_font(fname, 7.0);
+            content.next_line(bx + 4.0, by + 4.0);
+            content.show(Str(&ascii(&format!("{lat:.5}, {lon:.5}"))));
+            content.end_text();
+            y -= 8.0;
         }
         let lead = size * 1.35;
         if y - lead < margin {
@@ -426,6 +425,76 @@ pub fn pdf(r: &ReportInput<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn input_parts() -> (EvidenceInfo, Verdict) {
+        use crate::format::{Params, TxRef};
+        use alloy::primitives::{Address, B256, Bytes};
+        let info = EvidenceInfo {
+            chain_id: 31337,
+            evidence_factory: Address::repeat_byte(1),
+            search_contract: Address::repeat_byte(2),
+            ec: Address::repeat_byte(3),
+            owner: Address::repeat_byte(4),
+            status: "Verified".into(),
+            evidence_hash: B256::repeat_byte(5),
+            params: Params {
+                video_hash: B256::repeat_byte(6),
+                cipher_hash: B256::repeat_byte(7),
+                frame_hash: B256::repeat_byte(8),
+                frames_root: B256::repeat_byte(9),
+                key_commitment: B256::repeat_byte(10),
+                recorded_at: 1_700_000_000,
+                latitude: 52_516_275,
+                longitude: 13_377_704,
+                capsule: Bytes::new(),
+                wrapped_key: Bytes::new(),
+                owner_umbral_key: Bytes::new(),
+            },
+            created: TxRef {
+                tx: B256::repeat_byte(11),
+                block: 3,
+            },
+            verified: TxRef {
+                tx: B256::repeat_byte(12),
+                block: 4,
+            },
+            request: None,
+        };
+        let verdict = crate::check::verify(&crate::format::Bundle::default());
+        (info, verdict)
+    }
+
+    #[test]
+    fn pdf_and_html_reports() {
+        // SOI, then a SOF0 segment: 8-bit, 90 x 160, 3 components.
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x5a, 0x00, 0xa0, 0x03, 1, 0x22, 0, 2,
+            0x11, 1, 3, 0x11, 1, 0xff, 0xd9,
+        ];
+        assert_eq!(jpeg_size(&jpeg), Some((160, 90, 3)));
+        assert_eq!(jpeg_size(b"not a jpeg"), None);
+        let (info, verdict) = input_parts();
+        let input = ReportInput {
+            info: &info,
+            verdict: &verdict,
+            thumbnail: Some(&jpeg),
+            clip_bytes: 42,
+            made_at: "2026-12-03T00:00:00Z",
+        };
+        let pdf = pdf(&input);
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/DCTDecode") && text.contains("/Helvetica"));
+        assert!(text.contains("2023-11-14T22:13:20Z"));
+        assert!(text.contains("FAILED"), "the checks are listed");
+        let html = html(&input);
+        assert!(html.contains("data:image/jpeg;base64,"));
+        assert!(html.contains("openstreetmap.org/?mlat=52.516275&amp;mlon=13.377704"));
+        assert!(
+            html.contains("approved dashcam"),
+            "what was not checked is listed"
+        );
+    }
 
     #[test]
     fn dates_base64_wrap() {
