@@ -287,6 +287,11 @@ impl Chain {
         &self.dep
     }
 
+    /// The provider (read-only calls and proofs, e.g. the `bundle` module).
+    pub const fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
     /// The wallet address (errors when no key was given).
     pub fn me(&self) -> Result<Address> {
         self.me.ok_or_else(|| {

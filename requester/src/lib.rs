@@ -5,6 +5,7 @@
 //! * [`cloud`] — search verified clips and download a sealed clip (signed, resumable).
 //! * [`keys`] — the requester's Umbral keys on disk (generated on first use, export/import).
 //! * [`open`] — open a sealed clip chunk by chunk and check it against the Evidence Contract.
+//! * [`bundle`] — an evidence bundle of a verified clip for `dashledger-verify`.
 //! * [`bindings`] — contract bindings from `protocol/abi/`.
 //!
 //! The guide is `docs/requester.md`.
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod bindings;
+pub mod bundle;
 pub mod chain;
 pub mod cloud;
 pub mod config;

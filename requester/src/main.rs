@@ -11,6 +11,7 @@ use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::signers::local::PrivateKeySigner;
 use clap::{Args, Parser, Subcommand};
 use dashledger_protocol::wrap::{self, UmbralPublicKey, WrappedKey};
+use dashledger_requester::bundle::{self, BundleRequest};
 use dashledger_requester::chain::{Chain, RequestState, fmt_eth, fmt_time, status, status_name};
 use dashledger_requester::cloud::{Area, Cloud};
 use dashledger_requester::config::Deployment;
@@ -112,6 +113,33 @@ enum Cmd {
     /// Manage the Umbral keys requests are made with.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Write an evidence bundle (zip) of a verified clip, checkable offline with dashledger-verify.
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, Args)]
+struct BundleArgs {
+    /// The Evidence Contract, or a Request Contract for it.
+    target: Address,
+    /// The clip `fetch` verified (its Keccak-256 must be the EC's videoHash).
+    #[arg(long)]
+    clip: PathBuf,
+    /// Where to write the bundle (zip).
+    #[arg(long)]
+    out: PathBuf,
+    /// The device's signed evidence records around the segment: 161-byte records concatenated
+    /// (the body of the cloud's `POST /v1/evidence`), as the owner or the operator gives them.
+    #[arg(long)]
+    records: Option<PathBuf>,
+    /// The device as the cloud recorded it (JSON of `GET /v1/admin/devices/{address}`).
+    #[arg(long)]
+    device: Option<PathBuf>,
+    /// Prove the EC's state at this block (default: the latest).
+    #[arg(long)]
+    block: Option<u64>,
+    /// Do not fetch the thumbnail from the cloud.
+    #[arg(long)]
+    no_thumbnail: bool,
 }
 
 #[derive(Debug, Args)]
@@ -747,6 +775,47 @@ impl Ctx {
         Ok(())
     }
 
+    async fn bundle(&self, a: BundleArgs) -> CmdResult {
+        let chain = self.chain(None).await?;
+        let cloud = if a.no_thumbnail {
+            None
+        } else {
+            Some(Cloud::new(&self.g.cloud_url)?)
+        };
+        let req = BundleRequest {
+            target: a.target,
+            clip: a.clip,
+            records: a.records,
+            device: a.device,
+            block: a.block,
+            out: a.out,
+        };
+        let w = match bundle::bundle(&chain, cloud.as_ref(), &req).await {
+            Ok(w) => w,
+            Err(e @ Error::Verification(_)) => {
+                emit(
+                    self.g.json,
+                    &json!({"result": "failed", "reason": e.to_string()}),
+                );
+                return Err(Failure {
+                    code: EXIT_VERIFY,
+                    error: e,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for n in &w.verdict.not_checked {
+            eprintln!("not checked offline: {} ({})", n.what, n.how);
+        }
+        emit(
+            self.g.json,
+            &json!({"result": "written", "out": w.out.display().to_string(), "ec": w.ec.to_string(),
+                    "bytes": w.bytes, "files": w.files, "proof_block": w.proof_block,
+                    "checks": w.verdict.checks.len()}),
+        );
+        Ok(())
+    }
+
     fn keys(&self, k: KeysCmd) -> CmdResult {
         let ks = self.keystore();
         match k {
@@ -853,6 +922,7 @@ async fn run(cli: Cli) -> CmdResult {
         Cmd::Dispute { reqc } => ctx.simple_tx(reqc, "dispute").await,
         Cmd::Withdraw { reqc } => ctx.withdraw(reqc).await,
         Cmd::Keys(k) => ctx.keys(k),
+        Cmd::Bundle(a) => ctx.bundle(a).await,
     }
 }
 

@@ -1,0 +1,311 @@
+//! `bundle`: gathers an evidence bundle (docs/formats.md "Evidence bundle") for an EC — the
+//! verified clip, the EC's fields, the transactions and receipts that created and verified it,
+//! `eth_getProof` proofs of the EC and its SearchContract listing against one block header, the
+//! device's records — and writes it with `dashledger_verify::build`, which also checks it
+//! offline before it is written.
+
+use std::path::{Path, PathBuf};
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use dashledger_protocol::bindings::{EvidenceContract, EvidenceFactory, RequestFactory};
+use dashledger_protocol::hash::keccak256;
+use dashledger_verify::Verdict;
+use dashledger_verify::build::{Parts, build};
+use dashledger_verify::format::{
+    BlockFile, EC_STATUS_SLOT, EvidenceInfo, Params, StateProof, TxRef, owner_of_slot,
+};
+
+use crate::chain::{Chain, fmt_time};
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+
+/// What to bundle.
+#[derive(Clone, Debug)]
+pub struct BundleRequest {
+    /// An Evidence Contract or a Request Contract for one.
+    pub target: Address,
+    /// The verified clip (`fetch --out`).
+    pub clip: PathBuf,
+    /// Signed evidence records of the device (161 bytes each), if available.
+    pub records: Option<PathBuf>,
+    /// The device as the cloud recorded it (JSON), if available.
+    pub device: Option<PathBuf>,
+    /// Prove the state at this block (default: the latest).
+    pub block: Option<u64>,
+    /// Where to write the zip.
+    pub out: PathBuf,
+}
+
+/// What was written.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// The EC.
+    pub ec: Address,
+    /// The bundle file.
+    pub out: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Files in it.
+    pub files: usize,
+    /// The block of the state proofs.
+    pub proof_block: u64,
+    /// The offline verdict at bundle time.
+    pub verdict: Verdict,
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(Error::io(what, path))
+}
+
+/// Builds and writes the bundle. Fails (writing nothing) when a check fails.
+pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -> Result<Written> {
+    let p = chain.provider();
+    let dep = chain.deployment();
+    let rpc = |what: &str, e: &dyn std::fmt::Display| Error::Rpc {
+        url: "the chain RPC".into(),
+        reason: format!("{what}: {e}"),
+    };
+    // EC or REQC?
+    let rf = RequestFactory::new(dep.request_factory, p);
+    let is_request = rf
+        .isRequest(req.target)
+        .call()
+        .await
+        .map_err(|e| rpc("isRequest", &e))?;
+    let (ec, request) = if is_request {
+        (chain.request_state(req.target).await?.ec, Some(req.target))
+    } else {
+        (req.target, None)
+    };
+
+    // Creation: the factory's EvidenceCreated log (parameters, owner, transaction).
+    let ef = EvidenceFactory::new(dep.evidence_factory, p);
+    let created = ef
+        .EvidenceCreated_filter()
+        .topic1(ec.into_word())
+        .from_block(dep.start_block)
+        .query()
+        .await
+        .map_err(|e| rpc("reading EvidenceCreated", &e))?;
+    let (ev, log) = created.into_iter().next().ok_or_else(|| {
+        Error::Config(format!(
+            "{ec} is neither a Request Contract nor an Evidence Contract of this deployment (no EvidenceCreated event)"
+        ))
+    })?;
+    let created = tx_ref(&log, "EvidenceCreated")?;
+    let c = EvidenceContract::new(ec, p);
+    let verified_logs = c
+        .EvidenceVerified_filter()
+        .from_block(dep.start_block)
+        .query()
+        .await
+        .map_err(|e| rpc("reading EvidenceVerified", &e))?;
+    let (_, vlog) = verified_logs.into_iter().next().ok_or_else(|| {
+        Error::State(format!(
+            "{ec} has not been verified (no EvidenceVerified event): a bundle needs a Verified EC"
+        ))
+    })?;
+    let verified = tx_ref(&vlog, "EvidenceVerified")?;
+    let params = Params {
+        video_hash: ev.params.videoHash,
+        cipher_hash: ev.params.cipherHash,
+        frame_hash: ev.params.frameHash,
+        frames_root: ev.params.framesRoot,
+        key_commitment: ev.params.keyCommitment,
+        recorded_at: ev.params.recordedAt,
+        latitude: ev.params.latitude,
+        longitude: ev.params.longitude,
+        capsule: ev.params.capsule.clone(),
+        wrapped_key: ev.params.wrappedKey.clone(),
+        owner_umbral_key: ev.params.ownerUmbralKey.clone(),
+    };
+    let evidence_hash = c
+        .evidenceHash()
+        .call()
+        .await
+        .map_err(|e| rpc("evidenceHash", &e))?;
+
+    // The clip must be this EC's.
+    let clip = read(&req.clip, "reading the clip")?;
+    let h = keccak256(&clip);
+    if h != params.video_hash {
+        return Err(Error::Verification(format!(
+            "{} has Keccak-256 {h}, but the EC's videoHash is {}: give the clip `fetch` verified for this EC",
+            req.clip.display(),
+            params.video_hash
+        )));
+    }
+
+    // State proofs at one block.
+    let number = match req.block {
+        Some(n) => n,
+        None => p
+            .get_block_number()
+            .await
+            .map_err(|e| rpc("eth_blockNumber", &e))?,
+    };
+    let at = BlockId::Number(BlockNumberOrTag::Number(number));
+    let header = p
+        .get_block_by_number(number.into())
+        .await
+        .map_err(|e| rpc("eth_getBlockByNumber", &e))?
+        .ok_or_else(|| Error::Config(format!("the chain has no block {number}")))?
+        .header;
+    let ec_account = p
+        .get_proof(
+            ec,
+            vec![B256::from(alloy::primitives::U256::from(EC_STATUS_SLOT))],
+        )
+        .block_id(at)
+        .await
+        .map_err(|e| rpc("eth_getProof (EC)", &e))?;
+    let search_account = p
+        .get_proof(dep.search_contract, vec![owner_of_slot(ec)])
+        .block_id(at)
+        .await
+        .map_err(|e| rpc("eth_getProof (SearchContract)", &e))?;
+    let ec_code = p
+        .get_code_at(ec)
+        .block_id(at)
+        .await
+        .map_err(|e| rpc("eth_getCode", &e))?;
+
+    let mut blocks = Vec::new();
+    for n in [created.block, verified.block] {
+        if blocks
+            .iter()
+            .any(|b: &BlockFile| b.header.inner.number == n)
+        {
+            continue;
+        }
+        let b = p
+            .get_block_by_number(n.into())
+            .full()
+            .await
+            .map_err(|e| rpc("eth_getBlockByNumber", &e))?
+            .ok_or_else(|| Error::Config(format!("the chain has no block {n}")))?;
+        let receipts = p
+            .get_block_receipts(BlockId::Number(BlockNumberOrTag::Number(n)))
+            .await
+            .map_err(|e| rpc("eth_getBlockReceipts", &e))?
+            .ok_or_else(|| Error::Config(format!("no receipts for block {n}")))?;
+        let transactions = b.transactions.into_transactions().collect();
+        blocks.push(BlockFile {
+            header: b.header,
+            transactions,
+            receipts,
+        });
+    }
+
+    let thumbnail = match cloud {
+        Some(cl) => match thumbnail(cl, ec).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("no thumbnail in the bundle: {e}");
+                eprintln!("note: the thumbnail could not be fetched ({e}); the bundle has none");
+                None
+            }
+        },
+        None => None,
+    };
+    let records = req
+        .records
+        .as_deref()
+        .map(|r| read(r, "reading the records"))
+        .transpose()?;
+    let device = match &req.device {
+        Some(d) => Some(
+            serde_json::from_slice(&read(d, "reading the device file")?)
+                .map_err(|e| Error::Config(format!("{} is not JSON: {e}", d.display())))?,
+        ),
+        None => None,
+    };
+    let parts = Parts {
+        clip,
+        thumbnail,
+        info: EvidenceInfo {
+            chain_id: dep.chain_id,
+            evidence_factory: dep.evidence_factory,
+            search_contract: dep.search_contract,
+            ec,
+            owner: ev.owner,
+            status: "Verified".into(),
+            evidence_hash,
+            params,
+            created,
+            verified,
+            request,
+        },
+        state: StateProof {
+            header,
+            ec_code,
+            ec_account,
+            search_account,
+        },
+        blocks,
+        records,
+        device,
+        made_at: fmt_time(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
+    };
+    let (bundle, verdict) = build(parts).map_err(|e| Error::Verification(e.to_string()))?;
+    if !verdict.verified() {
+        return Err(Error::Verification(format!(
+            "the bundle does not verify, so it was not written:\n{}",
+            verdict.failure_summary()
+        )));
+    }
+    bundle
+        .write(&req.out)
+        .map_err(|e| Error::Verification(e.to_string()))?;
+    let bytes = std::fs::metadata(&req.out)
+        .map_err(Error::io("reading", &req.out))?
+        .len();
+    Ok(Written {
+        ec,
+        out: req.out.clone(),
+        bytes,
+        files: bundle.files.len(),
+        proof_block: number,
+        verdict,
+    })
+}
+
+fn tx_ref(log: &alloy::rpc::types::Log, what: &str) -> Result<TxRef> {
+    match (log.transaction_hash, log.block_number) {
+        (Some(tx), Some(block)) => Ok(TxRef { tx, block }),
+        _ => Err(Error::State(format!(
+            "the {what} log has no transaction or block (pending?)"
+        ))),
+    }
+}
+
+async fn thumbnail(cloud: &Cloud, ec: Address) -> Result<Vec<u8>> {
+    let url = cloud.url(&format!("/v1/clips/{ec}/thumbnails/first"))?;
+    let resp = reqwest::get(url.clone())
+        .await
+        .map_err(|e| Error::CloudDown {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+    if !resp.status().is_success() {
+        return Err(Error::CloudHttp {
+            what: "the thumbnail".into(),
+            status: resp.status().as_u16(),
+            detail: String::new(),
+        });
+    }
+    Ok(resp
+        .bytes()
+        .await
+        .map_err(|e| Error::CloudDown {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?
+        .to_vec())
+}

@@ -1,0 +1,90 @@
+//! `dashledger-verify BUNDLE.zip [--rpc URL]`: verifies an evidence bundle. No network unless
+//! `--rpc` is given. stdout: one JSON object (the verdict); stderr: a readable summary.
+//! Exit codes: 0 verified, 3 a check failed, 1 the bundle or the node could not be read,
+//! 2 bad command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dashledger_verify::{Bundle, live, verify};
+
+/// Verify a dashledger evidence bundle, offline by default.
+#[derive(Debug, Parser)]
+#[command(name = "dashledger-verify", version)]
+struct Cli {
+    /// The bundle (`dashledger-requester bundle … --out FILE.zip`).
+    bundle: PathBuf,
+    /// Also re-check against this Ethereum JSON-RPC node: its chain id, that the bundle's
+    /// headers are its blocks, the EC's code and status now.
+    #[arg(long, value_name = "URL")]
+    rpc: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bundle = match Bundle::read(&cli.bundle) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            println!(
+                "{}",
+                serde_json::json!({"result": "error", "error": e.to_string()})
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let mut verdict = verify(&bundle);
+    if let Some(url) = &cli.rpc {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        match rt.block_on(live::verify_live(&bundle, url)) {
+            Ok(checks) => {
+                verdict.extend(checks);
+                // The node answered for the headers: no longer "not checked".
+                if verdict.checks.iter().any(|c| c.name == "live-header") {
+                    verdict
+                        .not_checked
+                        .retain(|n| !n.what.contains("canonical chain"));
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                println!(
+                    "{}",
+                    serde_json::json!({"result": "error", "error": e.to_string(), "offline": verdict})
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
+    for c in &verdict.checks {
+        eprintln!(
+            "{} {}: {}",
+            if c.ok { "ok    " } else { "FAILED" },
+            c.name,
+            c.detail
+        );
+    }
+    for n in &verdict.not_checked {
+        eprintln!("not checked: {} (how: {})", n.what, n.how);
+    }
+    eprintln!("result: {}", verdict.result);
+    println!(
+        "{}",
+        serde_json::to_string(&verdict).expect("the verdict serialises")
+    );
+    if verdict.verified() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
