@@ -29,6 +29,9 @@ use crate::config::Config;
 use crate::error::AgentError;
 use crate::outbox::Outbox;
 
+/// REQCs per `requestsOf` page (the contract allows up to 256).
+const PAGE: u64 = 100;
+
 /// BIP-32 path of the owner's funding wallet (same seed as the EC owner keys, branch 1).
 pub const WALLET_KEY_PATH: [u32; 5] = [44 | HARDENED, 60 | HARDENED, 7 | HARDENED, 1, 0];
 
@@ -557,7 +560,7 @@ impl OwnerChain {
         Ok(Acted::new(&view, owner, sent, owed))
     }
 
-    /// Every REQC opened for `owner`'s ECs.
+    /// Every REQC opened for `owner`'s ECs, newest first.
     async fn requests_of(&self, owner: Address) -> Result<Vec<Address>, AgentError> {
         let Some(rc) = self.deployment.response_contract else {
             return Err(AgentError::Config(
@@ -565,18 +568,21 @@ impl OwnerChain {
             ));
         };
         let rc = ResponseContract::new(rc, &self.provider);
-        let n = rc
-            .requestCount(owner)
-            .call()
-            .await
-            .map_err(|e| call_err("requestCount", e))?;
-        if n.is_zero() {
-            return Ok(Vec::new());
+        // Cursor paging: every page costs the same, wherever it is in the list.
+        let mut out = Vec::new();
+        let mut cursor = Address::ZERO;
+        loop {
+            let page = rc
+                .requestsOf(owner, cursor, U256::from(PAGE))
+                .call()
+                .await
+                .map_err(|e| call_err("requestsOf", e))?;
+            out.extend(page.page);
+            if page.next.is_zero() {
+                return Ok(out);
+            }
+            cursor = page.next;
         }
-        rc.requestsOf(owner, U256::ZERO, n)
-            .call()
-            .await
-            .map_err(|e| call_err("requestsOf", e))
     }
 
     /// Pulls what every used owner key is owed (`owed` / `withdraw`) to `to` (default: the

@@ -23,7 +23,9 @@ use dashledger_protocol::bindings::response_contract::ResponseContract;
 use dashledger_protocol::wrap::{self, UmbralPublicKey, UmbralSecretKey, WrappedKey};
 use dashledger_testkit::mined;
 
-const REWARD: u64 = 1_000_000_000_000_000;
+/// Ten times the deployment's minimum reward (minDeposit / 10): a tenth of it is still a valid
+/// request (the auto-approve case below).
+const REWARD: u64 = 10_000_000_000_000_000;
 
 /// A requester (anvil account `i`) opens a request for `ec`; returns the REQC and its key.
 async fn open_request(env: &Env, i: usize, ec: Address, reward: u64) -> (Address, UmbralSecretKey) {

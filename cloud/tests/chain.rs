@@ -474,7 +474,17 @@ async fn verifier_relayer_requests_download_dispute() {
         "not_disputed",
     )
     .await;
-    mined(RequestContract::new(reqc2, &requester_p).dispute()).await;
+    let bond = RequestContract::new(reqc2, &requester_p)
+        .disputeBond()
+        .call()
+        .await
+        .unwrap();
+    mined(
+        RequestContract::new(reqc2, &requester_p)
+            .dispute()
+            .value(bond),
+    )
+    .await;
     let v: Value = s
         .client
         .post(s.u(&format!("/v1/disputes/{reqc2:#x}")))

@@ -318,6 +318,26 @@ contract RelayedOwnerTest is Base {
         reqc.withdrawFor(payable(PAYOUT), share + 1, dl, wsig);
     }
 
+    /// A response fee of the whole reward leaves the owner nothing: `withdrawFor` has nothing to
+    /// send, and the relayer pulls its due itself.
+    function test_withdrawFor_revertsIfOwnerShareSpentOnFees() public {
+        bytes memory sig = signRespond(KEY_A, reqc, kfrag(), REWARD, dl);
+        vm.prank(relayer);
+        reqc.respondFor{value: MIN_DEPOSIT}(kfrag(), umbralKey("v"), string(LINK), REWARD, dl, sig);
+        vm.prank(requester);
+        reqc.confirm();
+        vm.assertEq(reqc.owed(keyA), 0, "owner's share spent on the fee");
+        bytes memory wsig = signWithdraw(KEY_A, reqc, PAYOUT, 0, dl);
+        vm.expectRevert(abi.encodeWithSelector(IRequestContract.NothingToWithdraw.selector, keyA));
+        vm.prank(relayer);
+        reqc.withdrawFor(payable(PAYOUT), 0, dl, wsig);
+        uint256 before = relayer.balance;
+        vm.prank(relayer);
+        reqc.withdraw(payable(relayer));
+        vm.assertEq(relayer.balance - before, REWARD + MIN_DEPOSIT, "relayer: deposit + fee");
+        vm.assertEq(address(reqc).balance, 0, "empty");
+    }
+
     function test_declineFor_revertsIfForged() public {
         bytes memory sig = sign(KEY_B, reqc.hashDecline(dl));
         vm.expectRevert(
@@ -372,7 +392,7 @@ contract RelayedOwnerTest is Base {
     }
 
     function testFuzz_withdrawFor_paysExactly(uint96 fee1, uint96 fee2) public {
-        fee1 = uint96(bound(fee1, 0, REWARD));
+        fee1 = uint96(bound(fee1, 0, REWARD - 1)); // REWARD: see the test below
         bytes memory sig = signRespond(KEY_A, reqc, kfrag(), fee1, dl);
         vm.prank(relayer);
         reqc.respondFor{value: MIN_DEPOSIT}(kfrag(), umbralKey("v"), string(LINK), fee1, dl, sig);

@@ -1,6 +1,8 @@
 //! EIP-712 typed data for relayed Evidence Contract creation
 //! (`EvidenceFactory.createEvidenceFor(params, owner, deadline, signature)`), byte-identical to
-//! what the factory checks (see `contracts/src/interfaces/IEvidenceFactory.sol`).
+//! what the factory checks (see `contracts/src/interfaces/IEvidenceFactory.sol`), and for the
+//! relayed owner actions on a Request Contract (`respondFor`, `declineFor`, `claimFor`,
+//! `withdrawFor`; domain verifyingContract = the REQC; see [`OwnerAction`]).
 //!
 //! Domain: `EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`
 //! with name `"dashledger"`, version `"1"`, verifyingContract = the factory.
@@ -49,12 +51,104 @@ sol! {
     }
 }
 
+sol! {
+    /// Owner (EC owner key): respond with this kfrag; a relayer fronts the deposit and is owed it
+    /// back plus `relayerFee` out of the owner's share (`IRequestContract.respondFor`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Respond {
+        bytes kfrag;
+        bytes ownerUmbralKey;
+        string downloadLink;
+        uint256 relayerFee;
+        uint256 deadline;
+    }
+
+    /// Owner: decline the request (`declineFor`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Decline {
+        uint256 deadline;
+    }
+
+    /// Owner: claim after the confirm window (`claimFor`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Claim {
+        uint256 deadline;
+    }
+
+    /// Owner: pay my share to `to`, `relayerFee` of it to the sender (`withdrawFor`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Withdraw {
+        address to;
+        uint256 relayerFee;
+        uint256 deadline;
+    }
+}
+
+/// A relayed owner action on one Request Contract, signed by the EC's owner key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnerAction {
+    /// `respondFor`.
+    Respond(Respond),
+    /// `declineFor`.
+    Decline(Decline),
+    /// `claimFor`.
+    Claim(Claim),
+    /// `withdrawFor`.
+    Withdraw(Withdraw),
+}
+
+impl OwnerAction {
+    /// The digest the REQC checks (`hashRespond` / `hashDecline` / `hashClaim` / `hashWithdraw`):
+    /// domain name "dashledger", version "1", `chain_id`, verifyingContract = `reqc`.
+    pub fn digest(&self, chain_id: u64, reqc: Address) -> B256 {
+        let d = domain(chain_id, reqc);
+        match self {
+            Self::Respond(m) => m.eip712_signing_hash(&d),
+            Self::Decline(m) => m.eip712_signing_hash(&d),
+            Self::Claim(m) => m.eip712_signing_hash(&d),
+            Self::Withdraw(m) => m.eip712_signing_hash(&d),
+        }
+    }
+
+    /// Signs with the EC's owner key: 65 bytes `r || s || v` (v = 27/28, low s).
+    pub fn sign(
+        &self,
+        owner_key: &PrivateKeySigner,
+        chain_id: u64,
+        reqc: Address,
+    ) -> Result<[u8; 65]> {
+        let sig = owner_key
+            .sign_hash_sync(&self.digest(chain_id, reqc))
+            .map_err(|e| Error::Eip712(e.to_string()))?;
+        Ok(sig.as_bytes())
+    }
+
+    /// Checks a signature as the REQC does (strict v/s) against the REQC's `owner`.
+    pub fn verify(
+        &self,
+        chain_id: u64,
+        reqc: Address,
+        owner: Address,
+        signature: &[u8; 65],
+    ) -> Result<()> {
+        let recovered = recover_strict(&self.digest(chain_id, reqc), signature)?;
+        if recovered != owner {
+            return Err(Error::WrongSigner {
+                expected: owner,
+                recovered,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// EIP-712 domain name.
 pub const DOMAIN_NAME: &str = "dashledger";
 /// EIP-712 domain version.
 pub const DOMAIN_VERSION: &str = "1";
 
-/// The factory's EIP-712 domain.
+/// The EIP-712 domain of `verifying_contract`: the EvidenceFactory for `CreateEvidence`, a
+/// Request Contract for the owner actions.
 pub fn domain(chain_id: u64, factory: Address) -> Eip712Domain {
     eip712_domain! {
         name: DOMAIN_NAME,
@@ -135,6 +229,38 @@ mod tests {
              cipherHash,bytes32 frameHash,bytes32 framesRoot,bytes32 keyCommitment,uint64 recordedAt,int32 latitude,\
              int32 longitude,bytes capsule,bytes wrappedKey,bytes ownerUmbralKey)"
         );
+    }
+
+    #[test]
+    fn owner_action_type_strings_match_the_contract() {
+        assert_eq!(
+            Respond::eip712_encode_type(),
+            "Respond(bytes kfrag,bytes ownerUmbralKey,string downloadLink,uint256 relayerFee,uint256 deadline)"
+        );
+        assert_eq!(Decline::eip712_encode_type(), "Decline(uint256 deadline)");
+        assert_eq!(Claim::eip712_encode_type(), "Claim(uint256 deadline)");
+        assert_eq!(
+            Withdraw::eip712_encode_type(),
+            "Withdraw(address to,uint256 relayerFee,uint256 deadline)"
+        );
+    }
+
+    #[test]
+    fn owner_action_bound_to_one_request() {
+        let k = PrivateKeySigner::random();
+        let m = OwnerAction::Withdraw(Withdraw {
+            to: Address::repeat_byte(3),
+            relayerFee: U256::from(7),
+            deadline: U256::from(100),
+        });
+        let a = Address::repeat_byte(1);
+        let sig = m.sign(&k, 31337, a).unwrap();
+        m.verify(31337, a, k.address(), &sig).unwrap();
+        assert!(
+            m.verify(31337, Address::repeat_byte(2), k.address(), &sig)
+                .is_err()
+        );
+        assert!(m.verify(1, a, k.address(), &sig).is_err());
     }
 
     #[test]

@@ -90,6 +90,15 @@ fn describe_reqc_error(e: &RequestContract::RequestContractErrors) -> String {
             "ResolveWindowOpen: the verifier may resolve until {}",
             fmt_time(v.resolveBy)
         ),
+        E::ResolveWindowClosed(v) => format!(
+            "ResolveWindowClosed: the verifier's window ended at {}; anyone may now expire the dispute (the owner is paid, your bond comes back)",
+            fmt_time(v.resolveBy)
+        ),
+        E::WrongBond(v) => format!(
+            "WrongBond: a dispute needs a bond of exactly {} ETH (sent {} ETH)",
+            fmt_eth(v.bond),
+            fmt_eth(v.sent)
+        ),
         E::NothingToWithdraw(v) => {
             format!("NothingToWithdraw: this request owes {} nothing", v.account)
         }
@@ -121,7 +130,11 @@ pub fn decode_revert(e: &alloy::contract::Error) -> Option<String> {
                     v.ec
                 )
             }
-            E::ZeroReward(_) => "ZeroReward: the reward must be more than 0".into(),
+            E::RewardTooLow(v) => format!(
+                "RewardTooLow: the reward must be at least {} ETH (offered {} ETH)",
+                fmt_eth(v.minReward),
+                fmt_eth(v.reward)
+            ),
             E::RewardTooLarge(v) => format!(
                 "RewardTooLarge: {} ETH does not fit in 96 bits",
                 fmt_eth(v.reward)
@@ -548,7 +561,15 @@ impl Chain {
         let me = self.me()?;
         let pending = match what {
             "confirm" => c.confirm().send().await,
-            "dispute" => c.dispute().send().await,
+            "dispute" => {
+                // The bond is fixed per deployment; it comes back unless the kfrag was valid.
+                let bond = c
+                    .disputeBond()
+                    .call()
+                    .await
+                    .map_err(|e| self.call_error("disputeBond", e))?;
+                c.dispute().value(bond).send().await
+            }
             "cancel" => c.cancel().send().await,
             "withdraw" => c.withdraw(me).send().await,
             other => return Err(Error::Config(format!("unknown request action {other}"))),
@@ -561,7 +582,7 @@ impl Chain {
     pub async fn confirm(&self, reqc: Address) -> Result<Sent> {
         self.reqc_tx(reqc, "confirm").await
     }
-    /// `dispute()`: the kfrag is wrong.
+    /// `dispute()` with the bond (`disputeBond()`): the kfrag is wrong.
     pub async fn dispute(&self, reqc: Address) -> Result<Sent> {
         self.reqc_tx(reqc, "dispute").await
     }

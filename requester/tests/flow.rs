@@ -448,7 +448,7 @@ async fn wrong_kfrag_is_disputed() {
         out_s,
         &["--sealed", sealed.to_str().unwrap()],
     ));
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["result"], "disputed");
     assert!(v["tx"].as_str().unwrap().starts_with("0x"));

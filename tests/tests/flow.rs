@@ -9,7 +9,7 @@
 //! * A's second request: the owner never answers, A cancels after the response window and is
 //!   refunded;
 //! * B's second request: the owner answers with a wrong kfrag, B's `fetch` disputes, the cloud's
-//!   dispute endpoint resolves it for B, who withdraws reward + deposit.
+//!   dispute endpoint resolves it for B, who withdraws reward + deposit + the dispute bond.
 //!
 //! Balances are checked to the wei against what the contracts say (fees from the receipts).
 
@@ -403,14 +403,16 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         RESOLVED_FOR_REQUESTER
     );
     let deposit4 = devnet.call_u128(&reqc4, "deposit()(uint256)", &[])?;
+    let bond4 = devnet.call_u128(&reqc4, "bond()(uint256)", &[])?;
+    assert!(bond4 > 0, "B paid the dispute bond");
     let before = devnet.balance(&b.address)?;
     let out = b.json(&["withdraw", &reqc4])?;
     let fee =
         Devnet::fee(&devnet.receipt(out["withdrawals"][0]["tx"].as_str().context("no tx")?)?)?;
     assert_eq!(
         devnet.balance(&b.address)?,
-        before + REWARD_WEI + deposit4 - fee,
-        "B got reward + deposit"
+        before + REWARD_WEI + deposit4 + bond4 - fee,
+        "B got reward + deposit + its bond back"
     );
     Ok(())
 }

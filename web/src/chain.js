@@ -10,6 +10,7 @@ import {
   getAddress,
   parseEventLogs,
   toHex as viemToHex,
+  zeroAddress,
 } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { abi as evidenceFactoryAbi } from '../../protocol/abi/EvidenceFactory.json';
@@ -227,7 +228,8 @@ export class Chain {
   /** REQCs addressed to `owner`, newest first, from the ResponseContract. */
   async requestsFor(owner = this.account, limit = 100) {
     const rc = { address: this.addr.responseContract, abi: responseAbi };
-    const reqcs = await this.public.readContract({ ...rc, functionName: 'requestsOf', args: [owner, 0n, BigInt(limit)] });
+    // Cursor paging (returns [page, next]); the first page is the newest `limit`.
+    const [reqcs] = await this.public.readContract({ ...rc, functionName: 'requestsOf', args: [owner, zeroAddress, BigInt(limit)] });
     const logs = reqcs.length
       ? await this.public.getContractEvents({ ...rc, eventName: 'RequestOpened', args: { owner }, fromBlock: this.fromBlock })
       : [];
@@ -283,8 +285,10 @@ export class Chain {
   confirm(reqc) {
     return this.reqcCall(reqc, 'confirm');
   }
-  dispute(reqc) {
-    return this.reqcCall(reqc, 'dispute');
+  /** Disputes with the bond the deployment fixes (back to the requester unless the kfrag was valid). */
+  async dispute(reqc) {
+    const bond = await this.public.readContract({ address: reqc, abi: requestContractAbi, functionName: 'disputeBond' });
+    return this.reqcCall(reqc, 'dispute', [], bond);
   }
   cancel(reqc) {
     return this.reqcCall(reqc, 'cancel');
