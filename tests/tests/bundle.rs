@@ -349,6 +349,22 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
         "{s}"
     );
     assert!(s.contains("search-account-proof"), "{s}");
+    // Evidence claimed for another chain: the creating and verifying transactions say otherwise.
+    let other_chain = dashledger_verify::format::EvidenceInfo {
+        chain_id: 1,
+        ..info.clone()
+    };
+    let v = verify(
+        &bundle
+            .clone()
+            .with_file(paths::EVIDENCE, canonical_json(&other_chain)),
+    );
+    let s = failures(&v);
+    assert!(
+        s.contains("created-tx:")
+            && s.contains("was signed for chain Some(31337), not for chain 1"),
+        "{s}"
+    );
     // And the requester refuses to bundle an EC that is not yet Verified at the chosen block.
     let early = (info.created.block).to_string();
     let out = a.run(&[

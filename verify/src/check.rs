@@ -651,7 +651,11 @@ fn check_listing(info: &EvidenceInfo, a: &EIP1186AccountProofResponse) -> Outcom
 
 /// Checks a block file's header, transaction and receipt roots; returns the block, the index
 /// of `tx` in it and its receipt's logs.
-fn check_block(bundle: &Bundle, tx: &TxRef) -> std::result::Result<(BlockFile, usize), String> {
+fn check_block(
+    bundle: &Bundle,
+    tx: &TxRef,
+    chain_id: u64,
+) -> std::result::Result<(BlockFile, usize), String> {
     let path = paths::block(tx.block);
     let b: BlockFile = bundle.json(&path).map_err(|e| e.to_string())?;
     check_header(&b.header).map_err(|e| format!("{path}: {e}"))?;
@@ -699,11 +703,19 @@ fn check_block(bundle: &Bundle, tx: &TxRef) -> std::result::Result<(BlockFile, u
     if !receipts[index].status() {
         return fail(format!("{path}: transaction {} failed (reverted)", tx.tx));
     }
+    // The signed transaction names its chain (EIP-155 / typed transactions).
+    let signed_for = alloy_consensus::Transaction::chain_id(&envelopes[index]);
+    if signed_for != Some(chain_id) {
+        return fail(format!(
+            "{path}: transaction {} was signed for chain {signed_for:?}, not for chain {chain_id}",
+            tx.tx
+        ));
+    }
     Ok((b, index))
 }
 
 fn check_created(bundle: &Bundle, info: &EvidenceInfo) -> Outcome {
-    let (b, i) = check_block(bundle, &info.created)?;
+    let (b, i) = check_block(bundle, &info.created, info.chain_id)?;
     let logs = b.receipts[i].inner.clone().into_primitives_receipt();
     let found = logs.logs().iter().find_map(|l| {
         (l.address == info.evidence_factory)
@@ -744,13 +756,13 @@ fn check_created(bundle: &Bundle, info: &EvidenceInfo) -> Outcome {
         ));
     }
     Ok(format!(
-        "block {} ({}): transaction {} is at index {i}; transactions and receipts hash to the header's roots; its EvidenceCreated event carries these parameters and owner",
+        "block {} ({}): transaction {} (signed for this chain id) is at index {i}; transactions and receipts hash to the header's roots; its EvidenceCreated event carries these parameters and owner",
         info.created.block, b.header.hash, info.created.tx
     ))
 }
 
 fn check_verified(bundle: &Bundle, info: &EvidenceInfo) -> Outcome {
-    let (b, i) = check_block(bundle, &info.verified)?;
+    let (b, i) = check_block(bundle, &info.verified, info.chain_id)?;
     let r = b.receipts[i].inner.clone().into_primitives_receipt();
     let found = r.logs().iter().any(|l| {
         l.address == info.ec
