@@ -621,7 +621,7 @@ fn check_ec_status(a: &EIP1186AccountProofResponse) -> Outcome {
         a,
         B256::from(U256::from(EC_STATUS_SLOT)),
         U256::from(EC_STATUS_VERIFIED),
-        "EC status is Verified (1)",
+        "EC is not Rejected (status slot = Pending; Verified is the listing below)",
     )
 }
 

@@ -50,8 +50,10 @@ pub mod paths {
 pub const SEARCH_OWNER_OF_SLOT: u64 = 1;
 /// The EvidenceContract's storage slot of `_status` (slot 0, lowest byte).
 pub const EC_STATUS_SLOT: u64 = 0;
-/// `Status.Verified` of an EvidenceContract.
-pub const EC_STATUS_VERIFIED: u8 = 1;
+/// What a verified EvidenceContract's `_status` slot holds: `Pending` (0). The contract keeps
+/// only Pending or Rejected there; Verified *is* "listed in the SearchContract" (the listing
+/// proof), which `verify()` writes instead of a second storage write. A Rejected EC holds 2.
+pub const EC_STATUS_VERIFIED: u8 = 0;
 
 /// The storage slot of `_ownerOf[ec]` in the SearchContract:
 /// `keccak256(pad32(ec) || pad32(1))`.

@@ -22,7 +22,7 @@
 //! 4. `state-proof-header`, `ec-account-proof`, `ec-status-proof`, `search-account-proof`,
 //!    `search-listing-proof` — the header's hash recomputed from its fields; `eth_getProof`
 //!    account proofs of the EC and the SearchContract against its `stateRoot` (alloy-trie's
-//!    Merkle-Patricia verifier), the EC's status slot = Verified, the SearchContract's
+//!    Merkle-Patricia verifier), the EC's status slot = not Rejected, the SearchContract's
 //!    `ownerOf[ec]` = the owner (listed).
 //! 5. `created-tx`, `verified-tx` — the blocks of the creating and verifying transactions:
 //!    header hashes, transactions and receipts hashing to the header's roots, the

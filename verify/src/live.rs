@@ -92,7 +92,9 @@ pub async fn verify_live(bundle: &Bundle, url: &str) -> Result<Vec<Check>> {
     add(
         "live-ec-status",
         status == U256::from(crate::format::EC_STATUS_VERIFIED),
-        format!("the EC's status slot now holds {status} (1 = Verified)"),
+        format!(
+            "the EC's status slot now holds {status} (0 = Pending, listed = Verified; 2 = Rejected)"
+        ),
     );
     Ok(checks)
 }
