@@ -354,17 +354,12 @@ pub fn write_thumbnails(
 }
 
 fn decode_thumbnails(path: &Path, stop: &CancellationToken) -> Result<(Frame, Frame), AgentError> {
-    let mut first = None;
-    let mut last = None;
+    let mut ends = decode::FirstLast::default();
     decode::decode_each(path, &DecodeOptions::default(), |f| {
         if stop.is_cancelled() {
             return Err("the daemon is stopping".into());
         }
-        if first.is_none() {
-            first = Some(f);
-        } else {
-            last = Some(f);
-        }
+        ends.push(f);
         Ok(())
     })
     .map_err(|e| {
@@ -374,12 +369,10 @@ fn decode_thumbnails(path: &Path, stop: &CancellationToken) -> Result<(Frame, Fr
             e
         }
     })?;
-    let first = first.ok_or_else(|| AgentError::Decode {
+    ends.finish().ok_or_else(|| AgentError::Decode {
         path: path.into(),
         reason: "no frame".into(),
-    })?;
-    let last = last.unwrap_or_else(|| first.clone());
-    Ok((first, last))
+    })
 }
 
 /// Microdegrees for the EC.

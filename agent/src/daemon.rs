@@ -193,6 +193,35 @@ fn install_signals(flags: &Flags) -> Result<(), AgentError> {
     Ok(())
 }
 
+/// The loop of a blocking worker: runs `step` until `stop`; `Ok(true)` (work done) runs it again
+/// at once, `Ok(false)` (nothing to do) waits `idle`, an error is logged (`what` failed) and
+/// retried after the `config.retry` backoff (a full disk or a locked database must not
+/// crash-loop the daemon).
+pub fn run_steps(
+    config: &Config,
+    runtime: &tokio::runtime::Handle,
+    stop: &CancellationToken,
+    idle: Duration,
+    what: &str,
+    mut step: impl FnMut() -> Result<bool, AgentError>,
+) {
+    let mut backoff = Backoff::new(
+        Duration::from_millis(config.retry.base_ms),
+        Duration::from_millis(config.retry.max_ms),
+    );
+    while !stop.is_cancelled() {
+        match step() {
+            Ok(true) => backoff.reset(),
+            Ok(false) => sleep_until_stopped(runtime, stop, idle),
+            Err(e) => {
+                let d = backoff.next_delay();
+                tracing::error!(error = %e, retry_in = ?d, "{what} failed; will retry");
+                sleep_until_stopped(runtime, stop, d);
+            }
+        }
+    }
+}
+
 /// Blocking worker: one step at a time, each committed. Errors are logged and retried with
 /// backoff (a full disk or a locked database must not crash-loop the daemon).
 fn segment_worker(
@@ -210,17 +239,14 @@ fn segment_worker(
         Duration::from_secs(config.settle_secs),
     );
     let poll = Duration::from_millis(config.poll_interval_ms);
-    let mut backoff = Backoff::new(
-        Duration::from_millis(config.retry.base_ms),
-        Duration::from_millis(config.retry.max_ms),
-    );
     let mut last_scan: Option<Instant> = None;
     let mut detector = DetectorSlot {
         motion,
         ..DetectorSlot::default()
     };
-    while !flags.stop.is_cancelled() {
-        match worker_step(
+    let idle = poll.min(Duration::from_millis(250));
+    run_steps(config, &runtime, &flags.stop, idle, "segment work", || {
+        worker_step(
             config,
             &mut outbox,
             &mut watcher,
@@ -229,18 +255,8 @@ fn segment_worker(
             &mut last_scan,
             poll,
             &mut detector,
-        ) {
-            Ok(true) => backoff.reset(),
-            Ok(false) => {
-                sleep_until_stopped(&runtime, &flags.stop, poll.min(Duration::from_millis(250)))
-            }
-            Err(e) => {
-                let d = backoff.next_delay();
-                tracing::error!(error = %e, retry_in = ?d, "segment work failed; will retry");
-                sleep_until_stopped(&runtime, &flags.stop, d);
-            }
-        }
-    }
+        )
+    });
     Ok(())
 }
 

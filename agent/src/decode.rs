@@ -402,6 +402,32 @@ pub fn decode_each(
     })
 }
 
+/// Keeps the first and last of a stream of frames (an accident's thumbnails), by move: no frame
+/// is copied while streaming.
+#[derive(Debug, Default)]
+pub struct FirstLast {
+    first: Option<Frame>,
+    last: Option<Frame>,
+}
+
+impl FirstLast {
+    /// Takes the next frame.
+    pub fn push(&mut self, frame: Frame) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.last = Some(frame);
+        }
+    }
+
+    /// The first and last frames (the same one twice for a one-frame stream); `None` for none.
+    pub fn finish(self) -> Option<(Frame, Frame)> {
+        let first = self.first?;
+        let last = self.last.unwrap_or_else(|| first.clone());
+        Some((first, last))
+    }
+}
+
 /// Decodes `path` completely into memory (frames and audio). For short clips and tests; the
 /// daemon streams with [`decode_each`].
 pub fn decode(path: &Path, options: &DecodeOptions) -> Result<Decoded, AgentError> {

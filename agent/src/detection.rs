@@ -181,7 +181,7 @@ impl Detector {
         let t0 = Instant::now();
         let mut timings = Timings::default();
         let mut p_image = Vec::new();
-        let (mut first, mut last) = (None, None);
+        let mut ends = decode::FirstLast::default();
         let options = DecodeOptions {
             scale_to: None,
             timeout: self.decode_timeout,
@@ -196,18 +196,10 @@ impl Detector {
                 .map_err(|e| format!("image model: {e}"))?;
             timings.image += t.elapsed();
             p_image.push(p);
-            // Kept (moved, not copied) for the thumbnails.
-            if first.is_none() {
-                first = Some(frame);
-            } else {
-                last = Some(frame);
-            }
+            ends.push(frame);
             Ok(())
         })?;
-        let thumbnails = first.map(|f| {
-            let l = last.unwrap_or_else(|| f.clone());
-            (f, l)
-        });
+        let thumbnails = ends.finish();
         let mut notes = Vec::new();
         let audio_dbfs = summary.audio.as_deref().and_then(rms_dbfs);
         let p_audio = match (&self.audio, &summary.audio) {

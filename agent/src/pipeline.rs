@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accident::{Prepared, StepError};
 use crate::cloud::{CloudClient, Deployment, Failure};
 use crate::config::{Config, EcVia};
-use crate::daemon::{Backoff, sleep_until_stopped};
+use crate::daemon::{Backoff, run_steps};
 use crate::error::AgentError;
 use crate::location::LastFix;
 use crate::outbox::{AccidentStage, Outbox};
@@ -72,30 +72,23 @@ impl AccidentWork {
 /// The pipeline task: advances open accidents until the daemon stops. Runs on a blocking thread
 /// (`spawn_blocking`); outbox errors are logged and retried, never fatal.
 pub fn accident_worker(config: &Config, mut work: AccidentWork) {
-    let mut backoff = Backoff::new(
-        Duration::from_millis(config.retry.base_ms),
-        Duration::from_millis(config.retry.max_ms),
-    );
     let idle = Duration::from_millis(config.poll_interval_ms.clamp(50, 1000));
+    let (runtime, stop) = (work.runtime.clone(), work.stop.clone());
     let mut outbox = None;
-    while !work.stop.is_cancelled() {
-        let step = match &mut outbox {
+    run_steps(
+        config,
+        &runtime,
+        &stop,
+        idle,
+        "accident pipeline",
+        || match &mut outbox {
             Some(o) => accident_next(config, o, &mut work),
             None => Outbox::open(&config.outbox_path()).map(|o| {
                 outbox = Some(o);
                 true
             }),
-        };
-        match step {
-            Ok(true) => backoff.reset(),
-            Ok(false) => sleep_until_stopped(&work.runtime, &work.stop, idle),
-            Err(e) => {
-                let d = backoff.next_delay();
-                tracing::error!(error = %e, retry_in = ?d, "accident pipeline failed; will retry");
-                sleep_until_stopped(&work.runtime, &work.stop, d);
-            }
-        }
-    }
+        },
+    );
 }
 
 /// Advances the oldest open accident by one stage. `Ok(true)` when a stage was attempted.
