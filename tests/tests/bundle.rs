@@ -385,7 +385,7 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ec-status-proof"), "{err}");
+    assert!(err.contains("search-listing-proof"), "{err}");
     assert!(!w.join("early.zip").exists(), "nothing written");
     Ok(())
 }

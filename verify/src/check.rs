@@ -603,8 +603,23 @@ fn check_slot(a: &EIP1186AccountProofResponse, slot: B256, expected: U256, what:
         ));
     }
     let key = Nibbles::unpack(keccak256(slot));
+    // A zero is proven by the slot's absence from the trie, or (nodes such as anvil keep a
+    // slot written back to zero as a leaf) by a leaf holding RLP(0).
     let value = (!sp.value.is_zero()).then(|| alloy_rlp::encode(sp.value));
-    verify_proof(a.storage_hash, key, value, sp.proof.iter()).map_err(|e| {
+    let proven = verify_proof(a.storage_hash, key, value, sp.proof.iter()).or_else(|e| {
+        if sp.value.is_zero() {
+            verify_proof(
+                a.storage_hash,
+                key,
+                Some(alloy_rlp::encode(U256::ZERO)),
+                sp.proof.iter(),
+            )
+            .map_err(|_| e)
+        } else {
+            Err(e)
+        }
+    });
+    proven.map_err(|e| {
         format!(
             "{what}: the storage proof of slot {slot} does not verify against {}'s storageRoot {}: {e}",
             a.address, a.storage_hash
