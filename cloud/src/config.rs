@@ -181,6 +181,12 @@ pub struct ChainConfig {
     pub poll_interval_ms: u64,
     /// Relayed EC creations allowed per device per hour.
     pub relay_per_device_per_hour: u32,
+    /// Least fee (wei) an owner must sign into a relayed `Respond` (`GET /v1/relay/terms`).
+    pub relay_respond_fee_wei: u64,
+    /// Least fee (wei) an owner must sign into a relayed `Withdraw`.
+    pub relay_withdraw_fee_wei: u64,
+    /// Largest deposit (wei) the relayer fronts for a relayed response.
+    pub relay_max_deposit_wei: u64,
 }
 
 impl Default for ChainConfig {
@@ -193,6 +199,9 @@ impl Default for ChainConfig {
             confirmations: 2,
             poll_interval_ms: 1000,
             relay_per_device_per_hour: 10,
+            relay_respond_fee_wei: 500_000_000_000_000,
+            relay_withdraw_fee_wei: 200_000_000_000_000,
+            relay_max_deposit_wei: 100_000_000_000_000_000,
         }
     }
 }

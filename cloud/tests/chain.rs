@@ -883,3 +883,379 @@ async fn uploads_are_bound_to_the_device_behind_the_ec() {
     db.close().await;
     s.stop().await;
 }
+
+/// Posts an owner action signed by `owner` for `reqc` (deadline `deadline`).
+async fn relay_owner(
+    s: &TestServer,
+    owner: &PrivateKeySigner,
+    reqc: Address,
+    signed_for: Address,
+    action: dashledger_api::relay::OwnerAction,
+    deadline: u64,
+) -> reqwest::Response {
+    let body =
+        dashledger_api::relay::OwnerRelayRequest::sign(action, deadline, owner, 31337, signed_for)
+            .unwrap();
+    s.client
+        .post(s.u(&format!("/v1/relay/requests/{reqc:#x}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn chain_now(net: &Net) -> u64 {
+    net.deployer
+        .get_block_by_number(Default::default())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp
+}
+
+/// The relayer sends an EC owner's signed respond / decline / claim / withdraw and pays the
+/// gas; the owner key never holds ETH nor sends a transaction. Each party that might lie is
+/// tried: a stranger signing for the owner, the owner signing a kfrag for another key (the
+/// relayer would lose the deposit it fronts), a fee below the terms, a signature for another
+/// request, an expired one, replays of every action, a claim inside the confirm window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_actions_are_relayed_after_the_relayers_checks() {
+    use dashledger_api::relay::{OwnerAction, Wei};
+    let net = net().await;
+    let s = cloud_on(&net, &[]).await;
+    let mut dev = DeviceChain::new();
+    s.approve_device(&dev.key).await;
+    let good = accident("relayed-owner", false);
+    let rec = dev.next(&good.segment);
+    let r = s
+        .client
+        .post(s.u("/v1/evidence"))
+        .header("content-type", "application/octet-stream")
+        .body(rec.encode().to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let owner = PrivateKeySigner::random();
+    let r = relay(&s, &net, &dev.key, &owner, &good.evidence).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ec: Address = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upload(&s, &dev.key, &format!("{ec:#x}"), &good).await;
+    let ecc = EvidenceContract::new(ec, &net.deployer);
+    wait_for("the EC to be verified", || async {
+        ecc.status().call().await.unwrap() == 1
+    })
+    .await;
+
+    let terms: Value = s
+        .client
+        .get(s.u("/v1/relay/terms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        terms["relayer"].as_str().unwrap().to_lowercase(),
+        format!("{:#x}", net.verifier_key.address()),
+        "{terms}"
+    );
+    let respond_fee = U256::from_str_radix(terms["respond_fee_wei"].as_str().unwrap(), 10).unwrap();
+    let withdraw_fee =
+        U256::from_str_radix(terms["withdraw_fee_wei"].as_str().unwrap(), 10).unwrap();
+    assert!(!respond_fee.is_zero() && !withdraw_fee.is_zero(), "{terms}");
+
+    let requester = net.key(2);
+    let requester_p = net.provider_for(&requester);
+    let req_umbral = wrap::UmbralSecretKey::generate();
+    let rf = RequestFactory::new(net.request_factory, &requester_p);
+    let reward = U256::from(10u64.pow(17));
+    let reqc = open_request(&rf, ec, &req_umbral, reward).await;
+    let reqc_other = open_request(&rf, ec, &req_umbral, reward).await;
+    let rc = RequestContract::new(reqc, &requester_p);
+
+    let owner_key_bytes: [u8; 32] = owner.to_bytes().0;
+    let kfrag_signer = wrap::KfragSigner::from_secret_bytes(&owner_key_bytes).unwrap();
+    let respond = |kfrag: Vec<u8>, fee: U256| OwnerAction::Respond {
+        kfrag: ABytes::from(kfrag),
+        owner_umbral_key: ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
+        download_link: format!("{}/v1/clips/{ec:#x}/download?reqc={reqc:#x}", s.url),
+        relayer_fee_wei: Wei(fee),
+    };
+    let kfrag = wrap::grant(&good.owner_umbral, &kfrag_signer, &req_umbral.public_key());
+    let later = common::now() + 600;
+    let relayer_before = net
+        .deployer
+        .get_balance(net.verifier_key.address())
+        .await
+        .unwrap();
+
+    // A stranger signs the owner's response.
+    expect_error(
+        relay_owner(
+            &s,
+            &PrivateKeySigner::random(),
+            reqc,
+            reqc,
+            respond(kfrag.clone(), respond_fee),
+            later,
+        )
+        .await,
+        401,
+        "bad_eip712_signature",
+    )
+    .await;
+    // The owner's signature, but for the other request.
+    expect_error(
+        relay_owner(
+            &s,
+            &owner,
+            reqc,
+            reqc_other,
+            respond(kfrag.clone(), respond_fee),
+            later,
+        )
+        .await,
+        401,
+        "bad_eip712_signature",
+    )
+    .await;
+    // A kfrag from another delegating key: the relayer would lose the deposit it fronts.
+    let other_umbral = wrap::UmbralSecretKey::generate();
+    let wrong = wrap::grant(&other_umbral, &kfrag_signer, &req_umbral.public_key());
+    expect_error(
+        relay_owner(&s, &owner, reqc, reqc, respond(wrong, respond_fee), later).await,
+        422,
+        "invalid_kfrag",
+    )
+    .await;
+    // A kfrag for another requester key.
+    let wrong = wrap::grant(
+        &good.owner_umbral,
+        &kfrag_signer,
+        &wrap::UmbralSecretKey::generate().public_key(),
+    );
+    expect_error(
+        relay_owner(&s, &owner, reqc, reqc, respond(wrong, respond_fee), later).await,
+        422,
+        "invalid_kfrag",
+    )
+    .await;
+    expect_error(
+        relay_owner(
+            &s,
+            &owner,
+            reqc,
+            reqc,
+            respond(kfrag.clone(), respond_fee - U256::from(1)),
+            later,
+        )
+        .await,
+        422,
+        "fee_too_low",
+    )
+    .await;
+    expect_error(
+        relay_owner(
+            &s,
+            &owner,
+            reqc,
+            reqc,
+            respond(kfrag.clone(), respond_fee),
+            common::now() - 1,
+        )
+        .await,
+        422,
+        "expired",
+    )
+    .await;
+    expect_error(
+        relay_owner(&s, &owner, reqc, reqc, OwnerAction::Claim, later).await,
+        409,
+        "wrong_state",
+    )
+    .await;
+    let pay = |to: Address| OwnerAction::Withdraw {
+        to,
+        relayer_fee_wei: Wei(withdraw_fee),
+    };
+    let payee = Address::repeat_byte(0x5e);
+    expect_error(
+        relay_owner(&s, &owner, reqc, reqc, pay(payee), later).await,
+        409,
+        "nothing_owed",
+    )
+    .await;
+    let r = s
+        .client
+        .post(s.u(&format!(
+            "/v1/relay/requests/{:#x}",
+            Address::repeat_byte(7)
+        )))
+        .json(
+            &dashledger_api::relay::OwnerRelayRequest::sign(
+                OwnerAction::Decline,
+                later,
+                &owner,
+                31337,
+                Address::repeat_byte(7),
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "unknown_request").await;
+    assert_eq!(
+        net.deployer
+            .get_balance(net.verifier_key.address())
+            .await
+            .unwrap(),
+        relayer_before,
+        "no refused action cost the relayer gas"
+    );
+    assert_eq!(rc.status().call().await.unwrap(), 0, "still Open");
+
+    // The good response: the relayer fronts the minimum deposit.
+    let r = relay_owner(
+        &s,
+        &owner,
+        reqc,
+        reqc,
+        respond(kfrag.clone(), respond_fee),
+        later,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    let min_deposit = rc.minDeposit().call().await.unwrap();
+    assert_eq!(v["action"], "respond");
+    assert_eq!(v["deposit_fronted_wei"], min_deposit.to_string(), "{v}");
+    assert_eq!(rc.status().call().await.unwrap(), 1, "Responded");
+    // Replayed: the request is no longer Open.
+    expect_error(
+        relay_owner(
+            &s,
+            &owner,
+            reqc,
+            reqc,
+            respond(kfrag.clone(), respond_fee),
+            later,
+        )
+        .await,
+        409,
+        "wrong_state",
+    )
+    .await;
+    mined(rc.confirm()).await;
+    let owed = rc.owed(owner.address()).call().await.unwrap();
+    assert_eq!(
+        owed,
+        reward + min_deposit - min_deposit - respond_fee,
+        "reward minus the relayer's due"
+    );
+    let r = relay_owner(&s, &owner, reqc, reqc, pay(payee), later).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["paid_wei"], (owed - withdraw_fee).to_string(), "{v}");
+    assert_eq!(
+        net.deployer.get_balance(payee).await.unwrap(),
+        owed - withdraw_fee,
+        "the owner's share, less the fee, at the payee"
+    );
+    expect_error(
+        relay_owner(&s, &owner, reqc, reqc, pay(payee), later).await,
+        409,
+        "nothing_owed",
+    )
+    .await;
+
+    // Decline, relayed; a replay finds it Declined.
+    let r = relay_owner(
+        &s,
+        &owner,
+        reqc_other,
+        reqc_other,
+        OwnerAction::Decline,
+        later,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(
+        RequestContract::new(reqc_other, &requester_p)
+            .status()
+            .call()
+            .await
+            .unwrap(),
+        2,
+        "Declined"
+    );
+    expect_error(
+        relay_owner(
+            &s,
+            &owner,
+            reqc_other,
+            reqc_other,
+            OwnerAction::Decline,
+            later,
+        )
+        .await,
+        409,
+        "wrong_state",
+    )
+    .await;
+
+    // Claim, relayed: refused inside the confirm window (the contract's reason named), then sent.
+    let reqc3 = open_request(&rf, ec, &req_umbral, reward).await;
+    let respond3 = OwnerAction::Respond {
+        kfrag: ABytes::from(kfrag.clone()),
+        owner_umbral_key: ABytes::from(kfrag_signer.verifying_key().to_bytes().to_vec()),
+        download_link: "https://cloud.example/x".into(),
+        relayer_fee_wei: Wei(respond_fee),
+    };
+    let r = relay_owner(&s, &owner, reqc3, reqc3, respond3, later).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let e = expect_error(
+        relay_owner(&s, &owner, reqc3, reqc3, OwnerAction::Claim, later).await,
+        422,
+        "would_revert",
+    )
+    .await;
+    assert!(
+        e["message"].as_str().unwrap().contains("ConfirmWindowOpen"),
+        "{e}"
+    );
+    net.increase_time(net.params.confirm_window + 1).await;
+    let after = chain_now(&net).await + 600;
+    let r = relay_owner(&s, &owner, reqc3, reqc3, OwnerAction::Claim, after).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(
+        RequestContract::new(reqc3, &requester_p)
+            .status()
+            .call()
+            .await
+            .unwrap(),
+        6,
+        "Claimed"
+    );
+
+    assert_eq!(
+        net.deployer.get_balance(owner.address()).await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        net.deployer
+            .get_transaction_count(owner.address())
+            .await
+            .unwrap(),
+        0,
+        "the owner key never sent a transaction"
+    );
+    s.stop().await;
+}

@@ -11,13 +11,12 @@ use axum::http::StatusCode;
 use dashledger_api::ErrorBody;
 use dashledger_api::requests::DisputeResolved;
 use dashledger_protocol::bindings::request_status_name;
-use dashledger_protocol::wrap::{UmbralPublicKey, verify_kfrag};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::onchain::{chain, chain_call};
+use super::onchain::{chain, chain_call, chain_down};
 use super::{ApiPath, Shared, addr_key, parse_address};
-use crate::chain::bindings::{RequestContract, RequestFactory, ResponseContract};
+use crate::chain::bindings::RequestContract;
 use crate::error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
@@ -44,20 +43,16 @@ async fn resolve_dispute(
 ) -> Result<Json<DisputeResolved>, ApiError> {
     let chain = chain(&st)?;
     let reqc = parse_address(&reqc, "reqc")?;
-    let rf = RequestFactory::new(chain.deployment.request_factory, &chain.provider);
-    if !rf
-        .isRequest(reqc)
-        .call()
+    let Some(facts) = crate::chain::requests::load(chain, reqc)
         .await
-        .map_err(chain_call("isRequest"))?
-    {
+        .map_err(chain_down)?
+    else {
         return Err(ApiError::not_found(
             "unknown_request",
             format!("{reqc} is not a request contract of this deployment"),
         ));
-    }
-    let rc = RequestContract::new(reqc, &chain.provider);
-    let info = rc.info().call().await.map_err(chain_call("info"))?;
+    };
+    let info = &facts.info;
     if info.status != 5 {
         let name = request_status_name(info.status).unwrap_or("unknown");
         return Err(ApiError::conflict(
@@ -65,63 +60,32 @@ async fn resolve_dispute(
             format!("request {reqc} is {name}, not Disputed"),
         ));
     }
-    let logs = |f: Filter| async move { chain.provider.get_logs(&f).await };
-    let from = chain.deployment.start_block;
-    let responded = logs(
-        Filter::new()
-            .address(reqc)
-            .event_signature(RequestContract::RequestResponded::SIGNATURE_HASH)
-            .from_block(from),
-    )
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "chain_unavailable",
-            format!("get_logs: {e}"),
+    let responded = chain
+        .provider
+        .get_logs(
+            &Filter::new()
+                .address(reqc)
+                .event_signature(RequestContract::RequestResponded::SIGNATURE_HASH)
+                .from_block(chain.deployment.start_block),
         )
-    })?;
-    let opened = logs(
-        Filter::new()
-            .address(chain.deployment.response_contract)
-            .event_signature(ResponseContract::RequestOpened::SIGNATURE_HASH)
-            .topic2(reqc.into_word())
-            .from_block(from),
-    )
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "chain_unavailable",
-            format!("get_logs: {e}"),
-        )
-    })?;
-    let (Some(resp), Some(open)) = (responded.first(), opened.first()) else {
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "chain_unavailable",
+                format!("get_logs: {e}"),
+            )
+        })?;
+    let Some(resp) = responded.first() else {
         return Err(ApiError::unprocessable(
             "missing_events",
-            "the request's RequestOpened/RequestResponded events were not found",
+            "the request's RequestResponded event was not found",
         ));
     };
     let resp = RequestContract::RequestResponded::decode_log_data(resp.data())
         .map_err(ApiError::internal)?;
-    let open = ResponseContract::RequestOpened::decode_log_data(open.data())
-        .map_err(ApiError::internal)?;
-    let Some((ev, _)) = crate::chain::verifier::evidence_created(chain, info.ec).await? else {
-        return Err(ApiError::unprocessable(
-            "missing_events",
-            "the EC's EvidenceCreated event was not found",
-        ));
-    };
-    let valid = (|| {
-        let signer = UmbralPublicKey::from_bytes(&resp.ownerUmbralKey)?;
-        let owner_pk = UmbralPublicKey::from_bytes(&ev.ownerUmbralKey)?;
-        let requester_pk = UmbralPublicKey::from_bytes(&open.requesterUmbralKey)?;
-        if signer.eth_address() != info.owner {
-            return Ok::<_, dashledger_protocol::Error>(false);
-        }
-        Ok(verify_kfrag(&resp.kfrag, &signer, &owner_pk, &requester_pk).is_ok())
-    })()
-    .unwrap_or(false);
+    let valid = facts.kfrag_valid(&resp.kfrag, &resp.ownerUmbralKey);
+    let rc = RequestContract::new(reqc, &chain.provider);
     let receipt = rc
         .resolve(valid)
         .send()

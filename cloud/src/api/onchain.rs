@@ -27,3 +27,13 @@ pub(super) fn chain_call(what: &'static str) -> impl FnOnce(alloy::contract::Err
         )
     }
 }
+
+/// A chain failure outside a contract call (logs, blocks): 502, logged, no internals leaked.
+pub(super) fn chain_down(e: crate::error::CloudError) -> ApiError {
+    tracing::warn!(error = %e, "chain read failed");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "chain_unavailable",
+        "the chain could not be read; retry later",
+    )
+}

@@ -3,6 +3,7 @@
 
 pub mod binding;
 pub mod indexer;
+pub mod requests;
 pub mod verifier;
 
 use std::path::Path;

@@ -1,7 +1,6 @@
-//! The relayer (`POST /v1/relay/evidence`): an approved device hands in the owner's
-//! EIP-712-signed EC creation, the cloud submits it and pays the gas, rate-limited per device;
-//! the EC is then bound to that device (only it may upload the clip, see `chain::binding`).
-//! Owner actions relayed the same way (issue 15) belong beside it.
+//! `POST /v1/relay/evidence`: an approved device hands in the owner's EIP-712-signed EC
+//! creation, the cloud submits it and pays the gas, rate-limited per device; the EC is then bound
+//! to that device (only it may upload the clip, see `chain::binding`).
 
 use alloy::primitives::{Bytes as ABytes, U256};
 use axum::Json;
@@ -14,9 +13,9 @@ use dashledger_protocol::eip712::{Evidence, verify_create_evidence};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::auth::ApprovedDevice;
-use super::onchain::{chain, chain_call};
-use super::{Shared, addr_key};
+use crate::api::auth::ApprovedDevice;
+use crate::api::onchain::{chain, chain_call};
+use crate::api::{Shared, addr_key};
 use crate::chain::bindings::{EvidenceFactory, IEvidenceFactory};
 use crate::error::ApiError;
 use crate::now_unix;
