@@ -165,14 +165,17 @@ export class Chain {
 
   // --- requests -------------------------------------------------------------------------------
 
+  /** What every request of this deployment's RequestFactory costs and allows (view.termsRows). */
   async requestTerms() {
     const rf = { address: this.addr.requestFactory, abi: requestFactoryAbi };
-    const [minDeposit, responseWindow, confirmWindow] = await Promise.all([
+    const [minDeposit, disputeBond, responseWindow, confirmWindow, resolveWindow] = await Promise.all([
       this.public.readContract({ ...rf, functionName: 'minDeposit' }),
+      this.public.readContract({ ...rf, functionName: 'disputeBond' }),
       this.public.readContract({ ...rf, functionName: 'responseWindow' }),
       this.public.readContract({ ...rf, functionName: 'confirmWindow' }),
+      this.public.readContract({ ...rf, functionName: 'resolveWindow' }),
     ]);
-    return { minDeposit, responseWindow: Number(responseWindow), confirmWindow: Number(confirmWindow) };
+    return { minDeposit, disputeBond, responseWindow: Number(responseWindow), confirmWindow: Number(confirmWindow), resolveWindow: Number(resolveWindow) };
   }
 
   /** Simulates (for a decoded revert reason) then sends; returns the tx hash. */
