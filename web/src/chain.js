@@ -12,7 +12,6 @@ import {
   toHex as viemToHex,
   zeroAddress,
 } from 'viem';
-import { privateKeyToAddress } from 'viem/accounts';
 import { abi as evidenceFactoryAbi } from '../../protocol/abi/EvidenceFactory.json';
 import { abi as evidenceContractAbi } from '../../protocol/abi/EvidenceContract.json';
 import { abi as searchAbi } from '../../protocol/abi/SearchContract.json';
@@ -314,10 +313,4 @@ export class Chain {
     if (!this.account) throw new Error('connect your wallet first');
     return this.wallet.signMessage({ account: this.account, message });
   }
-}
-
-/** The Ethereum address of a 32-byte secp256k1 secret (hex). */
-export function addressOfSecret(secretHex) {
-  const h = secretHex.startsWith('0x') ? secretHex : `0x${secretHex}`;
-  return privateKeyToAddress(h);
 }
