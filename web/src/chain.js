@@ -12,7 +12,6 @@ import {
   toHex as viemToHex,
   zeroAddress,
 } from 'viem';
-import { privateKeyToAddress } from 'viem/accounts';
 import { abi as evidenceFactoryAbi } from '../../protocol/abi/EvidenceFactory.json';
 import { abi as evidenceContractAbi } from '../../protocol/abi/EvidenceContract.json';
 import { abi as searchAbi } from '../../protocol/abi/SearchContract.json';
@@ -165,14 +164,17 @@ export class Chain {
 
   // --- requests -------------------------------------------------------------------------------
 
+  /** What every request of this deployment's RequestFactory costs and allows (view.termsRows). */
   async requestTerms() {
     const rf = { address: this.addr.requestFactory, abi: requestFactoryAbi };
-    const [minDeposit, responseWindow, confirmWindow] = await Promise.all([
+    const [minDeposit, disputeBond, responseWindow, confirmWindow, resolveWindow] = await Promise.all([
       this.public.readContract({ ...rf, functionName: 'minDeposit' }),
+      this.public.readContract({ ...rf, functionName: 'disputeBond' }),
       this.public.readContract({ ...rf, functionName: 'responseWindow' }),
       this.public.readContract({ ...rf, functionName: 'confirmWindow' }),
+      this.public.readContract({ ...rf, functionName: 'resolveWindow' }),
     ]);
-    return { minDeposit, responseWindow: Number(responseWindow), confirmWindow: Number(confirmWindow) };
+    return { minDeposit, disputeBond, responseWindow: Number(responseWindow), confirmWindow: Number(confirmWindow), resolveWindow: Number(resolveWindow) };
   }
 
   /** Simulates (for a decoded revert reason) then sends; returns the tx hash. */
@@ -311,10 +313,4 @@ export class Chain {
     if (!this.account) throw new Error('connect your wallet first');
     return this.wallet.signMessage({ account: this.account, message });
   }
-}
-
-/** The Ethereum address of a 32-byte secp256k1 secret (hex). */
-export function addressOfSecret(secretHex) {
-  const h = secretHex.startsWith('0x') ? secretHex : `0x${secretHex}`;
-  return privateKeyToAddress(h);
 }

@@ -1,5 +1,6 @@
 // The dashledger cloud's HTTP API (docs/cloud.md): search, thumbnails, signed download.
-// Every call goes through `call()`, which turns "no answer" into a CloudError('down').
+// Every call is described once in ENDPOINTS, builds its request target with `target()` and goes
+// through `call()`, which turns "no answer" into a CloudError('down').
 
 import { getAddress } from 'viem';
 import { keccakHex } from './sealed.js';
@@ -11,6 +12,53 @@ export class CloudError extends Error {
     this.kind = kind; // 'down' | 'http' | 'format'
     this.status = status;
   }
+}
+
+/**
+ * Every call the page makes to the cloud, as the OpenAPI document (docs/api/openapi.json) names
+ * it; tests/unit/openapi.test.js checks this table, and the requests the client below really
+ * sends, against that document. `path`: the path template; `query`: the query parameters the
+ * page may send; `headers`: request headers besides the signature; `signed`: the x-dashledger-*
+ * signature headers (docs/formats.md); `reads`: the response fields the page reads
+ * ('items[].ec_address' = field ec_address of every element of items). Error answers are read
+ * as ERROR_READS.
+ */
+export const ENDPOINTS = {
+  health: { method: 'GET', path: '/healthz', reads: [] },
+  search: {
+    method: 'GET',
+    path: '/v1/clips',
+    query: ['from', 'to', 'lat', 'lon', 'radius_m', 'limit', 'cursor'],
+    reads: ['items', 'items[].ec_address', 'items[].recorded_at', 'items[].lat', 'items[].lon', 'items[].status', 'items[].thumbnails', 'items[].thumbnails.first', 'next_cursor'],
+  },
+  // An <img> source: the JPEG itself.
+  thumbnail: { method: 'GET', path: '/v1/clips/{ec}/thumbnails/{which}', reads: [] },
+  // The sealed clip, streamed (its length from Content-Length).
+  download: { method: 'GET', path: '/v1/clips/{ec}/download', query: ['reqc'], headers: ['Range'], signed: true, reads: [] },
+};
+
+/** The fields of an error answer the page shows (`{ error, message }`). */
+export const ERROR_READS = ['message', 'error'];
+
+/**
+ * The request target (path and query) of the ENDPOINTS entry `name`: `params` fill the path
+ * template, `query` the query string (undefined and null values are left out). A parameter the
+ * table does not list is an error, so nothing undeclared is ever sent.
+ */
+export function target(name, params = {}, query = {}) {
+  const ep = ENDPOINTS[name];
+  if (!ep) throw new Error(`no cloud endpoint ${name}`);
+  const path = ep.path.replace(/\{(\w+)\}/g, (_, k) => {
+    if (params[k] === undefined || params[k] === null) throw new Error(`cloud endpoint ${name} needs the path parameter ${k}`);
+    return encodeURIComponent(String(params[k]));
+  });
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (!(ep.query ?? []).includes(k)) throw new Error(`cloud endpoint ${name} (${ep.method} ${ep.path}) has no query parameter ${k}`);
+    if (v !== undefined && v !== null) q.set(k, String(v));
+  }
+  const qs = q.toString();
+  return qs ? `${path}?${qs}` : path;
 }
 
 /** A fresh nonce: 32 lower-case hex characters (the format allows 16..=64 of [A-Za-z0-9_-]). */
@@ -72,8 +120,13 @@ export class Cloud {
     return resp;
   }
 
+  /** The ENDPOINTS entry `name` on this cloud: `target(name, params, query)` with its method. */
+  async request(name, { params, query, headers } = {}) {
+    return this.call(target(name, params, query), { method: ENDPOINTS[name].method, ...(headers ? { headers } : {}) });
+  }
+
   async health() {
-    const r = await this.call('/healthz');
+    const r = await this.request('health');
     return r.json();
   }
 
@@ -87,9 +140,8 @@ export class Cloud {
     const out = [];
     let cursor = null;
     do {
-      const q = new URLSearchParams({ from: String(from), to: String(to), lat: String(lat), lon: String(lon), radius_m: String(radiusM), limit: '100' });
-      if (cursor) q.set('cursor', cursor);
-      const body = await (await this.call(`/v1/clips?${q}`)).json();
+      const query = { from, to, lat, lon, radius_m: radiusM, limit: 100, cursor };
+      const body = await (await this.request('search', { query })).json();
       if (!Array.isArray(body?.items)) throw new CloudError('format', 'the cloud sent search results in an unexpected shape (no items)');
       for (const it of body.items) {
         let ec;
@@ -117,6 +169,11 @@ export class Cloud {
     return /^https?:\/\//.test(p) ? p : `${this.base}${p}`;
   }
 
+  /** The URL of a listed clip's thumbnail ('first' or 'last'), for an <img>. */
+  thumbnailUrl(ec, which = 'first') {
+    return this.url(target('thumbnail', { ec, which }));
+  }
+
   /**
    * The four x-dashledger-* headers for one request. `sign(text)` is the wallet's
    * personal_sign; `target` is the path and query exactly as sent.
@@ -141,11 +198,12 @@ export class Cloud {
    * Response and its length when known.
    */
   async download({ ec, reqc, account, chainId, sign, offset = 0 }) {
-    const url = new URL(`/v1/clips/${ec}/download?reqc=${reqc}`, this.base || location.origin);
-    const target = `${url.pathname}${url.search}`;
-    const headers = await this.authHeaders({ sign, account, chainId, method: 'GET', target, body: new Uint8Array() });
+    const { method } = ENDPOINTS.download;
+    const url = new URL(target('download', { ec }, { reqc }), this.base || location.origin);
+    const signed = `${url.pathname}${url.search}`;
+    const headers = await this.authHeaders({ sign, account, chainId, method, target: signed, body: new Uint8Array() });
     if (offset > 0) headers.Range = `bytes=${offset}-`;
-    const resp = await this.callAbsolute(url.href, { headers });
+    const resp = await this.callAbsolute(url.href, { method, headers });
     const len = Number(resp.headers.get('content-length') ?? 0) || null;
     return { response: resp, totalBytes: len };
   }

@@ -21,6 +21,37 @@ import { getAddress } from 'viem';
 
 const CONTRACT_KEYS = ['evidenceFactory', 'searchContract', 'requestFactory', 'responseContract'];
 
+/**
+ * The cloud's `GET /config.json` as this file reads it, checked against the OpenAPI document
+ * (docs/api/openapi.json) by tests/unit/openapi.test.js like the calls in cloud.js: the fields
+ * parseConfig reads from an answer shaped like the document, each by the cloud's name, then `|`
+ * and the other spellings of its last part that parseConfig also tries on such an answer (for the
+ * deployment file scripts/devnet writes, or a hand-written file).
+ */
+export const CONFIG_ENDPOINT = {
+  method: 'GET',
+  path: '/config.json',
+  reads: [
+    'chainId',
+    'chainName',
+    'fromBlock',
+    'contracts',
+    ...CONTRACT_KEYS.map((k) => `contracts.${k}`),
+    'cloudUrl',
+    'map',
+    'map.style',
+    'map.tiles',
+    'map.tileSize|tile_size',
+    'map.attribution',
+    'map.maxZoom|max_zoom',
+    'geocoder',
+    'geocoder.url',
+    'geocoder.attribution',
+    'explorerUrl|explorer_url',
+    'maxRangeSecs|maxRangeDays|max_range_days',
+  ],
+};
+
 /** Validates a configuration object; throws naming the first bad field. */
 export function parseConfig(raw) {
   if (!raw || typeof raw !== 'object') throw new Error('config.json is not a JSON object');

@@ -717,7 +717,7 @@ function requestCard(m, info) {
   state.chain.evidence(info.ec).then(
     (ev) =>
       clip.replaceChildren(
-        thumbnail(state.cloud.url(`/v1/clips/${info.ec}/thumbnails/first`), `First frame of the footage recorded ${fmtTime(ev.recordedAt)}`),
+        thumbnail(state.cloud.thumbnailUrl(info.ec, 'first'), `First frame of the footage recorded ${fmtTime(ev.recordedAt)}`),
         h('p', { class: 'clip-facts', testid: 'clip-facts' }, `Recorded ${fmtTime(ev.recordedAt)} at ${fmtPlace(ev.latitude, ev.longitude)}`),
       ),
     () => {},

@@ -95,11 +95,11 @@ export function requestSteps(status, { verified = false } = {}) {
     case 'Disputed':
       return mk(['done', 'done', 'failed', 'todo'], "Disputed: the verifier checks the owner's kfrag.");
     case 'ResolvedForRequester':
-      return mk(['done', 'done', 'failed', 'todo'], "The dispute went your way: the reward and the owner's deposit are yours.");
+      return mk(['done', 'done', 'failed', 'todo'], "The dispute went your way: the reward, the owner's deposit and your dispute bond are yours.");
     case 'ResolvedForOwner':
-      return mk(['done', 'done', 'failed', 'todo'], "The verifier found the owner's kfrag valid; the owner is paid.");
+      return mk(['done', 'done', 'failed', 'todo'], "The verifier found the owner's kfrag valid; the owner is paid the reward and your dispute bond.");
     case 'DisputeExpired':
-      return mk(['done', 'done', 'failed', 'todo'], 'The dispute was not resolved in time: the reward is refunded, the deposit returned.');
+      return mk(['done', 'done', 'failed', 'todo'], 'The verifier did not rule in time: the owner is paid the reward and keeps the deposit; your dispute bond is returned.');
     default:
       return mk(['done', 'todo', 'todo', 'todo']);
   }
@@ -120,7 +120,9 @@ export function claimAvailableAt(info) {
 
 /**
  * The terms shown before the wallet prompt, as [label, text] rows. `terms` is
- * chain.requestTerms() ({ minDeposit, responseWindow, confirmWindow }); `reward` in wei.
+ * chain.requestTerms() ({ minDeposit, disputeBond, responseWindow, confirmWindow, resolveWindow });
+ * `reward` in wei. The dispute bond is the deployment's minDeposit / 2 (docs/contracts.md, "The
+ * request game"), paid with `dispute`.
  */
 export function termsRows(terms, reward) {
   const rows = [];
@@ -129,11 +131,21 @@ export function termsRows(terms, reward) {
   rows.push(
     ["Owner's response window", `${fmtDuration(terms.responseWindow)}: the owner approves (sending a key fragment and a deposit of at least ${formatEther(terms.minDeposit)} ETH) or declines`],
     ['Confirm or dispute window', `${fmtDuration(terms.confirmWindow)} after the owner answers: recover the key and confirm (the owner is paid), or dispute a bad answer`],
-    [
-      'Refunds',
-      "All of the reward if the owner declines, or if the owner does not answer in time and you cancel. If a dispute goes your way, the reward and the owner's deposit. If you neither confirm nor dispute in time, the owner may claim the reward.",
-    ],
   );
+  const bond = terms.disputeBond;
+  if (bond !== undefined && bond !== null) {
+    const within = terms.resolveWindow ? ` within ${fmtDuration(terms.resolveWindow)}` : ' in time';
+    rows.push([
+      'Dispute bond',
+      `${formatEther(bond)} ETH (half the minimum deposit), paid only if you dispute, with the dispute transaction. ` +
+        `Returned to you if the verifier finds the owner's key fragment wrong, or does not rule${within} (the owner is then paid the reward and keeps the deposit); ` +
+        'lost to the owner if the verifier finds the key fragment valid.',
+    ]);
+  }
+  rows.push([
+    'Refunds',
+    `All of the reward if the owner declines, or if the owner does not answer in time and you cancel. If a dispute goes your way, the reward and the owner's deposit${bond !== undefined && bond !== null ? ', and your bond back' : ''}. If you neither confirm nor dispute in time, the owner may claim the reward.`,
+  ]);
   return rows;
 }
 

@@ -1,8 +1,9 @@
 // The page's presentation rules (src/view.js, src/map.js geometry, src/config.js operator
 // settings): the one date format with its time zone, durations and countdowns, the request's
 // step bar in every state, when Cancel and Claim become possible (the contracts' `>` checks),
-// the terms shown before the wallet prompt, the duplicate-request lookup, the search circle,
-// the bundled basemap and the operator's map / geocoder / explorer / range settings.
+// the terms shown before the wallet prompt (with the requester's dispute bond), the
+// duplicate-request lookup, the search circle, the bundled basemap and the operator's map /
+// geocoder / explorer / range settings.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,8 +69,11 @@ test('the step bar: requested → owner answered → key recovered and paid → 
   assert.match(requestSteps('Declined').note, /refunded/);
   assert.deepEqual(states('Cancelled'), ['done', 'failed', 'todo', 'todo']);
   assert.deepEqual(states('Claimed'), ['done', 'done', 'failed', 'todo']);
-  assert.match(requestSteps('ResolvedForRequester').note, /deposit are yours/);
-  for (const s of ['Disputed', 'ResolvedForOwner', 'DisputeExpired']) assert.ok(requestSteps(s).note, s);
+  // Where the dispute bond went (docs/contracts.md, "The request game").
+  assert.match(requestSteps('ResolvedForRequester').note, /reward, the owner's deposit and your dispute bond are yours/);
+  assert.match(requestSteps('ResolvedForOwner').note, /owner is paid the reward and your dispute bond/);
+  assert.match(requestSteps('DisputeExpired').note, /owner is paid the reward and keeps the deposit; your dispute bond is returned/);
+  assert.ok(requestSteps('Disputed').note);
 });
 
 test('Cancel after the response deadline, Claim after the confirm window (the contracts refuse `<=`)', () => {
@@ -86,6 +90,24 @@ test('the terms before the wallet prompt name the reward, both windows, the mini
   assert.match(rows['Confirm or dispute window'], /^3 d after the owner answers/);
   assert.match(rows.Refunds, /declines.*cancel.*dispute.*claim/s);
   assert.deepEqual(termsRows(null, null), []);
+});
+
+test("the terms name the requester's dispute bond: how much, when it is paid, when it comes back or is lost", () => {
+  const terms = { minDeposit: parseEther('0.01'), disputeBond: parseEther('0.005'), responseWindow: 86400, confirmWindow: 2 * 86400, resolveWindow: 3 * 86400 };
+  const list = termsRows(terms, parseEther('0.05'));
+  assert.deepEqual(
+    list.map(([k]) => k),
+    ['Reward', "Owner's response window", 'Confirm or dispute window', 'Dispute bond', 'Refunds'],
+  );
+  const rows = Object.fromEntries(list);
+  // B = minDeposit / 2, paid with `dispute` (the page sends the REQC's disputeBond()).
+  assert.match(rows['Dispute bond'], /^0\.005 ETH \(half the minimum deposit\), paid only if you dispute, with the dispute transaction\./);
+  // Back if the verifier rules for the requester or not at all (resolveBy); lost if it rules for the owner.
+  assert.match(rows['Dispute bond'], /Returned to you if the verifier finds the owner's key fragment wrong, or does not rule within 3 d \(the owner is then paid the reward and keeps the deposit\)/);
+  assert.match(rows['Dispute bond'], /lost to the owner if the verifier finds the key fragment valid\.$/);
+  assert.match(rows.Refunds, /If a dispute goes your way, the reward and the owner's deposit, and your bond back\./);
+  // Terms without a bond: no bond row.
+  assert.ok(!termsRows({ ...terms, disputeBond: undefined }, null).some(([k]) => k === 'Dispute bond'));
 });
 
 test('the account\'s requests by Evidence Contract, for the duplicate-request guard', () => {
