@@ -249,7 +249,7 @@ Approving sends a re-encryption key fragment for the requester's key and the min
     }
     let _ = write!(
         body,
-        "<div class=\"panel\"><h2>Claim and withdraw</h2><p>Claim a request the requester neither confirmed nor disputed in time, then withdraw what your owner keys are owed to the owner wallet.</p>\
+        "<div class=\"panel\"><h2>Claim and withdraw</h2><p>Claim a request the requester neither confirmed nor disputed in time, then withdraw what your owner keys are owed (relayed: each accident's share to its own owner key; direct: to the owner wallet).</p>\
 <form method=\"post\" action=\"/act\"><input type=\"hidden\" name=\"token\" value=\"{t}\"><input type=\"hidden\" name=\"action\" value=\"claim\">\
 <label>Request (REQC address) <input name=\"request\" required pattern=\"0x[0-9a-fA-F]{{40}}\" autocomplete=\"off\" spellcheck=\"false\"></label><button type=\"submit\">Claim</button></form>\
 {w}</div>",
@@ -375,9 +375,13 @@ async fn run(st: &Admin, action: &str, request: &str) -> Result<(String, String)
             ))
         }
         "withdraw" => {
-            let out = chain.withdraw(None).await?;
+            let out = chain.withdraw(None, None).await?;
+            let to = out
+                .to
+                .clone()
+                .unwrap_or_else(|| "each accident's own owner key".into());
             Ok((
-                format!("Withdrew {} wei to {}", out.total_wei, out.to),
+                format!("Withdrew {} wei to {to}", out.total_wei),
                 pretty(&out),
             ))
         }

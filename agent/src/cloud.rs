@@ -366,3 +366,44 @@ impl CloudClient {
         })
     }
 }
+
+impl CloudClient {
+    /// `GET /v1/relay/terms`: the relayer's fees and the largest deposit it fronts.
+    pub async fn relay_terms(&self) -> Result<dashledger_api::relay::RelayTerms, AgentError> {
+        let url = format!("{}/v1/relay/terms", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| AgentError::Cloud(format!("GET {url}: {e}")))?;
+        let v = Self::json_or_error("relay terms", resp)
+            .await
+            .map_err(|(_, e, _)| e)?;
+        serde_json::from_value(v.clone())
+            .map_err(|e| AgentError::Cloud(format!("relay terms answer ({e}): {v}")))
+    }
+
+    /// `POST /v1/relay/requests/{reqc}`: the cloud sends the owner-signed action on a request
+    /// and pays the gas (no other authentication: the signature names the owner).
+    pub async fn relay_owner_action(
+        &self,
+        reqc: alloy::primitives::Address,
+        body: &dashledger_api::relay::OwnerRelayRequest,
+    ) -> Result<dashledger_api::relay::OwnerRelayed, AgentError> {
+        let url = format!("{}/v1/relay/requests/{reqc:#x}", self.base);
+        let what = format!("relayed {}", body.action.name());
+        let resp = self
+            .http
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| AgentError::Cloud(format!("POST {url}: {e}")))?;
+        let v = Self::json_or_error(&what, resp)
+            .await
+            .map_err(|(_, e, _)| e)?;
+        serde_json::from_value(v.clone())
+            .map_err(|e| AgentError::Cloud(format!("{what} answer ({e}): {v}")))
+    }
+}

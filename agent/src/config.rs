@@ -185,6 +185,11 @@ pub struct OwnerConfig {
     pub auto_approve_min_reward_wei: String,
     /// How often the daemon asks the cloud for open requests when `auto_approve` is on.
     pub poll_secs: u64,
+    /// Owner actions (approve, decline, claim, withdraw): `relayer` (the EC owner key signs
+    /// EIP-712 messages, the cloud sends them and fronts the deposit; nothing on chain links the
+    /// accidents) or `direct` (the owner key sends them, funded from the owner wallet). The
+    /// commands' `--direct` flag picks `direct` for one call.
+    pub via: EcVia,
 }
 
 impl Default for Config {
@@ -271,6 +276,7 @@ impl Default for OwnerConfig {
             auto_approve: false,
             auto_approve_min_reward_wei: "0".into(),
             poll_secs: 30,
+            via: EcVia::Relayer,
         }
     }
 }

@@ -60,31 +60,50 @@ enum Command {
     /// List the open requests for all of the owner's evidence contracts (signed cloud API); JSON
     /// on stdout.
     Requests,
-    /// Approve a request: make the kfrag for the requester's Umbral key and `respond` with the
-    /// deposit from the EC's owner key (funded from the owner wallet). JSON on stdout.
+    /// Approve a request: make the kfrag for the requester's Umbral key and respond. Relayed by
+    /// default (the EC owner key signs, the cloud sends it and fronts the minimum deposit, repaid
+    /// with its fee from the reward); `--direct`: the owner key sends it with the deposit, funded
+    /// from the owner wallet. JSON on stdout.
     Approve {
         /// The request contract (REQC) address.
         request: String,
-        /// Deposit in wei (default: the request's minimum deposit).
+        /// Deposit in wei (default: the request's minimum deposit; needs `--direct`).
         #[arg(long)]
         deposit_wei: Option<String>,
+        /// Send from the owner key, funded from the owner wallet (links the two on chain).
+        #[arg(long)]
+        direct: bool,
     },
     /// Decline an Open request (the reward returns to the requester). JSON on stdout.
     Decline {
         /// The request contract (REQC) address.
         request: String,
+        /// Send from the owner key, funded from the owner wallet (links the two on chain).
+        #[arg(long)]
+        direct: bool,
     },
     /// Claim a Responded request after its confirm window (then `withdraw`). JSON on stdout.
     Claim {
         /// The request contract (REQC) address.
         request: String,
+        /// Send from the owner key, funded from the owner wallet (links the two on chain).
+        #[arg(long)]
+        direct: bool,
     },
-    /// Withdraw what every used owner key is owed (rewards, deposits) to the wallet or `--to`.
-    /// JSON on stdout.
+    /// Withdraw what the used owner keys are owed (rewards, deposits). Relayed by default: each
+    /// share, less the relayer's fee, to its own owner key (nothing links two accidents) or to
+    /// `--to`; `--direct`: to the owner wallet or `--to`. JSON on stdout.
     Withdraw {
-        /// Recipient (default: the owner wallet).
+        /// Recipient (default: relayed, each request's owner key; direct, the owner wallet).
+        /// One address for several accidents links them on chain.
         #[arg(long)]
         to: Option<String>,
+        /// Only this request contract (REQC).
+        #[arg(long)]
+        request: Option<String>,
+        /// Send from the owner keys, funded from the owner wallet (links them on chain).
+        #[arg(long)]
+        direct: bool,
     },
     /// Serve the owner's page (requests, approve, decline, claim, withdraw) with the keystore
     /// unlocked; prints the URL to open, which carries a fresh access token.
@@ -134,7 +153,8 @@ fn json(v: &impl serde::Serialize) -> Result<(), AgentError> {
 
 /// Opens the keystore and the outbox, connects to the chain with the wallet and every used
 /// owner key, and runs `f`.
-fn owner_command<F, Fut>(config: &Config, f: F) -> Result<(), AgentError>
+/// Runs an owner command on a connected [`owner::OwnerChain`]; `direct` overrides `owner.via`.
+fn owner_command<F, Fut>(config: &Config, direct: bool, f: F) -> Result<(), AgentError>
 where
     F: FnOnce(owner::OwnerChain, keys::Secrets, Vec<dashledger_agent::accident::Prepared>) -> Fut,
     Fut: std::future::Future<Output = Result<(), AgentError>>,
@@ -152,7 +172,10 @@ where
         .build()
         .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
-        let chain = owner::OwnerChain::connect(config, &secrets, used).await?;
+        let mut chain = owner::OwnerChain::connect(config, &secrets, used).await?;
+        if direct {
+            chain = chain.with_via(dashledger_agent::config::EcVia::Direct);
+        }
         f(chain, secrets, accidents).await
     })
 }
@@ -226,35 +249,44 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
         Command::Approve {
             request,
             deposit_wei,
+            direct,
         } => {
             let reqc = owner::parse_address(&request, "request")?;
             let deposit = deposit_wei
                 .as_deref()
                 .map(|d| owner::parse_wei(d, "--deposit-wei"))
                 .transpose()?;
-            owner_command(&config, |chain, secrets, accidents| async move {
+            owner_command(&config, direct, |chain, secrets, accidents| async move {
                 json(&chain.approve(&secrets, &accidents, reqc, deposit).await?)
             })
         }
-        Command::Decline { request } => {
+        Command::Decline { request, direct } => {
             let reqc = owner::parse_address(&request, "request")?;
-            owner_command(&config, |chain, _, _| async move {
+            owner_command(&config, direct, |chain, _, _| async move {
                 json(&chain.decline(reqc).await?)
             })
         }
-        Command::Claim { request } => {
+        Command::Claim { request, direct } => {
             let reqc = owner::parse_address(&request, "request")?;
-            owner_command(&config, |chain, _, _| async move {
+            owner_command(&config, direct, |chain, _, _| async move {
                 json(&chain.claim(reqc).await?)
             })
         }
-        Command::Withdraw { to } => {
+        Command::Withdraw {
+            to,
+            request,
+            direct,
+        } => {
             let to = to
                 .as_deref()
                 .map(|t| owner::parse_address(t, "--to"))
                 .transpose()?;
-            owner_command(&config, |chain, _, _| async move {
-                json(&chain.withdraw(to).await?)
+            let only = request
+                .as_deref()
+                .map(|r| owner::parse_address(r, "--request"))
+                .transpose()?;
+            owner_command(&config, direct, |chain, _, _| async move {
+                json(&chain.withdraw(to, only).await?)
             })
         }
         Command::Admin { listen } => {

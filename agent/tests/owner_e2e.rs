@@ -2,7 +2,10 @@
 //! binary): an accident ends as a verified EC; requesters open requests on chain; the owner
 //! approves (the requester recovers the session key from the on-chain kfrag and opens the sealed
 //! clip), declines, claims after the confirm window, and withdraws to the owner wallet; the
-//! daemon's auto-approve policy answers a request above its minimum reward and leaves one below.
+//! daemon's auto-approve policy answers a request above its minimum reward and leaves one below
+//! (all by the direct route, `--direct`). The relayed route (the default): two accidents of one
+//! device, both shared and paid out to fresh addresses, with nothing on chain that connects the
+//! two owner keys, the wallet or the device.
 //! Also: the agent dying after the EC was created but before it stored the address continues
 //! with the existing EC instead of retrying a reverting creation.
 // Needs the chain + cloud harness (dashledger-testkit), which the Pi cross build leaves out.
@@ -13,8 +16,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use alloy::network::TransactionResponse;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
 use chain_env::{CONFIRM_WINDOW, Env, MIN_DEPOSIT};
 use dashledger_agent::accident::Prepared;
 use dashledger_protocol::bindings::RequestFactory;
@@ -121,7 +126,7 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
 
     // --- Approve: the requester recovers the session key and opens the sealed clip.
     let (reqc, requester_umbral) = open_request(&env, 2, ec, REWARD).await;
-    let (ok, out, err) = env.agent(&["approve", &reqc.to_string()]);
+    let (ok, out, err) = env.agent(&["approve", "--direct", &reqc.to_string()]);
     assert!(ok, "approve failed: {err}");
     assert_eq!(addr(&out["request"]), reqc);
     assert_eq!(addr(&out["ec"]), ec);
@@ -179,17 +184,17 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
     mined(RequestContract::new(reqc, &env.provider_for(2)).confirm()).await;
 
     // Wrong status is a clear error.
-    let (ok, _, err) = env.agent(&["approve", &reqc.to_string()]);
+    let (ok, _, err) = env.agent(&["approve", "--direct", &reqc.to_string()]);
     assert!(!ok);
     assert!(err.contains("is Completed, not Open"), "{err}");
     // Not a request of this deployment.
-    let (ok, _, err) = env.agent(&["approve", &owner.to_string()]);
+    let (ok, _, err) = env.agent(&["approve", "--direct", &owner.to_string()]);
     assert!(!ok);
     assert!(err.contains("is not a request contract"), "{err}");
 
     // Withdraw: reward + deposit go to the wallet.
     let w0 = env.deployer.get_balance(wallet).await.unwrap();
-    let (ok, out, err) = env.agent(&["withdraw"]);
+    let (ok, out, err) = env.agent(&["withdraw", "--direct"]);
     assert!(ok, "withdraw failed: {err}");
     assert_eq!(addr(&out["to"]), wallet);
     assert_eq!(out["total_wei"], (REWARD + MIN_DEPOSIT).to_string());
@@ -203,17 +208,17 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
         .unwrap();
     assert!(owed.is_zero());
     // Nothing left: an empty withdrawal.
-    let (ok, out, err) = env.agent(&["withdraw"]);
+    let (ok, out, err) = env.agent(&["withdraw", "--direct"]);
     assert!(ok, "{err}");
     assert_eq!(out["total_wei"], "0");
 
     // --- Decline.
     let (reqc_b, _) = open_request(&env, 3, ec, REWARD).await;
-    let (ok, out, err) = env.agent(&["decline", &reqc_b.to_string()]);
+    let (ok, out, err) = env.agent(&["decline", "--direct", &reqc_b.to_string()]);
     assert!(ok, "decline failed: {err}");
     assert_eq!(addr(&out["request"]), reqc_b);
     assert_eq!(status(&env, reqc_b).await, 2, "Declined");
-    let (ok, _, err) = env.agent(&["claim", &reqc_b.to_string()]);
+    let (ok, _, err) = env.agent(&["claim", "--direct", &reqc_b.to_string()]);
     assert!(!ok);
     assert!(err.contains("is Declined, not Responded"), "{err}");
 
@@ -222,25 +227,26 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
     let deposit = MIN_DEPOSIT * 2;
     let (ok, out, err) = env.agent(&[
         "approve",
+        "--direct",
         &reqc_c.to_string(),
         "--deposit-wei",
         &deposit.to_string(),
     ]);
     assert!(ok, "approve failed: {err}");
     assert_eq!(out["deposit_wei"], deposit.to_string());
-    let (ok, _, err) = env.agent(&["claim", &reqc_c.to_string()]);
+    let (ok, _, err) = env.agent(&["claim", "--direct", &reqc_c.to_string()]);
     assert!(!ok, "claim inside the confirm window must fail");
     assert!(
         err.contains("confirm window") && err.contains("open until"),
         "{err}"
     );
     env.increase_time(CONFIRM_WINDOW + 1).await;
-    let (ok, out, err) = env.agent(&["claim", &reqc_c.to_string()]);
+    let (ok, out, err) = env.agent(&["claim", "--direct", &reqc_c.to_string()]);
     assert!(ok, "claim failed: {err}");
     assert_eq!(out["owed_wei"], (REWARD + deposit).to_string());
     assert_eq!(status(&env, reqc_c).await, 6, "Claimed");
     let sink = Address::repeat_byte(0x5a);
-    let (ok, out, err) = env.agent(&["withdraw", "--to", &sink.to_string()]);
+    let (ok, out, err) = env.agent(&["withdraw", "--direct", "--to", &sink.to_string()]);
     assert!(ok, "withdraw failed: {err}");
     assert_eq!(out["total_wei"], (REWARD + deposit).to_string());
     assert_eq!(
@@ -253,7 +259,7 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
     std::fs::write(
         &env.config,
         format!(
-            "{cfg}\n[owner]\nauto_approve = true\nauto_approve_min_reward_wei = \"{}\"\npoll_secs = 1\n",
+            "{cfg}\n[owner]\nauto_approve = true\nauto_approve_min_reward_wei = \"{}\"\npoll_secs = 1\nvia = \"direct\"\n",
             REWARD / 2
         ),
     )
@@ -276,6 +282,158 @@ async fn approve_decline_claim_withdraw_and_auto_approve() {
         status(&env, reqc_e).await,
         0,
         "below the minimum stays Open"
+    );
+    env.cloud.shutdown().await;
+}
+
+/// Every transaction on the chain as lowercase text: the transaction, its receipt (logs) and
+/// its call trace (internal ETH transfers), so that an address anywhere in them is found.
+async fn chain_texts(env: &Env) -> Vec<(String, String)> {
+    let latest = env.deployer.get_block_number().await.unwrap();
+    let mut out = Vec::new();
+    for n in 0..=latest {
+        let block = env
+            .deployer
+            .get_block_by_number(n.into())
+            .full()
+            .await
+            .unwrap()
+            .unwrap();
+        for tx in block.transactions.txns() {
+            let hash = tx.tx_hash();
+            let receipt = env
+                .deployer
+                .get_transaction_receipt(hash)
+                .await
+                .unwrap()
+                .unwrap();
+            let trace: serde_json::Value = env
+                .deployer
+                .raw_request("trace_transaction".into(), (hash,))
+                .await
+                .expect("anvil answers trace_transaction");
+            let text = format!(
+                "{}\n{}\n{}",
+                serde_json::to_string(tx).unwrap(),
+                serde_json::to_string(&receipt).unwrap(),
+                trace
+            )
+            .to_lowercase();
+            out.push((format!("{hash:#x}"), text));
+        }
+    }
+    out
+}
+
+/// Issue 15's result: two accidents of one device, both shared through the relayer (the
+/// default route) and paid out to fresh addresses. The wallet is never funded and the owner
+/// keys never send a transaction; no transaction, log or internal transfer on chain names
+/// anything of both accidents, nor the wallet, nor the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relayed_accidents_leave_nothing_on_chain_that_links_them() {
+    let mut env = Env::start("", "").await;
+    let (first, _) = env.accident().await;
+    chain_env::event_segment(&env.agent_root, "normal_dashcam.mp4");
+    let daemon = common::Daemon::start(&env.config);
+    env.wait_accident_done(2).await;
+    assert!(daemon.stop());
+    let outbox = dashledger_agent::outbox::Outbox::open(&env.outbox_path()).unwrap();
+    let accidents = dashledger_agent::owner::accidents_with_ec(&outbox).unwrap();
+    drop(outbox);
+    assert_eq!(accidents.len(), 2, "two accidents with an EC");
+    let second = accidents
+        .iter()
+        .find(|p| p.ec_address != first.ec_address)
+        .unwrap()
+        .clone();
+    env.wait_verified_and_listed(&second).await;
+    assert_ne!(first.owner, second.owner, "one owner key per accident");
+
+    let mut groups = Vec::new();
+    for (i, p) in [&first, &second].into_iter().enumerate() {
+        let ec: Address = p.ec_address.as_deref().unwrap().parse().unwrap();
+        let owner: Address = p.owner.parse().unwrap();
+        // Two requesters (anvil accounts 2 and 3): a requester of both would know both anyway.
+        let (reqc, _) = open_request(&env, 2 + i, ec, REWARD).await;
+        let (ok, out, err) = env.agent(&["approve", &reqc.to_string()]);
+        assert!(ok, "relayed approve failed: {err}");
+        assert_eq!(out["via"], "relayer", "{out}");
+        assert_eq!(out["funded_wei"], "0", "{out}");
+        assert_eq!(
+            out["deposit_wei"],
+            MIN_DEPOSIT.to_string(),
+            "the relayer fronted it: {out}"
+        );
+        let respond_fee: u64 = out["relayer_fee_wei"].as_str().unwrap().parse().unwrap();
+        assert_eq!(status(&env, reqc).await, 1, "Responded");
+        mined(RequestContract::new(reqc, &env.provider_for(2 + i)).confirm()).await;
+        let payee = PrivateKeySigner::random().address();
+        let (ok, out, err) = env.agent(&[
+            "withdraw",
+            "--request",
+            &reqc.to_string(),
+            "--to",
+            &payee.to_string(),
+        ]);
+        assert!(ok, "relayed withdraw failed: {err}");
+        let paid = &out["withdrawn"][0];
+        assert_eq!(
+            out["withdrawn"].as_array().unwrap().len(),
+            1,
+            "only that request: {out}"
+        );
+        let withdraw_fee: u64 = paid["relayer_fee_wei"].as_str().unwrap().parse().unwrap();
+        assert!(respond_fee > 0 && withdraw_fee > 0, "{out}");
+        assert_eq!(
+            env.deployer.get_balance(payee).await.unwrap(),
+            U256::from(REWARD - respond_fee - withdraw_fee),
+            "the reward, less the relayer's two fees, at the fresh address"
+        );
+        assert_eq!(
+            env.deployer.get_transaction_count(owner).await.unwrap(),
+            0,
+            "the owner key sent nothing"
+        );
+        groups.push([ec, owner, reqc, payee].map(|a| format!("{a:x}")).to_vec());
+    }
+    let wallet = format!("{:x}", env.wallet());
+    let device = env.init["device_address"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x")
+        .to_lowercase();
+    assert_eq!(
+        env.deployer.get_balance(env.wallet()).await.unwrap(),
+        U256::ZERO,
+        "the wallet was never needed"
+    );
+    let texts = chain_texts(&env).await;
+    let mut seen = [0usize; 2];
+    for (hash, text) in &texts {
+        assert!(
+            !text.contains(&wallet),
+            "transaction {hash} names the owner wallet"
+        );
+        assert!(
+            !text.contains(&device),
+            "transaction {hash} names the device"
+        );
+        let hits: Vec<bool> = groups
+            .iter()
+            .map(|g| g.iter().any(|a| text.contains(a.as_str())))
+            .collect();
+        assert!(
+            !(hits[0] && hits[1]),
+            "transaction {hash} names something of both accidents"
+        );
+        for (i, h) in hits.iter().enumerate() {
+            seen[i] += usize::from(*h);
+        }
+    }
+    // The scan sees each accident's life (create, verify, request, respond, confirm, withdraw).
+    assert!(
+        seen.iter().all(|&n| n >= 6),
+        "transactions per accident: {seen:?}"
     );
     env.cloud.shutdown().await;
 }

@@ -180,6 +180,13 @@ impl Devnet {
             .with_context(|| format!("cast balance printed '{s}'"))
     }
 
+    /// The number of transactions `address` has sent.
+    pub fn nonce(&self, address: &str) -> anyhow::Result<u64> {
+        let s = self.cast(&["nonce", address])?;
+        s.parse()
+            .with_context(|| format!("cast nonce printed '{s}'"))
+    }
+
     /// Advances the chain's clock by `secs` and mines a block.
     pub fn advance(&self, secs: u64) -> anyhow::Result<()> {
         self.cast(&["rpc", "evm_increaseTime", &secs.to_string()])?;

@@ -2,10 +2,12 @@
 //!
 //! * a normal segment gives only an evidence record; the crash segment is detected, sealed, its
 //!   EC created (relayed by the cloud), uploaded, verified and listed;
-//! * requester A searches, requests with a reward; the owner approves with the agent; A fetches
-//!   (recover key, confirm, download, open, verify hash); the owner withdraws reward + deposit;
+//! * requester A searches, requests with a reward; the owner approves with the agent, relayed
+//!   (the EC owner key signs, the cloud sends and fronts the deposit); A fetches (recover key,
+//!   confirm, download, open, verify hash); the owner withdraws the reward less the relayer's
+//!   fees, relayed, and the owner key never sent a transaction;
 //! * requester B's request: a response from someone who is not the owner reverts (`NotOwner`);
-//!   the owner approves, B stays silent, the owner claims after the confirm window;
+//!   the owner approves `--direct`, B stays silent, the owner claims after the confirm window;
 //! * A's second request: the owner never answers, A cancels after the response window and is
 //!   refunded;
 //! * B's second request: the owner answers with a wrong kfrag, B's `fetch` disputes, the cloud's
@@ -240,7 +242,13 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
     );
     assert_eq!(devnet.call_u128(&reqc, "status()(uint8)", &[])?, OPEN);
 
-    agent.cmd_json(&["approve", &reqc])?;
+    // Relayed (the default): the owner key signs, the cloud sends and fronts the deposit.
+    let approved = agent.cmd_json(&["approve", &reqc])?;
+    assert_eq!(approved["via"], "relayer", "{approved}");
+    let respond_fee: u128 = approved["relayer_fee_wei"]
+        .as_str()
+        .context("relayer_fee_wei")?
+        .parse()?;
     assert_eq!(devnet.call_u128(&reqc, "status()(uint8)", &[])?, RESPONDED);
     let deposit = devnet.call_u128(&reqc, "deposit()(uint256)", &[])?;
     assert!(
@@ -276,7 +284,8 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
     let owner = devnet.call(&reqc, "owner()(address)", &[])?;
     assert_eq!(
         devnet.call_u128(&reqc, "owed(address)(uint256)", &[&owner])?,
-        REWARD_WEI + deposit
+        REWARD_WEI - respond_fee,
+        "the relayer is owed the deposit it fronted and its fee"
     );
     let a1 = devnet.balance(&a.address)?;
     assert_eq!(
@@ -285,11 +294,20 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         "A paid exactly reward + gas: before {a0}, after {a1}, fees {a_fees}"
     );
 
-    agent.cmd_json(&["withdraw", "--to", PAYEE_1])?;
+    let withdrawn = agent.cmd_json(&["withdraw", "--to", PAYEE_1])?;
+    let withdraw_fee: u128 = withdrawn["withdrawn"][0]["relayer_fee_wei"]
+        .as_str()
+        .context("relayer_fee_wei")?
+        .parse()?;
     assert_eq!(
         devnet.balance(PAYEE_1)?,
-        REWARD_WEI + deposit,
-        "the owner withdrew reward + deposit"
+        REWARD_WEI - respond_fee - withdraw_fee,
+        "the owner withdrew the reward less the relayer's fees"
+    );
+    assert_eq!(
+        devnet.nonce(&owner)?,
+        0,
+        "the EC owner key never sent a transaction"
     );
     assert_eq!(devnet.balance(&reqc)?, 0);
     assert_eq!(
@@ -325,17 +343,18 @@ fn full_flow_and_every_request_outcome() -> anyhow::Result<()> {
         "nothing changed"
     );
 
-    agent.cmd_json(&["approve", &reqc2])?;
+    // Direct (`--direct`): the owner key sends, funded from the owner wallet.
+    agent.cmd_json(&["approve", "--direct", &reqc2])?;
     assert_eq!(devnet.call_u128(&reqc2, "status()(uint8)", &[])?, RESPONDED);
     let deposit2 = devnet.call_u128(&reqc2, "deposit()(uint256)", &[])?;
     assert!(
-        agent.cmd(&["claim", &reqc2]).is_err(),
+        agent.cmd(&["claim", "--direct", &reqc2]).is_err(),
         "no claim while the confirm window is open"
     );
     devnet.advance(confirm_window + 1)?;
-    agent.cmd_json(&["claim", &reqc2])?;
+    agent.cmd_json(&["claim", "--direct", &reqc2])?;
     assert_eq!(devnet.call_u128(&reqc2, "status()(uint8)", &[])?, CLAIMED);
-    agent.cmd_json(&["withdraw", "--to", PAYEE_2])?;
+    agent.cmd_json(&["withdraw", "--direct", "--to", PAYEE_2])?;
     assert_eq!(
         devnet.balance(PAYEE_2)?,
         REWARD_WEI + deposit2,

@@ -164,6 +164,15 @@ pub fn run_agent(config: &Path, args: &[&str]) -> (bool, serde_json::Value, Stri
 /// Copies a crash minute into `agent_root/watch` as the segment being recorded (started two
 /// minutes ago) and presses the event button. Returns the segment's start and path.
 pub fn crash_segment(agent_root: &Path) -> (dashledger_protocol::record::SegmentTime, PathBuf) {
+    event_segment(agent_root, "crash_cctv.mp4")
+}
+
+/// Copies a minute of the test video `name` into the watch dir as the segment being recorded
+/// (started two minutes ago) and presses the event button.
+pub fn event_segment(
+    agent_root: &Path,
+    name: &str,
+) -> (dashledger_protocol::record::SegmentTime, PathBuf) {
     let watch = agent_root.join("watch");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -171,7 +180,7 @@ pub fn crash_segment(agent_root: &Path) -> (dashledger_protocol::record::Segment
         .as_secs();
     let start = dashledger_protocol::record::SegmentTime::from_unix(now - 120).unwrap();
     let seg = watch.join(format!("{start}.mp4"));
-    std::fs::copy(common::minute_of("crash_cctv.mp4"), &seg).unwrap();
+    std::fs::copy(common::minute_of(name), &seg).unwrap();
     std::fs::write(watch.join("EVENT"), b"").unwrap();
     (start, seg)
 }

@@ -75,6 +75,10 @@ export async function setupAgent(root, { cloud, anvil, lat, lon }) {
       `rpc_url = ${q(anvil.url)}`,
       `deployments = ${q(cloud.deploymentFile)}`,
       'ec_via = "relayer"',
+      "[owner]",
+      // The owner page and commands here take the direct route (the relayed one is covered by
+      // the Rust tests: agent/tests/owner_e2e.rs, cloud/tests/chain.rs).
+      'via = "direct"',
       '[detect]',
       'enabled = false',
       '[location]',

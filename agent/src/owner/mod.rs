@@ -1,21 +1,35 @@
-//! The owner side on chain: the funding wallet, `approve` / `decline` / `claim` / `withdraw` of
-//! request contracts (REQCs), direct EC creation, and the auto-approve policy.
+//! The owner side on chain: `approve` / `decline` / `claim` / `withdraw` of request contracts
+//! (REQCs) for the accidents' EC owner keys, by one of two routes, direct EC creation, and the
+//! auto-approve policy.
 //!
-//! Every accident has its own EC owner key (`m/44'/60'/7'/0/<i>`), which holds no ETH. The
-//! owner's **wallet** key (`m/44'/60'/7'/1/0`, same seed) does: before an owner key sends a
-//! transaction, the wallet sends it exactly what it lacks for that transaction (value + gas limit
-//! × max fee). Proceeds are withdrawn to the wallet by default. Funding links the wallet to each
-//! owner key on chain (see `docs/agent.md`, "Owner wallet and privacy").
+//! Every accident has its own EC owner key (`m/44'/60'/7'/0/<i>`), which holds no ETH.
+//! - **Relayed** (default, `owner.via = "relayer"`, [`relayed`]): the owner key signs each action
+//!   as an EIP-712 message, the cloud's relayer sends it, pays the gas and fronts the deposit,
+//!   and is repaid with the fees of its terms out of the owner's share. The owner key sends
+//!   nothing and holds nothing until it is paid, so nothing on chain links one accident's key to
+//!   another's, to the wallet or to the device; a withdrawal pays each share to its own owner key
+//!   unless `--to` names another address.
+//! - **Direct** (`--direct` or `owner.via = "direct"`, [`direct`]): the owner key sends the
+//!   transaction itself; the owner's **wallet** key (`m/44'/60'/7'/1/0`, same seed) first sends
+//!   it exactly what it lacks (value + gas limit × max fee), and proceeds go to the wallet by
+//!   default. The funding links the wallet to each owner key on chain (`docs/agent.md`, "Owner
+//!   wallet and privacy").
+//!
+//! [`evidence`] creates an EC directly; [`auto`] is the daemon's auto-approve pass.
 
-use std::time::Duration;
+mod auto;
+mod direct;
+mod evidence;
+mod relayed;
 
-use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, B256, Bytes, U256};
+pub use auto::auto_approve_once;
+pub use evidence::predicted_evidence;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionRequest;
-use alloy::rpc::types::state::StateOverridesBuilder;
 use alloy::signers::local::PrivateKeySigner;
-use dashledger_protocol::bindings::evidence_factory::{EvidenceFactory, IEvidenceFactory};
+use dashledger_api::relay::{OwnerAction, OwnerRelayed, Wei};
 use dashledger_protocol::bindings::request_contract::RequestContract;
 use dashledger_protocol::bindings::request_factory::RequestFactory;
 use dashledger_protocol::bindings::response_contract::ResponseContract;
@@ -24,8 +38,8 @@ use dashledger_protocol::wrap::{self, UmbralPublicKey};
 use serde::Serialize;
 
 use crate::accident::Prepared;
-use crate::cloud::Deployment;
-use crate::config::Config;
+use crate::cloud::{CloudClient, Deployment};
+use crate::config::{Config, EcVia};
 use crate::error::AgentError;
 use crate::outbox::Outbox;
 
@@ -34,9 +48,6 @@ const PAGE: u64 = 100;
 
 /// BIP-32 path of the owner's funding wallet (same seed as the EC owner keys, branch 1).
 pub const WALLET_KEY_PATH: [u32; 5] = [44 | HARDENED, 60 | HARDENED, 7 | HARDENED, 1, 0];
-
-/// Gas limit used when the node cannot estimate with a balance override (old nodes).
-const FALLBACK_GAS: u64 = 600_000;
 
 /// The name of a request status.
 pub fn status_name(s: u8) -> String {
@@ -54,12 +65,12 @@ pub fn used_owner_keys(outbox: &Outbox) -> Result<u32, AgentError> {
     outbox.owner_keys_used()
 }
 
-fn chain_err(what: &str, e: impl std::fmt::Display) -> AgentError {
+pub(crate) fn chain_err(what: &str, e: impl std::fmt::Display) -> AgentError {
     AgentError::Chain(format!("{what}: {e}"))
 }
 
 /// Decodes a revert of our contracts into "Name { fields }" when possible.
-fn revert_reason(e: &alloy::transports::TransportError) -> Option<String> {
+pub(crate) fn revert_reason(e: &alloy::transports::TransportError) -> Option<String> {
     use dashledger_protocol::bindings::evidence_factory::EvidenceFactory::EvidenceFactoryErrors;
     use dashledger_protocol::bindings::request_contract::RequestContract::RequestContractErrors;
     let resp = e.as_error_resp()?;
@@ -72,7 +83,7 @@ fn revert_reason(e: &alloy::transports::TransportError) -> Option<String> {
     resp.as_revert_data().map(|d| format!("reverted ({d})"))
 }
 
-fn call_err(what: &str, e: alloy::contract::Error) -> AgentError {
+pub(crate) fn call_err(what: &str, e: alloy::contract::Error) -> AgentError {
     use dashledger_protocol::bindings::request_contract::RequestContract::RequestContractErrors;
     if let Some(x) = e.as_decoded_interface_error::<RequestContractErrors>() {
         return AgentError::Chain(format!("{what} reverted: {x:?}"));
@@ -80,15 +91,27 @@ fn call_err(what: &str, e: alloy::contract::Error) -> AgentError {
     chain_err(what, e)
 }
 
-/// One transaction sent by an owner key.
+/// One transaction sent for an owner key (by the key itself, or by the relayer).
 #[derive(Debug, Clone, Serialize)]
 pub struct Sent {
     /// Transaction hash.
     pub tx: String,
     /// Gas used.
     pub gas_used: u64,
-    /// What the wallet sent the owner key first (wei, decimal; "0" when it had enough).
+    /// What the wallet sent the owner key first (wei, decimal; "0" when it had enough or the
+    /// relayer sent it).
     pub funded_wei: String,
+}
+
+impl Sent {
+    /// A transaction the relayer sent (nothing funded).
+    fn relayed(r: &OwnerRelayed) -> Self {
+        Self {
+            tx: r.tx_hash.clone(),
+            gas_used: r.gas_used,
+            funded_wei: "0".into(),
+        }
+    }
 }
 
 /// `approve` output.
@@ -100,14 +123,19 @@ pub struct Approved {
     pub ec: String,
     /// The EC owner key that responded.
     pub owner: String,
+    /// `relayer` (signed by the owner key, sent by the cloud) or `direct`.
+    pub via: EcVia,
     /// Transaction hash.
     pub tx: String,
     /// Gas used.
     pub gas_used: u64,
-    /// Deposit sent with the response (wei, decimal).
+    /// Deposit sent with the response (wei, decimal; relayed: what the relayer fronted).
     pub deposit_wei: String,
     /// What the wallet sent the owner key first (wei, decimal).
     pub funded_wei: String,
+    /// The fee signed to the relayer, repaid with the deposit out of the owner's share (wei,
+    /// decimal; "0" direct).
+    pub relayer_fee_wei: String,
 }
 
 /// `decline` / `claim` output.
@@ -117,8 +145,10 @@ pub struct Acted {
     pub request: String,
     /// The EC.
     pub ec: String,
-    /// The EC owner key that sent it.
+    /// The EC owner key that sent (or signed) it.
     pub owner: String,
+    /// `relayer` or `direct`.
+    pub via: EcVia,
     /// Transaction hash.
     pub tx: String,
     /// Gas used.
@@ -130,11 +160,12 @@ pub struct Acted {
 }
 
 impl Acted {
-    fn new(view: &RequestView, owner: Address, sent: Sent, owed: U256) -> Self {
+    fn new(view: &RequestView, owner: Address, via: EcVia, sent: Sent, owed: U256) -> Self {
         Self {
             request: view.reqc.to_string(),
             ec: view.info.ec.to_string(),
             owner: owner.to_string(),
+            via,
             tx: sent.tx,
             gas_used: sent.gas_used,
             funded_wei: sent.funded_wei,
@@ -148,21 +179,47 @@ impl Acted {
 pub struct Withdrawn {
     /// The REQC.
     pub request: String,
-    /// The owner key it paid.
+    /// The owner key whose share it was.
     pub owner: String,
-    /// Amount (wei, decimal).
+    /// Where it went.
+    pub to: String,
+    /// Amount received by `to` (wei, decimal).
     pub amount_wei: String,
+    /// The relayer's fee taken from the share (wei, decimal; "0" direct).
+    pub relayer_fee_wei: String,
     /// Transaction hash.
     pub tx: String,
     /// Gas used.
     pub gas_used: u64,
 }
 
+impl Withdrawn {
+    fn new(
+        reqc: Address,
+        owner: Address,
+        to: Address,
+        amount: U256,
+        fee: U256,
+        sent: Sent,
+    ) -> Self {
+        Self {
+            request: reqc.to_string(),
+            owner: owner.to_string(),
+            to: to.to_string(),
+            amount_wei: amount.to_string(),
+            relayer_fee_wei: fee.to_string(),
+            tx: sent.tx,
+            gas_used: sent.gas_used,
+        }
+    }
+}
+
 /// `withdraw` output.
 #[derive(Debug, Clone, Serialize)]
 pub struct WithdrawReport {
-    /// Recipient.
-    pub to: String,
+    /// The one recipient given (direct: default the wallet); none when each relayed share went
+    /// to its own owner key (see each payment's `to`).
+    pub to: Option<String>,
     /// Each payment.
     pub withdrawn: Vec<Withdrawn>,
     /// Sum of the payments (wei, decimal).
@@ -186,6 +243,8 @@ pub struct OwnerChain {
     wallet: Address,
     owners: Vec<OwnerKey>,
     cloud_url: String,
+    cloud: CloudClient,
+    via: EcVia,
 }
 
 impl OwnerChain {
@@ -237,7 +296,21 @@ impl OwnerChain {
             wallet,
             owners,
             cloud_url: config.cloud.url.trim_end_matches('/').to_string(),
+            cloud: CloudClient::new(&config.cloud)?,
+            via: config.owner.via,
         })
+    }
+
+    /// The same connection taking the other route (`--direct`).
+    #[must_use]
+    pub const fn with_via(mut self, via: EcVia) -> Self {
+        self.via = via;
+        self
+    }
+
+    /// The route owner actions take.
+    pub const fn via(&self) -> EcVia {
+        self.via
     }
 
     /// The wallet address.
@@ -310,110 +383,6 @@ impl OwnerChain {
         Ok(UmbralPublicKey::from_bytes(&key)?)
     }
 
-    /// Sends `tx` from the owner key `from`, first topping the key up from the wallet with
-    /// exactly what it lacks for value + gas limit × max fee.
-    pub async fn send_funded(
-        &self,
-        what: &str,
-        from: Address,
-        mut tx: TransactionRequest,
-    ) -> Result<Sent, AgentError> {
-        tx.set_from(from);
-        let value = tx.value.unwrap_or_default();
-        // Estimate as if the key already held the value plus 1 ETH for gas.
-        let overrides = StateOverridesBuilder::default()
-            .with_balance(from, value + U256::from(10u128.pow(18)))
-            .build();
-        let gas = match self
-            .provider
-            .estimate_gas(tx.clone())
-            .overrides(overrides)
-            .await
-        {
-            Ok(g) => g + g / 5,
-            Err(e) => {
-                if let Some(reason) = revert_reason(&e) {
-                    return Err(AgentError::Chain(format!("{what} would revert: {reason}")));
-                }
-                tracing::warn!(error = %e, what, fallback = FALLBACK_GAS, "gas estimate with a balance override failed; using the fallback gas limit");
-                FALLBACK_GAS
-            }
-        };
-        let fees = self
-            .provider
-            .estimate_eip1559_fees()
-            .await
-            .map_err(|e| chain_err("estimating fees", e))?;
-        tx.set_gas_limit(gas);
-        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
-        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let needed = value + U256::from(gas) * U256::from(fees.max_fee_per_gas);
-        let balance = self
-            .provider
-            .get_balance(from)
-            .await
-            .map_err(|e| chain_err("reading the owner key's balance", e))?;
-        let missing = needed.saturating_sub(balance);
-        if !missing.is_zero() {
-            let wallet_balance = self
-                .provider
-                .get_balance(self.wallet)
-                .await
-                .map_err(|e| chain_err("reading the wallet balance", e))?;
-            if wallet_balance < missing {
-                return Err(AgentError::Owner(format!(
-                    "{what}: the owner wallet {} holds {wallet_balance} wei but the owner key {from} needs {missing} wei more (value {value} + gas); fund the wallet",
-                    self.wallet
-                )));
-            }
-            let fund = TransactionRequest::default()
-                .with_from(self.wallet)
-                .with_to(from)
-                .with_value(missing);
-            let receipt = self
-                .provider
-                .send_transaction(fund)
-                .await
-                .map_err(|e| chain_err("funding the owner key from the wallet", e))?
-                .with_timeout(Some(Duration::from_secs(300)))
-                .get_receipt()
-                .await
-                .map_err(|e| chain_err("waiting for the funding transaction", e))?;
-            if !receipt.status() {
-                return Err(AgentError::Chain(format!(
-                    "funding transaction {} reverted",
-                    receipt.transaction_hash
-                )));
-            }
-            tracing::info!(owner = %from, wei = %missing, tx = %receipt.transaction_hash, "owner key funded from the wallet");
-        }
-        let pending =
-            self.provider
-                .send_transaction(tx)
-                .await
-                .map_err(|e| match revert_reason(&e) {
-                    Some(r) => AgentError::Chain(format!("{what} reverted: {r}")),
-                    None => chain_err(what, e),
-                })?;
-        let hash: B256 = *pending.tx_hash();
-        tracing::info!(%hash, from = %from, "{what}: sent, waiting for it to be mined");
-        let receipt = pending
-            .with_timeout(Some(Duration::from_secs(300)))
-            .get_receipt()
-            .await
-            .map_err(|e| chain_err(&format!("{what}: waiting for {hash}"), e))?;
-        if !receipt.status() {
-            return Err(AgentError::Chain(format!(
-                "{what}: transaction {hash} reverted on chain"
-            )));
-        }
-        Ok(Sent {
-            tx: hash.to_string(),
-            gas_used: receipt.gas_used,
-            funded_wei: missing.to_string(),
-        })
-    }
-
     fn our_key(&self, view: &RequestView) -> Result<&OwnerKey, AgentError> {
         self.owner_of(view.info.owner).ok_or_else(|| {
             AgentError::Owner(format!(
@@ -481,40 +450,68 @@ impl OwnerChain {
             )));
         }
         let signer = owner.kfrag_signer();
-        let kfrag = wrap::grant(&owner_umbral, &signer, &requester_pk);
-        let contract = RequestContract::new(reqc, &self.provider);
-        let deposit = match deposit {
-            Some(d) => d,
-            None => contract
-                .minDeposit()
-                .call()
-                .await
-                .map_err(|e| call_err("reading minDeposit", e))?,
-        };
+        let kfrag = Bytes::from(wrap::grant(&owner_umbral, &signer, &requester_pk));
+        // The key that signed the kfrag (the EC owner key as an Umbral key), not the delegating
+        // key: the requester checks its address is the EC's owner.
+        let signer_key = Bytes::from(signer.verifying_key().to_bytes().to_vec());
         let link = format!(
             "{}/v1/clips/{ec:#x}/download?reqc={reqc:#x}",
             self.cloud_url
         );
-        let tx = contract
-            .respond(
-                Bytes::from(kfrag),
-                // The key that signed the kfrag (the EC owner key as an Umbral key), not the
-                // delegating key: the requester checks its address is the EC's owner.
-                Bytes::from(signer.verifying_key().to_bytes().to_vec()),
-                link,
-            )
-            .value(deposit)
-            .into_transaction_request();
-        let sent = self.send_funded("respond", owner.address(), tx).await?;
-        tracing::info!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, "request approved");
+        let (sent, deposit, fee) = match self.via {
+            EcVia::Direct => {
+                let contract = RequestContract::new(reqc, &self.provider);
+                let deposit = match deposit {
+                    Some(d) => d,
+                    None => contract
+                        .minDeposit()
+                        .call()
+                        .await
+                        .map_err(|e| call_err("reading minDeposit", e))?,
+                };
+                let tx = contract
+                    .respond(kfrag, signer_key, link)
+                    .value(deposit)
+                    .into_transaction_request();
+                let sent = self.send_funded("respond", owner.address(), tx).await?;
+                (sent, deposit, U256::ZERO)
+            }
+            EcVia::Relayer => {
+                if deposit.is_some() {
+                    return Err(AgentError::Owner(
+                        "--deposit-wei needs --direct: the relayer fronts the request's minimum deposit".into(),
+                    ));
+                }
+                let terms = self.relay_terms().await?;
+                let fees = terms.respond_fee_wei.0 + terms.withdraw_fee_wei.0;
+                if view.info.reward <= fees {
+                    return Err(AgentError::Owner(format!(
+                        "request {reqc} offers {} wei, which does not cover the relayer's fees ({} wei to respond + {} wei to withdraw): approve it with --direct, or decline",
+                        view.info.reward, terms.respond_fee_wei.0, terms.withdraw_fee_wei.0
+                    )));
+                }
+                let fee = terms.respond_fee_wei.0;
+                let action = OwnerAction::Respond {
+                    kfrag,
+                    owner_umbral_key: signer_key,
+                    download_link: link,
+                    relayer_fee_wei: Wei(fee),
+                };
+                let r = self.relay(owner, reqc, action).await?;
+                (Sent::relayed(&r), r.deposit_fronted_wei.0, fee)
+            }
+        };
+        tracing::info!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, via = ?self.via, "request approved");
         Ok(Approved {
             request: reqc.to_string(),
             ec: ec.to_string(),
             owner: owner.address().to_string(),
+            via: self.via,
             tx: sent.tx,
             gas_used: sent.gas_used,
             deposit_wei: deposit.to_string(),
             funded_wei: sent.funded_wei,
+            relayer_fee_wei: fee.to_string(),
         })
     }
 
@@ -530,12 +527,23 @@ impl OwnerChain {
     pub async fn decline(&self, reqc: Address) -> Result<Acted, AgentError> {
         let view = self.request(reqc).await?;
         Self::expect_status(&view, 0)?;
-        let owner = self.our_key(&view)?.address();
-        let tx = RequestContract::new(reqc, &self.provider)
-            .decline()
-            .into_transaction_request();
-        let sent = self.send_funded("decline", owner, tx).await?;
-        Ok(Acted::new(&view, owner, sent, U256::ZERO))
+        let owner = self.our_key(&view)?;
+        let sent = match self.via {
+            EcVia::Direct => {
+                let tx = RequestContract::new(reqc, &self.provider)
+                    .decline()
+                    .into_transaction_request();
+                self.send_funded("decline", owner.address(), tx).await?
+            }
+            EcVia::Relayer => Sent::relayed(&self.relay(owner, reqc, OwnerAction::Decline).await?),
+        };
+        Ok(Acted::new(
+            &view,
+            owner.address(),
+            self.via,
+            sent,
+            U256::ZERO,
+        ))
     }
 
     /// Claims a Responded request once the confirm window is over (the requester neither
@@ -543,7 +551,7 @@ impl OwnerChain {
     pub async fn claim(&self, reqc: Address) -> Result<Acted, AgentError> {
         let view = self.request(reqc).await?;
         Self::expect_status(&view, 1)?;
-        let owner = self.our_key(&view)?.address();
+        let owner = self.our_key(&view)?;
         let now = self.chain_time().await?;
         if now <= view.info.deadline {
             return Err(AgentError::Owner(format!(
@@ -552,12 +560,17 @@ impl OwnerChain {
                 view.info.deadline - now
             )));
         }
-        let tx = RequestContract::new(reqc, &self.provider)
-            .claim()
-            .into_transaction_request();
-        let sent = self.send_funded("claim", owner, tx).await?;
-        let owed = self.owed(reqc, owner).await?;
-        Ok(Acted::new(&view, owner, sent, owed))
+        let sent = match self.via {
+            EcVia::Direct => {
+                let tx = RequestContract::new(reqc, &self.provider)
+                    .claim()
+                    .into_transaction_request();
+                self.send_funded("claim", owner.address(), tx).await?
+            }
+            EcVia::Relayer => Sent::relayed(&self.relay(owner, reqc, OwnerAction::Claim).await?),
+        };
+        let owed = self.owed(reqc, owner.address()).await?;
+        Ok(Acted::new(&view, owner.address(), self.via, sent, owed))
     }
 
     /// Every REQC opened for `owner`'s ECs, newest first.
@@ -585,113 +598,77 @@ impl OwnerChain {
         }
     }
 
-    /// Pulls what every used owner key is owed (`owed` / `withdraw`) to `to` (default: the
-    /// wallet).
-    pub async fn withdraw(&self, to: Option<Address>) -> Result<WithdrawReport, AgentError> {
-        let to = to.unwrap_or(self.wallet);
+    /// Pulls what every used owner key is owed (`owed` / `withdraw`), or only what `only`
+    /// owes. Direct: to `to`, default the wallet. Relayed: to `to`, default each request's own
+    /// owner key (its share stays where nothing links it to another accident), less the
+    /// relayer's fee; a share not above the fee is left (logged) for `--direct`.
+    pub async fn withdraw(
+        &self,
+        to: Option<Address>,
+        only: Option<Address>,
+    ) -> Result<WithdrawReport, AgentError> {
         let mut out = Vec::new();
         let mut total = U256::ZERO;
+        let mut terms = None;
         for owner in &self.owners {
             let a = owner.address();
             for reqc in self.requests_of(a).await? {
+                if only.is_some_and(|o| o != reqc) {
+                    continue;
+                }
                 let owed = self.owed(reqc, a).await?;
                 if owed.is_zero() {
                     continue;
                 }
-                let tx = RequestContract::new(reqc, &self.provider)
-                    .withdraw(to)
-                    .into_transaction_request();
-                let sent = self.send_funded("withdraw", a, tx).await?;
-                tracing::info!(request = %reqc, owner = %a, to = %to, wei = %owed, "withdrawn");
-                total += owed;
-                out.push(Withdrawn {
-                    request: reqc.to_string(),
-                    owner: a.to_string(),
-                    amount_wei: owed.to_string(),
-                    tx: sent.tx,
-                    gas_used: sent.gas_used,
-                });
+                let w = match self.via {
+                    EcVia::Direct => {
+                        let payee = to.unwrap_or(self.wallet);
+                        let tx = RequestContract::new(reqc, &self.provider)
+                            .withdraw(payee)
+                            .into_transaction_request();
+                        let sent = self.send_funded("withdraw", a, tx).await?;
+                        Withdrawn::new(reqc, a, payee, owed, U256::ZERO, sent)
+                    }
+                    EcVia::Relayer => {
+                        let t = match &terms {
+                            Some(t) => t,
+                            None => terms.insert(self.relay_terms().await?),
+                        };
+                        let fee = t.withdraw_fee_wei.0;
+                        if owed <= fee {
+                            tracing::warn!(request = %reqc, owed = %owed, fee = %fee, "the share is not above the relayer's withdrawal fee; left (withdraw it with --direct)");
+                            continue;
+                        }
+                        let payee = to.unwrap_or(a);
+                        let action = OwnerAction::Withdraw {
+                            to: payee,
+                            relayer_fee_wei: Wei(fee),
+                        };
+                        let r = self.relay(owner, reqc, action).await?;
+                        Withdrawn::new(reqc, a, payee, r.paid_wei.0, fee, Sent::relayed(&r))
+                    }
+                };
+                tracing::info!(request = %reqc, owner = %a, to = %w.to, wei = %w.amount_wei, "withdrawn");
+                total += U256::from_str_radix(&w.amount_wei, 10).unwrap_or_default();
+                out.push(w);
             }
         }
+        if self.via == EcVia::Relayer && to.is_some() && out.len() > 1 {
+            tracing::warn!(
+                payments = out.len(),
+                "several accidents were paid to one address: that address now links them on chain"
+            );
+        }
         Ok(WithdrawReport {
-            to: to.to_string(),
+            to: match (self.via, to) {
+                (_, Some(t)) => Some(t.to_string()),
+                (EcVia::Direct, None) => Some(self.wallet.to_string()),
+                (EcVia::Relayer, None) => None,
+            },
             withdrawn: out,
             total_wei: total.to_string(),
         })
     }
-
-    /// The EC address `createEvidence*` gives `params` for `owner`, and whether it exists.
-    pub async fn predicted_evidence(
-        &self,
-        params: IEvidenceFactory::EvidenceParams,
-        owner: Address,
-    ) -> Result<(Address, bool), AgentError> {
-        predicted_evidence(
-            &self.provider,
-            self.deployment.evidence_factory,
-            params,
-            owner,
-        )
-        .await
-    }
-
-    /// Creates the EC directly: the accident's owner key sends `createEvidence` (funded from the
-    /// wallet). Returns the EC address.
-    pub async fn create_evidence_direct(&self, prepared: &Prepared) -> Result<String, AgentError> {
-        let owner = self
-            .owners
-            .iter()
-            .find(|k| k.index() == prepared.owner_index)
-            .ok_or_else(|| {
-                AgentError::OutboxState(format!(
-                    "owner key #{} is not among the used keys",
-                    prepared.owner_index
-                ))
-            })?;
-        let params: IEvidenceFactory::EvidenceParams = prepared.evidence()?.into();
-        let (predicted, exists) = self
-            .predicted_evidence(params.clone(), owner.address())
-            .await?;
-        if exists {
-            return Ok(predicted.to_string());
-        }
-        let tx = EvidenceFactory::new(self.deployment.evidence_factory, &self.provider)
-            .createEvidence(params)
-            .into_transaction_request();
-        let sent = self
-            .send_funded("createEvidence", owner.address(), tx)
-            .await?;
-        tracing::info!(ec = %predicted, tx = %sent.tx, "evidence contract created directly");
-        Ok(predicted.to_string())
-    }
-}
-
-/// `predictEvidence(params, owner)` and whether an EC of the factory exists there.
-pub async fn predicted_evidence(
-    provider: &DynProvider,
-    factory: Address,
-    params: IEvidenceFactory::EvidenceParams,
-    owner: Address,
-) -> Result<(Address, bool), AgentError> {
-    let f = EvidenceFactory::new(factory, provider);
-    let predicted = f
-        .predictEvidence(params, owner)
-        .call()
-        .await
-        .map_err(|e| call_err("EvidenceFactory.predictEvidence", e))?;
-    let code = provider
-        .get_code_at(predicted)
-        .await
-        .map_err(|e| chain_err("reading code at the predicted EC", e))?;
-    if code.is_empty() {
-        return Ok((predicted, false));
-    }
-    let is = f
-        .isEvidence(predicted)
-        .call()
-        .await
-        .map_err(|e| call_err("EvidenceFactory.isEvidence", e))?;
-    Ok((predicted, is))
 }
 
 /// Loads every accident that has an EC (for `approve`).
@@ -718,56 +695,4 @@ pub fn parse_address(s: &str, what: &str) -> Result<Address, AgentError> {
 pub fn parse_wei(s: &str, what: &str) -> Result<U256, AgentError> {
     U256::from_str_radix(s.trim(), 10)
         .map_err(|_| AgentError::Config(format!("{what} `{s}` is not a decimal amount of wei")))
-}
-
-/// One auto-approve pass: every Open request for our ECs (from the cloud's signed owner API)
-/// whose reward is at least `min_reward` is approved with the minimum deposit. Returns the
-/// approvals; a failing request is logged and left for the next pass.
-pub async fn auto_approve_once(
-    config: &Config,
-    secrets: &Secrets,
-    min_reward: U256,
-) -> Result<Vec<Approved>, AgentError> {
-    let (used, accidents) = {
-        let outbox = Outbox::open(&config.outbox_path())?;
-        (used_owner_keys(&outbox)?, accidents_with_ec(&outbox)?)
-    };
-    if used == 0 || accidents.is_empty() {
-        return Ok(Vec::new());
-    }
-    let cloud = crate::cloud::CloudClient::new(&config.cloud)?;
-    let chain = OwnerChain::connect(config, secrets, used).await?;
-    let mut done = Vec::new();
-    for owner in &chain.owners {
-        let list = cloud
-            .owner_requests(owner.signer(), chain.deployment.chain_id)
-            .await
-            .map_err(|(_, e, _)| e)?;
-        for r in list {
-            let Ok(reqc) = r.reqc.parse::<Address>() else {
-                continue;
-            };
-            let view = match chain.request(reqc).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(request = %reqc, error = %e, "auto-approve: cannot read the request");
-                    continue;
-                }
-            };
-            if view.info.status != 0 {
-                continue;
-            }
-            if view.info.reward < min_reward {
-                tracing::info!(request = %reqc, reward = %view.info.reward, min = %min_reward, "auto-approve: reward below the minimum; left for the owner");
-                continue;
-            }
-            match chain.approve(secrets, &accidents, reqc, None).await {
-                Ok(a) => done.push(a),
-                Err(e) => {
-                    tracing::warn!(request = %reqc, error = %e, "auto-approve failed; will retry")
-                }
-            }
-        }
-    }
-    Ok(done)
 }

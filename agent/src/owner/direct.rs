@@ -1,0 +1,123 @@
+//! The direct route: an owner key sends its own transaction, topped up from the owner wallet
+//! with exactly what it lacks. Simple and independent of the cloud, but every top-up is a
+//! transfer from the wallet to the accident's key that anyone can see.
+
+use std::time::Duration;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::state::StateOverridesBuilder;
+
+use super::{OwnerChain, Sent, chain_err, revert_reason};
+use crate::error::AgentError;
+
+/// Gas limit used when the node cannot estimate with a balance override (old nodes).
+const FALLBACK_GAS: u64 = 600_000;
+
+impl OwnerChain {
+    /// Sends `tx` from the owner key `from`, first topping the key up from the wallet with
+    /// exactly what it lacks for value + gas limit × max fee.
+    pub async fn send_funded(
+        &self,
+        what: &str,
+        from: Address,
+        mut tx: TransactionRequest,
+    ) -> Result<Sent, AgentError> {
+        tx.set_from(from);
+        let value = tx.value.unwrap_or_default();
+        // Estimate as if the key already held the value plus 1 ETH for gas.
+        let overrides = StateOverridesBuilder::default()
+            .with_balance(from, value + U256::from(10u128.pow(18)))
+            .build();
+        let gas = match self
+            .provider
+            .estimate_gas(tx.clone())
+            .overrides(overrides)
+            .await
+        {
+            Ok(g) => g + g / 5,
+            Err(e) => {
+                if let Some(reason) = revert_reason(&e) {
+                    return Err(AgentError::Chain(format!("{what} would revert: {reason}")));
+                }
+                tracing::warn!(error = %e, what, fallback = FALLBACK_GAS, "gas estimate with a balance override failed; using the fallback gas limit");
+                FALLBACK_GAS
+            }
+        };
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| chain_err("estimating fees", e))?;
+        tx.set_gas_limit(gas);
+        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
+        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let needed = value + U256::from(gas) * U256::from(fees.max_fee_per_gas);
+        let balance = self
+            .provider
+            .get_balance(from)
+            .await
+            .map_err(|e| chain_err("reading the owner key's balance", e))?;
+        let missing = needed.saturating_sub(balance);
+        if !missing.is_zero() {
+            let wallet_balance = self
+                .provider
+                .get_balance(self.wallet)
+                .await
+                .map_err(|e| chain_err("reading the wallet balance", e))?;
+            if wallet_balance < missing {
+                return Err(AgentError::Owner(format!(
+                    "{what}: the owner wallet {} holds {wallet_balance} wei but the owner key {from} needs {missing} wei more (value {value} + gas); fund the wallet",
+                    self.wallet
+                )));
+            }
+            let fund = TransactionRequest::default()
+                .with_from(self.wallet)
+                .with_to(from)
+                .with_value(missing);
+            let receipt = self
+                .provider
+                .send_transaction(fund)
+                .await
+                .map_err(|e| chain_err("funding the owner key from the wallet", e))?
+                .with_timeout(Some(Duration::from_secs(300)))
+                .get_receipt()
+                .await
+                .map_err(|e| chain_err("waiting for the funding transaction", e))?;
+            if !receipt.status() {
+                return Err(AgentError::Chain(format!(
+                    "funding transaction {} reverted",
+                    receipt.transaction_hash
+                )));
+            }
+            tracing::info!(owner = %from, wei = %missing, tx = %receipt.transaction_hash, "owner key funded from the wallet");
+        }
+        let pending =
+            self.provider
+                .send_transaction(tx)
+                .await
+                .map_err(|e| match revert_reason(&e) {
+                    Some(r) => AgentError::Chain(format!("{what} reverted: {r}")),
+                    None => chain_err(what, e),
+                })?;
+        let hash: B256 = *pending.tx_hash();
+        tracing::info!(%hash, from = %from, "{what}: sent, waiting for it to be mined");
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(300)))
+            .get_receipt()
+            .await
+            .map_err(|e| chain_err(&format!("{what}: waiting for {hash}"), e))?;
+        if !receipt.status() {
+            return Err(AgentError::Chain(format!(
+                "{what}: transaction {hash} reverted on chain"
+            )));
+        }
+        Ok(Sent {
+            tx: hash.to_string(),
+            gas_used: receipt.gas_used,
+            funded_wei: missing.to_string(),
+        })
+    }
+}
