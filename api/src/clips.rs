@@ -78,3 +78,50 @@ pub struct Page {
     /// Cursor of the next page (null: no more).
     pub next_cursor: Option<String>,
 }
+
+/// `GET /v1/clips/{ec}/records?reqc=&around=` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// The Request Contract (Completed, opened by the signer for this EC).
+    #[cfg_attr(feature = "openapi", param(pattern = "^0[xX][0-9a-fA-F]{40}$"))]
+    pub reqc: String,
+    /// Records on each side of the segment's record (default 2, at most 30).
+    #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 30))]
+    pub around: Option<u32>,
+}
+
+/// The device's signed evidence records around an EC's segment, as the cloud received them,
+/// and the device's standing: what an evidence bundle carries as `records.bin` and
+/// `device.json` (docs/formats.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRecords {
+    /// The device as the cloud recorded it.
+    pub device: DeviceStanding,
+    /// The sequence number of the segment's record.
+    pub segment_seq: u32,
+    /// The signed records in sequence order, concatenated (161 bytes each: the 96-byte record
+    /// and its 65-byte signature), hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^0x([0-9a-fA-F]{2})*$"))]
+    pub records: alloy::primitives::Bytes,
+}
+
+/// A device's standing with the operator, without the operator's label (which may name the
+/// driver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceStanding {
+    /// The device key's address (lowercase).
+    pub address: String,
+    /// Its status now.
+    pub status: crate::admin::DeviceStatus,
+    /// Registered at (unix s).
+    pub registered_at: i64,
+    /// Last status change (unix s).
+    pub status_since: i64,
+    /// Where this statement comes from.
+    pub source: String,
+}

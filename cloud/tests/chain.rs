@@ -212,6 +212,7 @@ async fn verifier_relayer_requests_download_dispute() {
     // --- A true accident: record sent first, EC relayed, clip uploaded → verified and listed.
     let good = accident("good", false);
     let rec = dev.next(&good.segment);
+    let good_record = rec.encode().to_vec();
     let r = s
         .client
         .post(s.u("/v1/evidence"))
@@ -371,6 +372,15 @@ async fn verifier_relayer_requests_download_dispute() {
     )
     .await;
 
+    let rec_path = format!("/v1/clips/{ec_good}/records?reqc={reqc:#x}");
+    expect_error(
+        s.signed(&requester, Method::GET, &rec_path, Vec::new())
+            .await,
+        403,
+        "not_completed",
+    )
+    .await;
+
     // The owner responds with a real kfrag (funded owner account), the requester confirms.
     net.fund(owner.address(), U256::from(10u64.pow(18))).await;
     let owner_p = net.provider_for(&owner);
@@ -404,6 +414,51 @@ async fn verifier_relayer_requests_download_dispute() {
         "not_requester",
     )
     .await;
+    // The device's records around the segment: to the requester only, label withheld.
+    expect_error(
+        s.signed(
+            &PrivateKeySigner::random(),
+            Method::GET,
+            &rec_path,
+            Vec::new(),
+        )
+        .await,
+        403,
+        "not_requester",
+    )
+    .await;
+    expect_error(
+        s.signed(
+            &requester,
+            Method::GET,
+            &format!("{rec_path}&around=31"),
+            Vec::new(),
+        )
+        .await,
+        400,
+        "invalid_around",
+    )
+    .await;
+    let v: Value = s
+        .signed(&requester, Method::GET, &rec_path, Vec::new())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let recs = hex::decode(v["records"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    assert_eq!(v["segment_seq"], 0, "{v}");
+    assert_eq!(recs.len() % 161, 0, "{v}");
+    assert_eq!(
+        &recs[..161],
+        &good_record[..],
+        "the good segment's record as the device signed it"
+    );
+    assert_eq!(
+        v["device"]["address"],
+        format!("{:#x}", dev.key.address()),
+        "{v}"
+    );
+    assert!(v["device"].get("label").is_none(), "{v}");
     let r = s
         .signed(&requester, Method::GET, &dl_path, Vec::new())
         .await;

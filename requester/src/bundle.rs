@@ -32,6 +32,9 @@ pub struct BundleRequest {
     pub records: Option<PathBuf>,
     /// The device as the cloud recorded it (JSON), if available.
     pub device: Option<PathBuf>,
+    /// The requester's key: without `records`, and for a Request Contract target, the records
+    /// and the device's standing are asked from the cloud with it.
+    pub signer: Option<alloy::signers::local::PrivateKeySigner>,
     /// Prove the state at this block (default: the latest).
     pub block: Option<u64>,
     /// Where to write the zip.
@@ -210,17 +213,38 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
         },
         None => None,
     };
-    let records = req
-        .records
-        .as_deref()
-        .map(|r| read(r, "reading the records"))
-        .transpose()?;
-    let device = match &req.device {
-        Some(d) => Some(
-            serde_json::from_slice(&read(d, "reading the device file")?)
-                .map_err(|e| Error::Config(format!("{} is not JSON: {e}", d.display())))?,
-        ),
-        None => None,
+    let (records, device) = match (&req.records, cloud, request, &req.signer) {
+        (None, Some(cl), Some(reqc), Some(key)) => {
+            match cl.device_records(ec, reqc, dep.chain_id, key).await {
+                Ok(r) => {
+                    let device = serde_json::to_value(&r.device)
+                        .map_err(|e| Error::Config(format!("the device's standing: {e}")))?;
+                    (Some(r.records.to_vec()), Some(device))
+                }
+                Err(e) => {
+                    tracing::warn!("no device records in the bundle: {e}");
+                    eprintln!(
+                        "note: the device's records could not be fetched ({e}); the bundle has none (give --records)"
+                    );
+                    (None, None)
+                }
+            }
+        }
+        _ => {
+            let records = req
+                .records
+                .as_deref()
+                .map(|r| read(r, "reading the records"))
+                .transpose()?;
+            let device = match &req.device {
+                Some(d) => Some(
+                    serde_json::from_slice(&read(d, "reading the device file")?)
+                        .map_err(|e| Error::Config(format!("{} is not JSON: {e}", d.display())))?,
+                ),
+                None => None,
+            };
+            (records, device)
+        }
     };
     let parts = Parts {
         clip,

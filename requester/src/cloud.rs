@@ -274,3 +274,39 @@ impl Cloud {
         Ok((total, start))
     }
 }
+
+impl Cloud {
+    /// The device's signed records around the EC's segment and its standing
+    /// (`GET /v1/clips/{ec}/records?reqc=`), signed by the requester of the Completed `reqc`.
+    pub async fn device_records(
+        &self,
+        ec: Address,
+        reqc: Address,
+        chain_id: u64,
+        signer: &PrivateKeySigner,
+    ) -> Result<dashledger_api::clips::DeviceRecords> {
+        let path = format!("/v1/clips/{ec:#x}/records?reqc={reqc:#x}");
+        let url = self.url(&path)?;
+        let auth = sign_request(
+            signer,
+            &RequestParts {
+                chain_id,
+                method: "GET",
+                path: &path,
+                body: &[],
+            },
+            now_secs() + 240,
+        )?;
+        let mut req = self.http.get(url);
+        for (k, v) in auth.to_pairs() {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.map_err(|e| self.down(error_chain(&e)))?;
+        let resp = self.check("the device's records", resp).await?;
+        resp.json().await.map_err(|e| Error::CloudHttp {
+            what: "the device's records".into(),
+            status: 200,
+            detail: format!(": unexpected answer: {e}"),
+        })
+    }
+}

@@ -129,6 +129,8 @@ struct BundleArgs {
     out: PathBuf,
     /// The device's signed evidence records around the segment: 161-byte records concatenated
     /// (the body of the cloud's `POST /v1/evidence`), as the owner or the operator gives them.
+    /// Default, for a Request Contract target: asked from the cloud (`GET
+    /// /v1/clips/{ec}/records`, signed with the requester's key) with the device's standing.
     #[arg(long)]
     records: Option<PathBuf>,
     /// The device as the cloud recorded it (JSON of `GET /v1/admin/devices/{address}`).
@@ -787,6 +789,7 @@ impl Ctx {
             clip: a.clip,
             records: a.records,
             device: a.device,
+            signer: self.signer()?,
             block: a.block,
             out: a.out,
         };

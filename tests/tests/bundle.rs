@@ -128,27 +128,12 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
     for r in &rows {
         records.extend(hex::decode(r["s"].as_str().context("signed")?)?);
     }
-    let records_file = w.join("records.bin");
-    std::fs::write(&records_file, &records)?;
-    let device = cloud.admin("GET", &format!("/v1/admin/devices/{}", agent.device), None)?;
-    let device_file = w.join("device.json");
-    std::fs::write(&device_file, device.to_string())?;
 
-    // The bundle, through the REQC, proofs at the latest block.
+    // The bundle, through the REQC, proofs at the latest block; the records and the device's
+    // standing are asked from the cloud with the requester's key (no --records / --device).
     let zip = w.join("evidence.zip");
     let zip_s = zip.to_str().context("utf-8 path")?;
-    let written = a.json(&[
-        "bundle",
-        &reqc,
-        "--clip",
-        clip_s,
-        "--out",
-        zip_s,
-        "--records",
-        records_file.to_str().context("utf-8")?,
-        "--device",
-        device_file.to_str().context("utf-8")?,
-    ])?;
+    let written = a.json(&["bundle", &reqc, "--clip", clip_s, "--out", zip_s])?;
     assert_eq!(written["result"], "written", "{written}");
     assert!(
         written["ec"]
@@ -202,6 +187,23 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
     assert!(!live["not_checked"].to_string().contains("canonical"));
 
     let bundle = Bundle::read(&zip)?;
+    assert_eq!(
+        bundle.get(paths::RECORDS),
+        Some(&records[..]),
+        "records.bin holds the device's records as the cloud received them"
+    );
+    let standing: serde_json::Value = bundle.json(paths::DEVICE)?;
+    assert!(
+        standing["address"]
+            .as_str()
+            .is_some_and(|d| d.eq_ignore_ascii_case(&agent.device)),
+        "{standing}"
+    );
+    assert_eq!(standing["status"], "approved", "{standing}");
+    assert!(
+        standing.get("label").is_none(),
+        "the operator's label is not given: {standing}"
+    );
     for p in [
         paths::MANIFEST,
         paths::CLIP,

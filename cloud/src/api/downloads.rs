@@ -36,6 +36,55 @@ fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     }
 }
 
+/// Checks on chain that `reqc` is a request of this deployment for `ec`, opened by `requester`
+/// and Completed: what a requester must show to get the clip or the device's records (`what`
+/// names the thing in the error).
+pub(super) async fn completed_request_of(
+    chain: &crate::chain::Chain,
+    ec: alloy::primitives::Address,
+    reqc: alloy::primitives::Address,
+    requester: alloy::primitives::Address,
+    what: &str,
+) -> Result<(), ApiError> {
+    let rf = RequestFactory::new(chain.deployment.request_factory, &chain.provider);
+    if !rf
+        .isRequest(reqc)
+        .call()
+        .await
+        .map_err(chain_call("isRequest"))?
+    {
+        return Err(ApiError::not_found(
+            "unknown_request",
+            format!("{reqc} is not a request contract of this deployment"),
+        ));
+    }
+    let info = RequestContract::new(reqc, &chain.provider)
+        .info()
+        .call()
+        .await
+        .map_err(chain_call("info"))?;
+    if info.ec != ec {
+        return Err(ApiError::forbidden(
+            "wrong_ec",
+            format!("request {reqc} is for EC {}, not {ec}", info.ec),
+        ));
+    }
+    if info.requester != requester {
+        return Err(ApiError::forbidden(
+            "not_requester",
+            format!("only the requester {} may {what}", info.requester),
+        ));
+    }
+    if info.status != 4 {
+        let name = request_status_name(info.status).unwrap_or("unknown");
+        return Err(ApiError::forbidden(
+            "not_completed",
+            format!("request {reqc} is {name}; the {what} opens when it is Completed"),
+        ));
+    }
+    Ok(())
+}
+
 /// Download the sealed clip: signed by the requester of a Completed request contract for this
 /// EC (checked on chain). A single HTTP Range is supported.
 #[utoipa::path(get, path = "/v1/clips/{ec}/download", tag = "requests", security(("signedRequest" = [])),
@@ -82,42 +131,7 @@ async fn download(
         )
     })?;
     let reqc = parse_address(&reqc_s, "reqc")?;
-    let rf = RequestFactory::new(chain.deployment.request_factory, &chain.provider);
-    if !rf
-        .isRequest(reqc)
-        .call()
-        .await
-        .map_err(chain_call("isRequest"))?
-    {
-        return Err(ApiError::not_found(
-            "unknown_request",
-            format!("{reqc} is not a request contract of this deployment"),
-        ));
-    }
-    let info = RequestContract::new(reqc, &chain.provider)
-        .info()
-        .call()
-        .await
-        .map_err(chain_call("info"))?;
-    if info.ec != ec {
-        return Err(ApiError::forbidden(
-            "wrong_ec",
-            format!("request {reqc} is for EC {}, not {ec}", info.ec),
-        ));
-    }
-    if info.requester != requester {
-        return Err(ApiError::forbidden(
-            "not_requester",
-            format!("only the requester {} may download", info.requester),
-        ));
-    }
-    if info.status != 4 {
-        let name = request_status_name(info.status).unwrap_or("unknown");
-        return Err(ApiError::forbidden(
-            "not_completed",
-            format!("request {reqc} is {name}; downloads open when it is Completed"),
-        ));
-    }
+    completed_request_of(chain, ec, reqc, requester, "download").await?;
     let key = format!("clips/{}.sealed", addr_key(&ec));
     let size = st.blobs.size(&key).await?.ok_or_else(|| {
         ApiError::not_found("no_clip", format!("no sealed clip stored for EC {ec}"))

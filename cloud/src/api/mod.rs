@@ -14,6 +14,7 @@ mod downloads;
 pub(crate) mod evidence;
 mod onchain;
 mod owner;
+mod records;
 mod relay;
 mod search;
 mod uploads;
@@ -55,6 +56,7 @@ fn routes(config: &Config) -> OpenApiRouter<Shared> {
         .merge(search::routes())
         .merge(owner::routes())
         .merge(downloads::routes())
+        .merge(records::routes())
         .merge(relay::routes())
         .merge(disputes::routes())
 }

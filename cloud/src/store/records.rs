@@ -156,3 +156,38 @@ impl Store {
         Ok(seen.is_some())
     }
 }
+
+impl Store {
+    /// The sequence number of `device`'s record of `segment_hash` (its first, if repeated).
+    pub async fn seq_of_segment(
+        &self,
+        device: &str,
+        segment_hash: &B256,
+    ) -> Result<Option<u32>, CloudError> {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM evidence WHERE device = $1 AND segment_hash = $2 ORDER BY seq LIMIT 1",
+        )
+        .bind(device)
+        .bind(segment_hash.as_slice().to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map(|s| s as u32))
+    }
+
+    /// `device`'s stored signed records with `from <= seq <= to`, in sequence order.
+    pub async fn signed_records(
+        &self,
+        device: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<Vec<u8>>, CloudError> {
+        Ok(sqlx::query_scalar(
+            "SELECT signed FROM evidence WHERE device = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(device)
+        .bind(i64::from(from))
+        .bind(i64::from(to))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
