@@ -62,6 +62,12 @@ pub struct PageMap {
     /// Attribution shown on the map (required by most tile licences).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub attribution: String,
+    /// Pixel size of the raster tiles (absent: 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile_size: Option<u32>,
+    /// Highest zoom the tile server has (absent: 19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_zoom: Option<u8>,
 }
 
 /// The geocoder of [`PageConfig`].
@@ -71,6 +77,9 @@ pub struct PageMap {
 pub struct PageGeocoder {
     /// URL with `{query}` where the place name goes; answers Nominatim-style JSON.
     pub url: String,
+    /// Attribution the geocoder's terms require (shown with its results).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub attribution: String,
 }
 
 /// The contract addresses of [`PageConfig`].

@@ -157,8 +157,14 @@ pub struct WebConfig {
     pub map_tiles: Vec<String>,
     /// Attribution of the tiles (`map.attribution`).
     pub map_attribution: String,
+    /// Pixel size of the raster tiles (`map.tileSize`). None: 256.
+    pub map_tile_size: Option<u32>,
+    /// Highest zoom of the tile server (`map.maxZoom`). None: 19.
+    pub map_max_zoom: Option<u8>,
     /// Place-name search URL with `{query}` (`geocoder.url`). None: coordinates only.
     pub geocoder_url: Option<String>,
+    /// Attribution the geocoder's terms require (`geocoder.attribution`).
+    pub geocoder_attribution: String,
     /// Block explorer base URL (`explorerUrl`). None: no links.
     pub explorer_url: Option<String>,
 }

@@ -48,11 +48,15 @@ pub fn page_config(d: &Deployment, cfg: &Config) -> PageConfig {
                 style: Some(style.trim().to_owned()),
                 tiles: Vec::new(),
                 attribution: cfg.web.map_attribution.clone(),
+                tile_size: None,
+                max_zoom: None,
             }),
             (_, false) => Some(PageMap {
                 style: None,
                 tiles: cfg.web.map_tiles.clone(),
                 attribution: cfg.web.map_attribution.clone(),
+                tile_size: cfg.web.map_tile_size,
+                max_zoom: cfg.web.map_max_zoom,
             }),
             _ => None,
         },
@@ -62,7 +66,10 @@ pub fn page_config(d: &Deployment, cfg: &Config) -> PageConfig {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .map(|u| PageGeocoder { url: u.to_owned() }),
+            .map(|u| PageGeocoder {
+                url: u.to_owned(),
+                attribution: cfg.web.geocoder_attribution.clone(),
+            }),
         explorer_url: cfg
             .web
             .explorer_url
@@ -329,17 +336,20 @@ mod tests {
         }
         cfg.web.map_tiles = vec!["https://tiles.example/{z}/{x}/{y}.png".into()];
         cfg.web.map_attribution = "© tiles".into();
+        cfg.web.map_tile_size = Some(512);
+        cfg.web.map_max_zoom = Some(17);
         cfg.web.geocoder_url = Some("https://geo.example/search?q={query}".into());
+        cfg.web.geocoder_attribution = "Search by Geo Example".into();
         cfg.web.explorer_url = Some(" https://explorer.example ".into());
         cfg.search.max_range_secs = 7 * 86400;
         let v = serde_json::to_value(page_config(&d, &cfg)).unwrap();
         assert_eq!(
             v["map"],
-            serde_json::json!({ "tiles": ["https://tiles.example/{z}/{x}/{y}.png"], "attribution": "© tiles" })
+            serde_json::json!({ "tiles": ["https://tiles.example/{z}/{x}/{y}.png"], "attribution": "© tiles", "tileSize": 512, "maxZoom": 17 })
         );
         assert_eq!(
             v["geocoder"],
-            serde_json::json!({ "url": "https://geo.example/search?q={query}" })
+            serde_json::json!({ "url": "https://geo.example/search?q={query}", "attribution": "Search by Geo Example" })
         );
         assert_eq!(v["explorerUrl"], "https://explorer.example");
         assert_eq!(v["maxRangeSecs"], 7 * 86400);
