@@ -14,30 +14,7 @@ use reqwest::{StatusCode, Url, header};
 
 use crate::error::{Error, Result};
 
-/// A search area.
-#[derive(Clone, Copy, Debug)]
-pub enum Area {
-    /// Centre (degrees) and radius (metres).
-    Circle {
-        /// Latitude.
-        lat: f64,
-        /// Longitude.
-        lon: f64,
-        /// Radius in metres.
-        radius_m: f64,
-    },
-    /// South, north, west, east edges (degrees).
-    Box {
-        /// South.
-        min_lat: f64,
-        /// North.
-        max_lat: f64,
-        /// West.
-        min_lon: f64,
-        /// East.
-        max_lon: f64,
-    },
-}
+pub use crate::area::Area;
 
 use dashledger_api::ErrorBody;
 use dashledger_api::clips::Page;

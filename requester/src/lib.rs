@@ -36,6 +36,7 @@
 //! assert_eq!(std::fs::read(out).unwrap(), clip);
 //! ```
 
+pub mod area;
 pub mod bindings;
 pub mod bundle;
 pub mod chain;
