@@ -64,25 +64,119 @@ fn read(path: &Path, what: &'static str) -> Result<Vec<u8>> {
 
 /// Builds and writes the bundle. Fails (writing nothing) when a check fails.
 pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -> Result<Written> {
-    let p = chain.provider();
     let dep = chain.deployment();
-    let rpc = |what: &str, e: &dyn std::fmt::Display| Error::Rpc {
+    let (ec, request) = resolve_target(chain, req.target).await?;
+    let history = ec_history(chain, ec).await?;
+    // The clip must be this EC's.
+    let clip = read(&req.clip, "reading the clip")?;
+    let h = keccak256(&clip);
+    if h != history.params.video_hash {
+        return Err(Error::Verification(format!(
+            "{} has Keccak-256 {h}, but the EC's videoHash is {}: give the clip `fetch` verified for this EC",
+            req.clip.display(),
+            history.params.video_hash
+        )));
+    }
+    let (state, number) = state_proof(chain, ec, req.block).await?;
+    let blocks = blocks_of(chain, &[history.created.block, history.verified.block]).await?;
+    let thumbnail = match cloud {
+        Some(cl) => match thumbnail(cl, ec).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("no thumbnail in the bundle: {e}");
+                eprintln!("note: the thumbnail could not be fetched ({e}); the bundle has none");
+                None
+            }
+        },
+        None => None,
+    };
+    let (records, device) = records_and_device(cloud, req, ec, request, dep.chain_id).await?;
+    let parts = Parts {
+        clip,
+        thumbnail,
+        info: EvidenceInfo {
+            chain_id: dep.chain_id,
+            evidence_factory: dep.evidence_factory,
+            search_contract: dep.search_contract,
+            ec,
+            owner: history.owner,
+            status: "Verified".into(),
+            evidence_hash: history.evidence_hash,
+            params: history.params,
+            created: history.created,
+            verified: history.verified,
+            request,
+        },
+        state,
+        blocks,
+        records,
+        device,
+        made_at: fmt_time(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
+    };
+    let (bundle, verdict) = build(parts).map_err(|e| Error::Verification(e.to_string()))?;
+    if !verdict.verified() {
+        return Err(Error::Verification(format!(
+            "the bundle does not verify, so it was not written:\n{}",
+            verdict.failure_summary()
+        )));
+    }
+    bundle
+        .write(&req.out)
+        .map_err(|e| Error::Verification(e.to_string()))?;
+    let bytes = std::fs::metadata(&req.out)
+        .map_err(Error::io("reading", &req.out))?
+        .len();
+    Ok(Written {
+        ec,
+        out: req.out.clone(),
+        bytes,
+        files: bundle.files.len(),
+        proof_block: number,
+        verdict,
+    })
+}
+
+/// A failed chain call, named.
+fn rpc(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::Rpc {
         url: "the chain RPC".into(),
         reason: format!("{what}: {e}"),
-    };
+    }
+}
+
+/// The EC a target names: itself, or the EC of a Request Contract (then also the REQC).
+async fn resolve_target(chain: &Chain, target: Address) -> Result<(Address, Option<Address>)> {
+    let (p, dep) = (chain.provider(), chain.deployment());
     // EC or REQC?
     let rf = RequestFactory::new(dep.request_factory, p);
     let is_request = rf
-        .isRequest(req.target)
+        .isRequest(target)
         .call()
         .await
         .map_err(|e| rpc("isRequest", &e))?;
-    let (ec, request) = if is_request {
-        (chain.request_state(req.target).await?.ec, Some(req.target))
+    Ok(if is_request {
+        (chain.request_state(target).await?.ec, Some(target))
     } else {
-        (req.target, None)
-    };
+        (target, None)
+    })
+}
 
+/// What the chain says happened to an EC: its creation (fields, owner, transaction), its
+/// verification, and its committed evidence hash.
+struct EcHistory {
+    params: Params,
+    owner: Address,
+    created: TxRef,
+    verified: TxRef,
+    evidence_hash: B256,
+}
+
+async fn ec_history(chain: &Chain, ec: Address) -> Result<EcHistory> {
+    let (p, dep) = (chain.provider(), chain.deployment());
     // Creation: the factory's EvidenceCreated log (parameters, owner, transaction).
     let ef = EvidenceFactory::new(dep.evidence_factory, p);
     let created = ef
@@ -130,19 +224,21 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
         .await
         .map_err(|e| rpc("evidenceHash", &e))?;
 
-    // The clip must be this EC's.
-    let clip = read(&req.clip, "reading the clip")?;
-    let h = keccak256(&clip);
-    if h != params.video_hash {
-        return Err(Error::Verification(format!(
-            "{} has Keccak-256 {h}, but the EC's videoHash is {}: give the clip `fetch` verified for this EC",
-            req.clip.display(),
-            params.video_hash
-        )));
-    }
+    Ok(EcHistory {
+        params,
+        owner: ev.owner,
+        created,
+        verified,
+        evidence_hash,
+    })
+}
 
+/// `eth_getProof` of the EC's status slot and of its SearchContract listing, the EC's code and
+/// the header, at `block` (default: the latest). Returns the proof and the block number.
+async fn state_proof(chain: &Chain, ec: Address, block: Option<u64>) -> Result<(StateProof, u64)> {
+    let (p, dep) = (chain.provider(), chain.deployment());
     // State proofs at one block.
-    let number = match req.block {
+    let number = match block {
         Some(n) => n,
         None => p
             .get_block_number()
@@ -175,8 +271,22 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
         .await
         .map_err(|e| rpc("eth_getCode", &e))?;
 
+    Ok((
+        StateProof {
+            header,
+            ec_code,
+            ec_account,
+            search_account,
+        },
+        number,
+    ))
+}
+
+/// The full blocks (transactions and receipts) of `numbers`, each once.
+async fn blocks_of(chain: &Chain, numbers: &[u64]) -> Result<Vec<BlockFile>> {
+    let p = chain.provider();
     let mut blocks = Vec::new();
-    for n in [created.block, verified.block] {
+    for &n in numbers {
         if blocks
             .iter()
             .any(|b: &BlockFile| b.header.inner.number == n)
@@ -202,20 +312,21 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
         });
     }
 
-    let thumbnail = match cloud {
-        Some(cl) => match thumbnail(cl, ec).await {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::warn!("no thumbnail in the bundle: {e}");
-                eprintln!("note: the thumbnail could not be fetched ({e}); the bundle has none");
-                None
-            }
-        },
-        None => None,
-    };
-    let (records, device) = match (&req.records, cloud, request, &req.signer) {
+    Ok(blocks)
+}
+
+/// The device's records and standing: from `--records` / `--device`, or (for a Request
+/// Contract, with the requester's key) from the cloud; none, with a note, when neither works.
+async fn records_and_device(
+    cloud: Option<&Cloud>,
+    req: &BundleRequest,
+    ec: Address,
+    request: Option<Address>,
+    chain_id: u64,
+) -> Result<(Option<Vec<u8>>, Option<serde_json::Value>)> {
+    Ok(match (&req.records, cloud, request, &req.signer) {
         (None, Some(cl), Some(reqc), Some(key)) => {
-            match cl.device_records(ec, reqc, dep.chain_id, key).await {
+            match cl.device_records(ec, reqc, chain_id, key).await {
                 Ok(r) => {
                     let device = serde_json::to_value(&r.device)
                         .map_err(|e| Error::Config(format!("the device's standing: {e}")))?;
@@ -245,58 +356,6 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
             };
             (records, device)
         }
-    };
-    let parts = Parts {
-        clip,
-        thumbnail,
-        info: EvidenceInfo {
-            chain_id: dep.chain_id,
-            evidence_factory: dep.evidence_factory,
-            search_contract: dep.search_contract,
-            ec,
-            owner: ev.owner,
-            status: "Verified".into(),
-            evidence_hash,
-            params,
-            created,
-            verified,
-            request,
-        },
-        state: StateProof {
-            header,
-            ec_code,
-            ec_account,
-            search_account,
-        },
-        blocks,
-        records,
-        device,
-        made_at: fmt_time(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        ),
-    };
-    let (bundle, verdict) = build(parts).map_err(|e| Error::Verification(e.to_string()))?;
-    if !verdict.verified() {
-        return Err(Error::Verification(format!(
-            "the bundle does not verify, so it was not written:\n{}",
-            verdict.failure_summary()
-        )));
-    }
-    bundle
-        .write(&req.out)
-        .map_err(|e| Error::Verification(e.to_string()))?;
-    let bytes = std::fs::metadata(&req.out)
-        .map_err(Error::io("reading", &req.out))?
-        .len();
-    Ok(Written {
-        ec,
-        out: req.out.clone(),
-        bytes,
-        files: bundle.files.len(),
-        proof_block: number,
-        verdict,
     })
 }
 
