@@ -173,118 +173,158 @@ async fn plan(
     let rc = RequestContract::new(facts.reqc, &chain.provider);
     let deadline = U256::from(body.deadline);
     let sig = Bytes::from(body.signature.to_vec());
-    let status = facts.info.status;
-    let need = |want: u8| {
-        if status == want {
-            return Ok(());
-        }
-        Err(ApiError::conflict(
-            "wrong_state",
-            format!(
-                "request {} is {}, not {}",
-                facts.reqc,
-                request_status_name(status).unwrap_or("unknown"),
-                request_status_name(want).unwrap_or("unknown")
-            ),
-        ))
+    let plain = |tx| Planned {
+        tx,
+        deposit: U256::ZERO,
+        paid: U256::ZERO,
     };
-    let fee_at_least = |fee: U256, least: U256, what: &str| {
-        if fee >= least {
-            return Ok(());
-        }
-        Err(ApiError::unprocessable(
-            "fee_too_low",
-            format!(
-                "a relayed {what} needs a relayer fee of at least {least} wei (GET /v1/relay/terms), signed {fee}"
-            ),
-        ))
-    };
-    let mut deposit = U256::ZERO;
-    let mut paid = U256::ZERO;
-    let tx = match &body.action {
+    match &body.action {
         OwnerAction::Respond {
             kfrag,
             owner_umbral_key,
             download_link,
             relayer_fee_wei,
         } => {
-            need(OPEN)?;
+            need(facts, OPEN)?;
             fee_at_least(relayer_fee_wei.0, terms.respond_fee_wei.0, "response")?;
-            if !facts.kfrag_valid(kfrag, owner_umbral_key) {
-                return Err(ApiError::unprocessable(
-                    "invalid_kfrag",
-                    "the kfrag does not re-encrypt from the EC's owner key to the requester's key under a key of the EC's owner: the relayer fronts no deposit for it",
-                ));
-            }
-            deposit = rc
-                .minDeposit()
-                .call()
-                .await
-                .map_err(chain_call("minDeposit"))?;
-            if deposit > terms.max_deposit_wei.0 {
-                return Err(ApiError::unprocessable(
-                    "deposit_too_large",
-                    format!(
-                        "the request needs a deposit of {deposit} wei, more than the {} wei this relayer fronts: respond directly",
-                        terms.max_deposit_wei.0
-                    ),
-                ));
-            }
-            rc.respondFor(
-                kfrag.clone(),
-                owner_umbral_key.clone(),
-                download_link.clone(),
-                relayer_fee_wei.0,
-                deadline,
-                sig,
-            )
-            .into_transaction_request()
+            let deposit = fronted_deposit(&rc, facts, kfrag, owner_umbral_key, terms).await?;
+            let tx = rc
+                .respondFor(
+                    kfrag.clone(),
+                    owner_umbral_key.clone(),
+                    download_link.clone(),
+                    relayer_fee_wei.0,
+                    deadline,
+                    sig,
+                )
+                .into_transaction_request();
+            Ok(Planned {
+                tx,
+                deposit,
+                paid: U256::ZERO,
+            })
         }
         OwnerAction::Decline => {
-            need(OPEN)?;
-            rc.declineFor(deadline, sig).into_transaction_request()
+            need(facts, OPEN)?;
+            Ok(plain(
+                rc.declineFor(deadline, sig).into_transaction_request(),
+            ))
         }
         OwnerAction::Claim => {
-            need(RESPONDED)?;
-            rc.claimFor(deadline, sig).into_transaction_request()
+            need(facts, RESPONDED)?;
+            Ok(plain(rc.claimFor(deadline, sig).into_transaction_request()))
         }
         OwnerAction::Withdraw {
             to,
             relayer_fee_wei,
         } => {
             fee_at_least(relayer_fee_wei.0, terms.withdraw_fee_wei.0, "withdrawal")?;
-            if *to == Address::ZERO {
-                return Err(ApiError::bad_request(
-                    "invalid_address",
-                    "the payee must not be the zero address",
-                ));
-            }
-            let owed = rc
-                .owed(facts.info.owner)
-                .call()
-                .await
-                .map_err(chain_call("owed"))?;
-            if owed.is_zero() {
-                return Err(ApiError::conflict(
-                    "nothing_owed",
-                    format!("request {} owes its owner nothing (now)", facts.reqc),
-                ));
-            }
-            if relayer_fee_wei.0 > owed {
-                return Err(ApiError::unprocessable(
-                    "fee_too_high",
-                    format!(
-                        "the signed fee {} wei is more than the {owed} wei owed",
-                        relayer_fee_wei.0
-                    ),
-                ));
-            }
-            paid = owed - relayer_fee_wei.0;
-            rc.withdrawFor(*to, relayer_fee_wei.0, deadline, sig)
-                .into_transaction_request()
+            let paid = payable_share(&rc, facts, *to, relayer_fee_wei.0).await?;
+            let tx = rc
+                .withdrawFor(*to, relayer_fee_wei.0, deadline, sig)
+                .into_transaction_request();
+            Ok(Planned {
+                tx,
+                deposit: U256::ZERO,
+                paid,
+            })
         }
-    };
-    Ok(Planned { tx, deposit, paid })
+    }
+}
+
+/// 409 unless the request is in state `want`.
+fn need(facts: &RequestFacts, want: u8) -> Result<(), ApiError> {
+    let status = facts.info.status;
+    if status == want {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "wrong_state",
+        format!(
+            "request {} is {}, not {}",
+            facts.reqc,
+            request_status_name(status).unwrap_or("unknown"),
+            request_status_name(want).unwrap_or("unknown")
+        ),
+    ))
+}
+
+/// 422 unless the signed fee reaches the terms.
+fn fee_at_least(fee: U256, least: U256, what: &str) -> Result<(), ApiError> {
+    if fee >= least {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(
+        "fee_too_low",
+        format!(
+            "a relayed {what} needs a relayer fee of at least {least} wei (GET /v1/relay/terms), signed {fee}"
+        ),
+    ))
+}
+
+/// The deposit the relayer fronts for a response: the REQC's minimum, once the kfrag checks
+/// out and the amount is within the terms.
+async fn fronted_deposit(
+    rc: &RequestContract::RequestContractInstance<&alloy::providers::DynProvider>,
+    facts: &RequestFacts,
+    kfrag: &[u8],
+    signer_key: &[u8],
+    terms: &dashledger_api::relay::RelayTerms,
+) -> Result<U256, ApiError> {
+    if !facts.kfrag_valid(kfrag, signer_key) {
+        return Err(ApiError::unprocessable(
+            "invalid_kfrag",
+            "the kfrag does not re-encrypt from the EC's owner key to the requester's key under a key of the EC's owner: the relayer fronts no deposit for it",
+        ));
+    }
+    let deposit = rc
+        .minDeposit()
+        .call()
+        .await
+        .map_err(chain_call("minDeposit"))?;
+    if deposit > terms.max_deposit_wei.0 {
+        return Err(ApiError::unprocessable(
+            "deposit_too_large",
+            format!(
+                "the request needs a deposit of {deposit} wei, more than the {} wei this relayer fronts: respond directly",
+                terms.max_deposit_wei.0
+            ),
+        ));
+    }
+    Ok(deposit)
+}
+
+/// What a withdrawal pays `to`: the owner's share less the fee, when something is owed.
+async fn payable_share(
+    rc: &RequestContract::RequestContractInstance<&alloy::providers::DynProvider>,
+    facts: &RequestFacts,
+    to: Address,
+    fee: U256,
+) -> Result<U256, ApiError> {
+    if to == Address::ZERO {
+        return Err(ApiError::bad_request(
+            "invalid_address",
+            "the payee must not be the zero address",
+        ));
+    }
+    let owed = rc
+        .owed(facts.info.owner)
+        .call()
+        .await
+        .map_err(chain_call("owed"))?;
+    if owed.is_zero() {
+        return Err(ApiError::conflict(
+            "nothing_owed",
+            format!("request {} owes its owner nothing (now)", facts.reqc),
+        ));
+    }
+    if fee > owed {
+        return Err(ApiError::unprocessable(
+            "fee_too_high",
+            format!("the signed fee {fee} wei is more than the {owed} wei owed"),
+        ));
+    }
+    Ok(owed - fee)
 }
 
 /// A revert of the Request Contract as "Name { fields }", or its raw data.
