@@ -10,11 +10,11 @@ use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use dashledger_api::requests::{RequestState, RequestView};
 
-use super::Chain;
 use super::bindings::{RequestContract as R, ResponseContract, SearchContract};
+use super::{Chain, Deployment};
 use crate::error::CloudError;
-use crate::store::Store;
 use crate::store::listings::ListingRow;
+use crate::store::{Store, Tx};
 
 /// Largest block range of one `eth_getLogs`.
 const MAX_RANGE: u64 = 2000;
@@ -116,6 +116,43 @@ pub async fn run_once(store: &Store, chain: &Chain) -> Result<Step, CloudError> 
         return Ok(step);
     }
     let to = safe.min(from + MAX_RANGE - 1);
+    let logs = logs_in(chain, from, to).await?;
+    // The hash of every block we take events from, and of the range end, are recorded.
+    let mut blocks: Vec<(u64, String)> = Vec::new();
+    let mut tx = store.begin_write().await?;
+    for log in &logs {
+        let (Some(bn), Some(li)) = (log.block_number, log.log_index) else {
+            continue;
+        };
+        let bh = log
+            .block_hash
+            .map(|h| format!("{h:#x}"))
+            .unwrap_or_default();
+        if blocks.last().map(|b| b.0) != Some(bn) {
+            blocks.push((bn, bh));
+        }
+        if apply(&mut tx, &chain.deployment, log, bn, li).await? {
+            step.events += 1;
+        }
+    }
+    if blocks.last().map(|b| b.0) != Some(to)
+        && let Some(h) = block_hash(chain, to).await?
+    {
+        blocks.push((to, h));
+    }
+    for (n, h) in &blocks {
+        tx.record_block(*n, h).await?;
+    }
+    tx.prune_blocks(KEEP_BLOCKS).await?;
+    tx.set_next_block(to + 1).await?;
+    tx.commit().await?;
+    step.range = Some((from, to));
+    Ok(step)
+}
+
+/// The events of `from..=to` the index follows (listings, opened requests, request state
+/// changes), in chain order.
+async fn logs_in(chain: &Chain, from: u64, to: u64) -> Result<Vec<Log>, CloudError> {
     let d = &chain.deployment;
     let listed = Filter::new()
         .address(vec![d.search_contract, d.response_contract])
@@ -151,76 +188,60 @@ pub async fn run_once(store: &Store, chain: &Chain) -> Result<Step, CloudError> 
             .map_err(cerr("get_logs"))?,
     );
     logs.sort_by_key(|l| (l.block_number, l.log_index));
-    // The hash of every block we take events from, and of the range end, are recorded.
-    let mut blocks: Vec<(u64, String)> = Vec::new();
-    let mut tx = store.begin_write().await?;
-    for log in &logs {
-        let (Some(bn), Some(li)) = (log.block_number, log.log_index) else {
-            continue;
-        };
-        let bh = log
-            .block_hash
-            .map(|h| format!("{h:#x}"))
-            .unwrap_or_default();
-        if blocks.last().map(|b| b.0) != Some(bn) {
-            blocks.push((bn, bh));
-        }
-        let t0 = log.topic0().copied();
-        if t0 == Some(SearchContract::EvidenceListed::SIGNATURE_HASH)
-            && log.address() == d.search_contract
-        {
-            let ev = SearchContract::EvidenceListed::decode_log_data(log.data())
-                .map_err(|e| CloudError::Chain(e.to_string()))?;
-            tx.upsert_listing(
-                &ListingRow {
-                    ec_address: format!("{:#x}", ev.ec),
-                    t: i64::try_from(ev.recordedAt).unwrap_or(i64::MAX),
-                    lat: f64::from(ev.latitude) / 1e6,
-                    lon: f64::from(ev.longitude) / 1e6,
-                    status: "verified".into(),
-                },
-                bn as i64,
-            )
-            .await?;
-            step.events += 1;
-        } else if t0 == Some(ResponseContract::RequestOpened::SIGNATURE_HASH)
-            && log.address() == d.response_contract
-        {
-            let ev = ResponseContract::RequestOpened::decode_log_data(log.data())
-                .map_err(|e| CloudError::Chain(e.to_string()))?;
-            tx.insert_request(&RequestView {
-                reqc: format!("{:#x}", ev.reqc),
-                ec_address: format!("{:#x}", ev.ec),
-                requester: format!("{:#x}", ev.requester),
-                owner: format!("{:#x}", ev.owner),
-                state: RequestState::Open,
-                block_number: bn as i64,
-            })
-            .await?;
-            step.events += 1;
-        } else if let Some(state) = state_of(log) {
-            // Only request contracts we saw opened through our ResponseContract count.
-            let reqc = format!("{:#x}", log.address());
-            if !tx.request_known(&reqc).await? {
-                continue;
-            }
-            tx.request_event(&reqc, bn as i64, li as i64, state).await?;
-            step.events += 1;
-        }
-    }
-    if blocks.last().map(|b| b.0) != Some(to)
-        && let Some(h) = block_hash(chain, to).await?
+    Ok(logs)
+}
+
+/// Writes what one event says; whether it counted (a state change of a request we never saw
+/// opened through our ResponseContract does not).
+async fn apply(
+    tx: &mut Tx,
+    d: &Deployment,
+    log: &Log,
+    bn: u64,
+    li: u64,
+) -> Result<bool, CloudError> {
+    let t0 = log.topic0().copied();
+    if t0 == Some(SearchContract::EvidenceListed::SIGNATURE_HASH)
+        && log.address() == d.search_contract
     {
-        blocks.push((to, h));
+        let ev = SearchContract::EvidenceListed::decode_log_data(log.data())
+            .map_err(|e| CloudError::Chain(e.to_string()))?;
+        tx.upsert_listing(
+            &ListingRow {
+                ec_address: format!("{:#x}", ev.ec),
+                t: i64::try_from(ev.recordedAt).unwrap_or(i64::MAX),
+                lat: f64::from(ev.latitude) / 1e6,
+                lon: f64::from(ev.longitude) / 1e6,
+                status: "verified".into(),
+            },
+            bn as i64,
+        )
+        .await?;
+    } else if t0 == Some(ResponseContract::RequestOpened::SIGNATURE_HASH)
+        && log.address() == d.response_contract
+    {
+        let ev = ResponseContract::RequestOpened::decode_log_data(log.data())
+            .map_err(|e| CloudError::Chain(e.to_string()))?;
+        tx.insert_request(&RequestView {
+            reqc: format!("{:#x}", ev.reqc),
+            ec_address: format!("{:#x}", ev.ec),
+            requester: format!("{:#x}", ev.requester),
+            owner: format!("{:#x}", ev.owner),
+            state: RequestState::Open,
+            block_number: bn as i64,
+        })
+        .await?;
+    } else if let Some(state) = state_of(log) {
+        // Only request contracts we saw opened through our ResponseContract count.
+        let reqc = format!("{:#x}", log.address());
+        if !tx.request_known(&reqc).await? {
+            return Ok(false);
+        }
+        tx.request_event(&reqc, bn as i64, li as i64, state).await?;
+    } else {
+        return Ok(false);
     }
-    for (n, h) in &blocks {
-        tx.record_block(*n, h).await?;
-    }
-    tx.prune_blocks(KEEP_BLOCKS).await?;
-    tx.set_next_block(to + 1).await?;
-    tx.commit().await?;
-    step.range = Some((from, to));
-    Ok(step)
+    Ok(true)
 }
 
 /// The state of a request as indexed (for tests and the API).
