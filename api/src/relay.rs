@@ -179,10 +179,11 @@ pub struct RelayTerms {
 }
 
 /// One owner action on a request, as the owner's EIP-712 message (`docs/contracts.md`,
-/// "Relayed owner actions") states it.
+/// "Relayed owner actions") states it. Members other than the action's are ignored (they are
+/// not signed, so they change nothing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OwnerAction {
     /// `Respond(kfrag, ownerUmbralKey, downloadLink, relayerFee, deadline)`: the relayer checks
     /// the kfrag and fronts the REQC's minimum deposit.
@@ -376,7 +377,11 @@ mod tests {
             assert_eq!(back["kind"], name);
         }
         assert!(serde_json::from_str::<OwnerAction>(r#"{"kind":"pay"}"#).is_err());
-        assert!(serde_json::from_str::<OwnerAction>(r#"{"kind":"claim","to":"0x00"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<OwnerAction>(r#"{"kind":"claim","to":"0x00"}"#).unwrap(),
+            OwnerAction::Claim,
+            "an unsigned extra member changes nothing"
+        );
         assert!(
             serde_json::from_str::<OwnerAction>(r#"{"kind":"withdraw","relayer_fee_wei":"1"}"#)
                 .is_err(),

@@ -34,7 +34,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::api::onchain::{chain, chain_call, chain_down};
-use crate::api::{ApiJson, ApiPath, Shared, addr_key, parse_address};
+use crate::api::{ApiBytes, ApiPath, Shared, addr_key, parse_address};
 use crate::chain::Chain;
 use crate::chain::bindings::RequestContract;
 use crate::chain::requests::RequestFacts;
@@ -60,6 +60,7 @@ pub(super) fn routes() -> OpenApiRouter<Shared> {
         (status = 400, description = "malformed body, address or signature length", body = ErrorBody),
         (status = 401, description = "the signature is not the EC owner's for this request", body = ErrorBody),
         (status = 404, description = "not a request contract of this deployment", body = ErrorBody),
+        (status = 408, description = "the body stopped arriving", body = ErrorBody),
         (status = 409, description = "the request is not in the state the action needs, or nothing is owed", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 422, description = "deadline passed, fee below the terms, kfrag invalid, deposit above what the relayer fronts, or the action would revert", body = ErrorBody),
@@ -69,10 +70,23 @@ pub(super) fn routes() -> OpenApiRouter<Shared> {
 async fn relay_owner_action(
     State(st): State<Shared>,
     ApiPath(reqc): ApiPath<String>,
-    ApiJson(body): ApiJson<OwnerRelayRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> Result<Response, ApiError> {
     let chain = chain(&st)?;
     let reqc = parse_address(&reqc, "reqc")?;
+    let facts = crate::chain::requests::load(chain, reqc)
+        .await
+        .map_err(chain_down)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_request",
+                format!("{reqc} is not a request contract of this deployment"),
+            )
+        })?;
+    // The body is read after the request is known: an unknown REQC is 404 whatever is sent.
+    let body: OwnerRelayRequest = serde_json::from_slice(&raw).map_err(|e| {
+        ApiError::bad_request("malformed_body", format!("invalid owner action: {e}"))
+    })?;
     let sig: [u8; 65] = body
         .signature
         .as_ref()
@@ -84,15 +98,6 @@ async fn relay_owner_action(
             format!("the signature's deadline {} has passed", body.deadline),
         ));
     }
-    let facts = crate::chain::requests::load(chain, reqc)
-        .await
-        .map_err(chain_down)?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_request",
-                format!("{reqc} is not a request contract of this deployment"),
-            )
-        })?;
     body.message()
         .verify(chain.deployment.chain_id, reqc, facts.info.owner, &sig)
         .map_err(|e| {

@@ -53,20 +53,7 @@ pub(super) async fn chunk(
     }
     let max_chunk = st.config.upload.max_chunk_bytes;
     let room = row.total_size - row.received;
-    if let Some(len) = content_length(&headers) {
-        if len > max_chunk {
-            return Err(ApiError::too_large(
-                "chunk_too_large",
-                format!("chunk of {len} bytes; at most {max_chunk}"),
-            ));
-        }
-        if len > room {
-            return Err(ApiError::too_large(
-                "beyond_size",
-                format!("chunk of {len} bytes exceeds the remaining {room} of the declared size"),
-            ));
-        }
-    }
+    check_declared_length(&headers, max_chunk, room)?;
     let spool = upload::spool_path(&st.config.spool_dir(), &id);
     let mut hasher = match cur.hasher_at(row.received) {
         Some(h) => h,
@@ -80,43 +67,7 @@ pub(super) async fn chunk(
     tokio::fs::create_dir_all(st.config.spool_dir())
         .await
         .map_err(ApiError::internal)?;
-    let mut f = upload::open_at(&spool, row.received).await?;
-    let mut written = 0u64;
-    let mut stream = body.into_data_stream();
-    let res: Result<(), ApiError> = async {
-        while let Some(frame) = stream.next().await {
-            let data = frame.map_err(|e| ApiError::body_read(&e, "the chunk body"))?;
-            written += data.len() as u64;
-            if written > max_chunk {
-                return Err(ApiError::too_large(
-                    "chunk_too_large",
-                    format!("chunk exceeds {max_chunk} bytes"),
-                ));
-            }
-            if written > room {
-                return Err(ApiError::too_large(
-                    "beyond_size",
-                    format!("chunk exceeds the remaining {room} bytes of the declared size"),
-                ));
-            }
-            upload::append(&mut f, &spool, &data).await?;
-            hasher.update(&data);
-        }
-        if written == 0 {
-            return Err(ApiError::bad_request(
-                "empty_chunk",
-                "the chunk body is empty",
-            ));
-        }
-        upload::sync(&mut f, &spool).await?;
-        Ok(())
-    }
-    .await;
-    drop(f);
-    if let Err(e) = res {
-        upload::rollback(&spool, row.received).await;
-        return Err(e);
-    }
+    let written = write_body(body, &spool, row.received, max_chunk, room, &mut hasher).await?;
     let new_received = row.received + written;
     let updated = st
         .store
@@ -143,6 +94,76 @@ pub(super) async fn chunk(
         ..row
     };
     Ok(Json(view(&st, &row).await?))
+}
+
+/// 413 when the declared `Content-Length` is over the chunk limit or past the declared size.
+fn check_declared_length(headers: &HeaderMap, max_chunk: u64, room: u64) -> Result<(), ApiError> {
+    if let Some(len) = content_length(headers) {
+        if len > max_chunk {
+            return Err(ApiError::too_large(
+                "chunk_too_large",
+                format!("chunk of {len} bytes; at most {max_chunk}"),
+            ));
+        }
+        if len > room {
+            return Err(ApiError::too_large(
+                "beyond_size",
+                format!("chunk of {len} bytes exceeds the remaining {room} of the declared size"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Streams the chunk body onto the spool at `at`, hashing it, within the limits, and syncs it;
+/// on any failure the spool is cut back to `at` (nothing of a failed chunk stays). Returns the
+/// bytes written.
+async fn write_body(
+    body: Body,
+    spool: &std::path::Path,
+    at: u64,
+    max_chunk: u64,
+    room: u64,
+    hasher: &mut sha3::Keccak256,
+) -> Result<u64, ApiError> {
+    let mut f = upload::open_at(spool, at).await?;
+    let mut written = 0u64;
+    let mut stream = body.into_data_stream();
+    let res: Result<(), ApiError> = async {
+        while let Some(frame) = stream.next().await {
+            let data = frame.map_err(|e| ApiError::body_read(&e, "the chunk body"))?;
+            written += data.len() as u64;
+            if written > max_chunk {
+                return Err(ApiError::too_large(
+                    "chunk_too_large",
+                    format!("chunk exceeds {max_chunk} bytes"),
+                ));
+            }
+            if written > room {
+                return Err(ApiError::too_large(
+                    "beyond_size",
+                    format!("chunk exceeds the remaining {room} bytes of the declared size"),
+                ));
+            }
+            upload::append(&mut f, spool, &data).await?;
+            hasher.update(&data);
+        }
+        if written == 0 {
+            return Err(ApiError::bad_request(
+                "empty_chunk",
+                "the chunk body is empty",
+            ));
+        }
+        upload::sync(&mut f, spool).await?;
+        Ok(())
+    }
+    .await;
+    drop(f);
+    if let Err(e) = res {
+        upload::rollback(spool, at).await;
+        return Err(e);
+    }
+    Ok(written)
 }
 
 pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
