@@ -25,7 +25,7 @@ use alloy::primitives::U256;
 use dashledger_protocol::B256;
 use dashledger_protocol::eip712::{Evidence, sign_create_evidence};
 
-use crate::cloud::{CloudClient, Deployment, Failure};
+use crate::cloud::{CloudClient, CloudError, Deployment, ErrorCode, Failure};
 use crate::decode::{self, DecodeOptions, Frame};
 use crate::error::AgentError;
 use crate::nmea::Fix;
@@ -114,33 +114,40 @@ impl Prepared {
     }
 }
 
-/// A failed network step: whether to retry, and the message.
+/// A failed network step: what happened, and from it whether to retry.
 #[derive(Debug)]
 pub struct StepError {
-    /// Retrying may help (network, 5xx) or not without an operator (4xx).
-    pub failure: Failure,
     /// What happened.
     pub error: AgentError,
 }
 
-impl From<AgentError> for StepError {
-    fn from(error: AgentError) -> Self {
-        Self {
-            failure: Failure::Refused,
-            error,
+impl StepError {
+    /// Retrying may help (network, 5xx: [`CloudError::failure`]) or not without an operator
+    /// (4xx, and every failure that is not the cloud's).
+    pub fn failure(&self) -> Failure {
+        match &self.error {
+            AgentError::Cloud(e) => e.failure(),
+            _ => Failure::Refused,
         }
+    }
+
+    /// Whether the cloud already holds the complete upload of this evidence contract (a
+    /// previous run finished it and stopped before noting so): the cloud's typed
+    /// [`ErrorCode::AlreadyUploaded`].
+    pub fn already_uploaded(&self) -> bool {
+        self.error.cloud_code() == Some(&ErrorCode::AlreadyUploaded)
     }
 }
 
-impl From<(Failure, AgentError, Option<String>)> for StepError {
-    /// A cloud failure with the API's error code: `already_uploaded` becomes
-    /// [`AgentError::AlreadyUploaded`] (the pipeline treats it as done).
-    fn from((failure, error, code): (Failure, AgentError, Option<String>)) -> Self {
-        let error = match code.as_deref() {
-            Some("already_uploaded") => AgentError::AlreadyUploaded,
-            _ => error,
-        };
-        Self { failure, error }
+impl From<AgentError> for StepError {
+    fn from(error: AgentError) -> Self {
+        Self { error }
+    }
+}
+
+impl From<CloudError> for StepError {
+    fn from(error: CloudError) -> Self {
+        AgentError::Cloud(error).into()
     }
 }
 
@@ -240,14 +247,17 @@ pub async fn upload(
 
 /// Encodes a frame as JPEG.
 pub fn jpeg(frame: &Frame, quality: u8) -> Result<Vec<u8>, AgentError> {
-    let w = u16::try_from(frame.width)
-        .map_err(|_| AgentError::Jpeg(format!("width {} too large", frame.width)))?;
-    let h = u16::try_from(frame.height)
-        .map_err(|_| AgentError::Jpeg(format!("height {} too large", frame.height)))?;
+    let side = |which, value: u32| {
+        u16::try_from(value).map_err(|_| AgentError::FrameTooLarge { which, value })
+    };
+    let (w, h) = (side("width", frame.width)?, side("height", frame.height)?);
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, quality)
-        .encode(&frame.rgb, w, h, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| AgentError::Jpeg(e.to_string()))?;
+    jpeg_encoder::Encoder::new(&mut out, quality).encode(
+        &frame.rgb,
+        w,
+        h,
+        jpeg_encoder::ColorType::Rgb,
+    )?;
     Ok(out)
 }
 

@@ -39,9 +39,7 @@ fn new_token() -> Result<String, AgentError> {
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| {
-            AgentError::Config(format!("cannot read /dev/urandom for the admin token: {e}"))
-        })?;
+        .map_err(|e| AgentError::system("cannot read /dev/urandom for the admin token", e))?;
     Ok(hex::encode(b))
 }
 
@@ -54,10 +52,10 @@ pub(crate) async fn serve(
     let token = new_token()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| AgentError::Config(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| AgentError::system(format!("cannot listen on {listen}"), e))?;
     let bound = listener
         .local_addr()
-        .map_err(|e| AgentError::Config(format!("cannot read the listening address: {e}")))?;
+        .map_err(|e| AgentError::system("cannot read the listening address", e))?;
     println!("http://{bound}/?token={token}");
     tracing::info!(%bound, "owner page: open the URL printed on stdout (it carries the access token)");
     let app = Router::new()
@@ -70,7 +68,7 @@ pub(crate) async fn serve(
         }));
     axum::serve(listener, app)
         .await
-        .map_err(|e| AgentError::Config(format!("owner page server: {e}")))
+        .map_err(|e| AgentError::system("owner page server", e))
 }
 
 #[derive(serde::Deserialize)]
@@ -200,8 +198,7 @@ async fn open_requests(
         all.extend(
             cloud
                 .owner_requests(key.signer(), deployment.chain_id)
-                .await
-                .map_err(|(_, e, _)| e)?,
+                .await?,
         );
     }
     Ok(all)

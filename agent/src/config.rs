@@ -473,7 +473,7 @@ impl Config {
 }
 
 fn config_error(e: layers::LayerError) -> AgentError {
-    AgentError::Config(e.to_string())
+    AgentError::Layers(e)
 }
 
 #[cfg(test)]

@@ -118,9 +118,7 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
     let worker =
         tokio::task::spawn_blocking(move || segment_worker(&cfg, &secrets, motion, &f, handle));
     let sender = tokio::spawn(sender_loop(config.clone(), flags.stop.clone()));
-    let result = worker
-        .await
-        .map_err(|e| AgentError::OutboxState(format!("segment worker panicked: {e}")));
+    let result = worker.await.map_err(AgentError::Worker);
     flags.stop.cancel();
     if let Err(e) = pipeline.await {
         tracing::error!(error = %e, "the accident pipeline panicked; its accidents resume on the next start");
@@ -175,7 +173,7 @@ fn start_sensors(
 fn install_signals(flags: &Flags) -> Result<(), AgentError> {
     use tokio::signal::unix::{SignalKind, signal};
     let sig = |k: SignalKind| {
-        signal(k).map_err(|e| AgentError::Config(format!("cannot install signal handler: {e}")))
+        signal(k).map_err(|e| AgentError::system("cannot install signal handler", e))
     };
     let mut term = sig(SignalKind::terminate())?;
     let mut int = sig(SignalKind::interrupt())?;
@@ -567,9 +565,11 @@ async fn send_batch(client: &CloudClient, outbox: &mut Outbox) -> Result<usize, 
             );
             Ok(batch.len())
         }
-        Err((class, e)) => {
+        Err(e) => {
+            let refused = e.failure() == Failure::Refused;
+            let e = AgentError::from(e);
             outbox.note_send_failure(batch[0].seq, &e.to_string())?;
-            if class == Failure::Refused {
+            if refused {
                 tracing::error!(error = %e, "the cloud refused the records (is this device approved?)");
             }
             Err(e)

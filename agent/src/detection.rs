@@ -101,8 +101,8 @@ impl Analysis {
     }
 }
 
-fn detect_err(what: &str, e: dashledger_detect::DetectError) -> AgentError {
-    AgentError::Config(format!("{what}: {e}"))
+const fn detect_err(what: &'static str, source: dashledger_detect::DetectError) -> AgentError {
+    AgentError::Detect { what, source }
 }
 
 impl Detector {

@@ -52,8 +52,10 @@ pub fn create(config: &Config, params: KdfParams) -> Result<Secrets, AgentError>
     }
     let pw = password(config)?;
     let secrets = Secrets::generate();
-    keys::save_keystore(path, &secrets, &pw, params).map_err(|e| {
-        AgentError::Keystore(format!("cannot write keystore {}: {e}", path.display()))
+    keys::save_keystore(path, &secrets, &pw, params).map_err(|source| AgentError::Keystore {
+        action: "write",
+        path: path.clone(),
+        source,
     })?;
     Ok(secrets)
 }
@@ -61,10 +63,9 @@ pub fn create(config: &Config, params: KdfParams) -> Result<Secrets, AgentError>
 /// Opens the configured keystore.
 pub fn open(config: &Config) -> Result<Secrets, AgentError> {
     let pw = password(config)?;
-    keys::load_keystore(&config.keystore, &pw).map_err(|e| {
-        AgentError::Keystore(format!(
-            "cannot open keystore {}: {e}",
-            config.keystore.display()
-        ))
+    keys::load_keystore(&config.keystore, &pw).map_err(|source| AgentError::Keystore {
+        action: "open",
+        path: config.keystore.clone(),
+        source,
     })
 }

@@ -183,22 +183,26 @@ fn follow_file(path: &Path, last: &LastFix, tail: bool) -> Result<(), AgentError
     )))
 }
 
+const fn gpsd(what: String, source: std::io::Error) -> AgentError {
+    AgentError::Gpsd { what, source }
+}
+
 fn follow_gpsd(addr: &str, last: &LastFix) -> Result<(), AgentError> {
     let stream = std::net::TcpStream::connect(addr)
-        .map_err(|e| AgentError::Location(format!("cannot connect to gpsd at {addr}: {e}")))?;
+        .map_err(|e| gpsd(format!("cannot connect to gpsd at {addr}"), e))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| AgentError::Location(format!("gpsd socket: {e}")))?;
+        .map_err(|e| gpsd("gpsd socket".into(), e))?;
     (&stream)
         .write_all(b"?WATCH={\"enable\":true,\"nmea\":true};\n")
-        .map_err(|e| AgentError::Location(format!("cannot send ?WATCH to gpsd at {addr}: {e}")))?;
+        .map_err(|e| gpsd(format!("cannot send ?WATCH to gpsd at {addr}"), e))?;
     let mut r = BufReader::new(stream);
     let mut line = String::new();
     loop {
         line.clear();
         let n = r
             .read_line(&mut line)
-            .map_err(|e| AgentError::Location(format!("gpsd at {addr}: {e}")))?;
+            .map_err(|e| gpsd(format!("gpsd at {addr}"), e))?;
         if n == 0 {
             return Err(AgentError::Location(format!(
                 "gpsd at {addr} closed the connection"

@@ -170,7 +170,7 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
     rt.block_on(async move {
         let mut chain = owner::OwnerChain::connect(config, &secrets, used).await?;
         if direct {
@@ -230,13 +230,12 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
             let mut all = Vec::new();
             for index in 0..used {
                 let owner = secrets.owner_seed().owner_key(index)?;
-                let list = rt
-                    .block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))
-                    .map_err(|(_, e, _)| e)?;
+                let list =
+                    rt.block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))?;
                 for r in list {
                     let mut r = serde_json::to_value(r).unwrap_or_default();
                     r["owner_index"] = serde_json::json!(index);
@@ -295,7 +294,7 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
             rt.block_on(admin::serve(config, secrets, listen))
         }
         Command::Status => {
@@ -312,7 +311,7 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .map_err(|e| AgentError::Config(format!("cannot start the async runtime: {e}")))?;
+                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
             rt.block_on(daemon::run(config, secrets))
         }
     }

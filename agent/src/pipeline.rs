@@ -132,8 +132,9 @@ fn accident_next(
         }
         AccidentStage::Prepared | AccidentStage::EcCreated => {
             let mut p: Prepared = serde_json::from_str(acc.detail.as_deref().unwrap_or(""))
-                .map_err(|e| {
-                    AgentError::OutboxState(format!("accident {} detail: {e}", seg.name))
+                .map_err(|source| AgentError::AccidentDetail {
+                    accident: seg.name.clone(),
+                    source,
                 })?;
             network_stage(
                 config,
@@ -161,7 +162,7 @@ fn accident_next(
             outbox.note_accident_failure(acc.segment_id, &e.error.to_string())?;
             let d = work.backoff.next_delay();
             work.retry_at = Some(Instant::now() + d);
-            if e.failure == Failure::Refused {
+            if e.failure() == Failure::Refused {
                 tracing::error!(segment = %seg.name, stage = %acc.stage, error = %e.error, retry_in = ?d, "accident step refused; will retry");
             } else {
                 tracing::warn!(segment = %seg.name, stage = %acc.stage, error = %e.error, retry_in = ?d, "accident step failed; will retry");
@@ -177,7 +178,10 @@ fn store(
     stage: AccidentStage,
     p: &Prepared,
 ) -> Result<(), StepError> {
-    let json = serde_json::to_string(p).map_err(|e| AgentError::OutboxState(e.to_string()))?;
+    let json = serde_json::to_string(p).map_err(|source| AgentError::AccidentDetail {
+        accident: format!("#{id}"),
+        source,
+    })?;
     outbox.set_accident_stage(id, stage, &json)?;
     Ok(())
 }
@@ -231,8 +235,11 @@ fn network_stage(
         |upload_id| {
             if p.upload_id.as_deref() != Some(upload_id) {
                 p.upload_id = Some(upload_id.to_string());
-                let json = serde_json::to_string(&*p)
-                    .map_err(|e| AgentError::OutboxState(e.to_string()))?;
+                let json =
+                    serde_json::to_string(&*p).map_err(|source| AgentError::AccidentDetail {
+                        accident: format!("#{id}"),
+                        source,
+                    })?;
                 outbox.set_accident_stage(id, AccidentStage::EcCreated, &json)?;
             }
             Ok(())
@@ -241,10 +248,7 @@ fn network_stage(
     match result {
         Ok(()) => {}
         // A previous run completed it and died before noting so.
-        Err(StepError {
-            error: AgentError::AlreadyUploaded,
-            ..
-        }) => {}
+        Err(e) if e.already_uploaded() => {}
         Err(e) => return Err(e),
     }
     tracing::warn!(segment = %name, ec = ?p.ec_address, "sealed clip uploaded; accident done");

@@ -324,7 +324,7 @@ impl Chain {
             return Error::Reverted(format!("{what}: {msg}"));
         }
         let s = e.to_string();
-        if s.to_ascii_lowercase().contains("insufficient funds") {
+        if is_insufficient_funds(&e) {
             let who = self
                 .me
                 .map_or_else(|| "the wallet".to_owned(), |a| a.to_string());
@@ -625,4 +625,18 @@ impl Chain {
         }
         Ok(out)
     }
+}
+
+/// Whether the node refused the transaction because the sender cannot pay value + gas. JSON-RPC
+/// has no standard code for it (geth answers -32000, anvil -32003, others their own), so this
+/// reads the message of the node's structured error answer, not the text of the whole error.
+fn is_insufficient_funds(e: &alloy::contract::Error) -> bool {
+    let alloy::contract::Error::TransportError(t) = e else {
+        return false;
+    };
+    t.as_error_resp().is_some_and(|p| {
+        p.message
+            .to_ascii_lowercase()
+            .contains("insufficient funds")
+    })
 }

@@ -29,8 +29,7 @@ pub async fn auto_approve_once(
     for owner in &chain.owners {
         let list = cloud
             .owner_requests(owner.signer(), chain.deployment.chain_id)
-            .await
-            .map_err(|(_, e, _)| e)?;
+            .await?;
         for r in list {
             let Ok(reqc) = r.reqc.parse::<Address>() else {
                 continue;

@@ -10,7 +10,10 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::rpc::types::state::StateOverridesBuilder;
 
-use super::{OwnerChain, Sent, chain_err, revert_reason};
+use super::{
+    ChainError, OwnerChain, OwnerError, Sent, WalletShortfall, chain_err, pending_err,
+    revert_reason,
+};
 use crate::error::AgentError;
 
 /// Gas limit used when the node cannot estimate with a balance override (old nodes).
@@ -40,7 +43,12 @@ impl OwnerChain {
             Ok(g) => g + g / 5,
             Err(e) => {
                 if let Some(reason) = revert_reason(&e) {
-                    return Err(AgentError::Chain(format!("{what} would revert: {reason}")));
+                    return Err(ChainError::WouldRevert {
+                        what: what.to_owned(),
+                        reason,
+                        source: Box::new(e),
+                    }
+                    .into());
                 }
                 tracing::warn!(error = %e, what, fallback = FALLBACK_GAS, "gas estimate with a balance override failed; using the fallback gas limit");
                 FALLBACK_GAS
@@ -68,10 +76,15 @@ impl OwnerChain {
                 .await
                 .map_err(|e| chain_err("reading the wallet balance", e))?;
             if wallet_balance < missing {
-                return Err(AgentError::Owner(format!(
-                    "{what}: the owner wallet {} holds {wallet_balance} wei but the owner key {from} needs {missing} wei more (value {value} + gas); fund the wallet",
-                    self.wallet
-                )));
+                return Err(OwnerError::WalletTooPoor(Box::new(WalletShortfall {
+                    what: what.to_owned(),
+                    wallet: self.wallet,
+                    holds: wallet_balance,
+                    key: from,
+                    needs: missing,
+                    value,
+                }))
+                .into());
             }
             let fund = TransactionRequest::default()
                 .with_from(self.wallet)
@@ -85,12 +98,15 @@ impl OwnerChain {
                 .with_timeout(Some(Duration::from_secs(300)))
                 .get_receipt()
                 .await
-                .map_err(|e| chain_err("waiting for the funding transaction", e))?;
+                .map_err(|e| pending_err("waiting for the funding transaction", e))?;
             if !receipt.status() {
-                return Err(AgentError::Chain(format!(
-                    "funding transaction {} reverted",
-                    receipt.transaction_hash
-                )));
+                return Err(ChainError::Reverted {
+                    what: "funding the owner key from the wallet".into(),
+                    reason: None,
+                    tx: Some(receipt.transaction_hash),
+                    source: None,
+                }
+                .into());
             }
             tracing::info!(owner = %from, wei = %missing, tx = %receipt.transaction_hash, "owner key funded from the wallet");
         }
@@ -99,7 +115,13 @@ impl OwnerChain {
                 .send_transaction(tx)
                 .await
                 .map_err(|e| match revert_reason(&e) {
-                    Some(r) => AgentError::Chain(format!("{what} reverted: {r}")),
+                    Some(r) => ChainError::Reverted {
+                        what: what.to_owned(),
+                        reason: Some(r),
+                        tx: None,
+                        source: Some(Box::new(e)),
+                    }
+                    .into(),
                     None => chain_err(what, e),
                 })?;
         let hash: B256 = *pending.tx_hash();
@@ -108,11 +130,15 @@ impl OwnerChain {
             .with_timeout(Some(Duration::from_secs(300)))
             .get_receipt()
             .await
-            .map_err(|e| chain_err(&format!("{what}: waiting for {hash}"), e))?;
+            .map_err(|e| pending_err(&format!("{what}: waiting for {hash}"), e))?;
         if !receipt.status() {
-            return Err(AgentError::Chain(format!(
-                "{what}: transaction {hash} reverted on chain"
-            )));
+            return Err(ChainError::Reverted {
+                what: what.to_owned(),
+                reason: None,
+                tx: Some(hash),
+                source: None,
+            }
+            .into());
         }
         Ok(Sent {
             tx: hash.to_string(),

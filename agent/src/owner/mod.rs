@@ -19,10 +19,12 @@
 
 mod auto;
 mod direct;
+mod error;
 mod evidence;
 mod relayed;
 
 pub use auto::auto_approve_once;
+pub use error::{ChainError, OwnerError, RevertSource, RewardBelowFees, WalletShortfall};
 pub use evidence::predicted_evidence;
 
 use alloy::network::EthereumWallet;
@@ -65,8 +67,25 @@ pub fn used_owner_keys(outbox: &Outbox) -> Result<u32, AgentError> {
     outbox.owner_keys_used()
 }
 
-pub(crate) fn chain_err(what: &str, e: impl std::fmt::Display) -> AgentError {
-    AgentError::Chain(format!("{what}: {e}"))
+/// A failed JSON-RPC request.
+pub(crate) fn chain_err(what: &str, source: alloy::transports::TransportError) -> AgentError {
+    ChainError::Rpc {
+        what: what.to_owned(),
+        source,
+    }
+    .into()
+}
+
+/// A failed wait for a transaction's receipt.
+pub(crate) fn pending_err(
+    what: &str,
+    source: alloy::providers::PendingTransactionError,
+) -> AgentError {
+    ChainError::Pending {
+        what: what.to_owned(),
+        source,
+    }
+    .into()
 }
 
 /// Decodes a revert of our contracts into "Name { fields }" when possible.
@@ -83,12 +102,24 @@ pub(crate) fn revert_reason(e: &alloy::transports::TransportError) -> Option<Str
     resp.as_revert_data().map(|d| format!("reverted ({d})"))
 }
 
+/// A failed contract call: [`ChainError::Reverted`] with the decoded error when it is a revert
+/// of the RequestContract, else [`ChainError::Call`].
 pub(crate) fn call_err(what: &str, e: alloy::contract::Error) -> AgentError {
     use dashledger_protocol::bindings::request_contract::RequestContract::RequestContractErrors;
     if let Some(x) = e.as_decoded_interface_error::<RequestContractErrors>() {
-        return AgentError::Chain(format!("{what} reverted: {x:?}"));
+        return ChainError::Reverted {
+            what: what.to_owned(),
+            reason: Some(format!("{x:?}")),
+            tx: None,
+            source: Some(Box::new(e)),
+        }
+        .into();
     }
-    chain_err(what, e)
+    ChainError::Call {
+        what: what.to_owned(),
+        source: Box::new(e),
+    }
+    .into()
 }
 
 /// One transaction sent for an owner key (by the key itself, or by the relayer).
@@ -337,9 +368,7 @@ impl OwnerChain {
                 .await
                 .map_err(|e| call_err("RequestFactory.isRequest", e))?;
             if !ok {
-                return Err(AgentError::Owner(format!(
-                    "{reqc} is not a request contract of the RequestFactory {rf}"
-                )));
+                return Err(OwnerError::NotARequest { reqc, factory: rf }.into());
             }
         }
         let info = RequestContract::new(reqc, &self.provider)
@@ -356,7 +385,7 @@ impl OwnerChain {
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
             .map_err(|e| chain_err("reading the latest block", e))?
-            .ok_or_else(|| AgentError::Chain("the node has no latest block".into()))?;
+            .ok_or_else(|| ChainError::Missing("the node has no latest block".into()))?;
         Ok(b.header.timestamp)
     }
 
@@ -379,30 +408,30 @@ impl OwnerChain {
             .into_iter()
             .map(|(ev, _)| ev.requesterUmbralKey)
             .next()
-            .ok_or_else(|| AgentError::Chain(format!("no RequestOpened event for {reqc}")))?;
+            .ok_or_else(|| ChainError::Missing(format!("no RequestOpened event for {reqc}")))?;
         Ok(UmbralPublicKey::from_bytes(&key)?)
     }
 
     fn our_key(&self, view: &RequestView) -> Result<&OwnerKey, AgentError> {
         self.owner_of(view.info.owner).ok_or_else(|| {
-            AgentError::Owner(format!(
-                "request {} is for EC {} owned by {}, which is not one of this device's {} owner keys: not our EC",
-                view.reqc,
-                view.info.ec,
-                view.info.owner,
-                self.owners.len()
-            ))
+            OwnerError::NotOurKey {
+                reqc: view.reqc,
+                ec: view.info.ec,
+                owner: view.info.owner,
+                keys: self.owners.len(),
+            }
+            .into()
         })
     }
 
     fn expect_status(view: &RequestView, want: u8) -> Result<(), AgentError> {
         if view.info.status != want {
-            return Err(AgentError::Owner(format!(
-                "request {} is {}, not {}",
-                view.reqc,
-                status_name(view.info.status),
-                status_name(want)
-            )));
+            return Err(OwnerError::WrongStatus {
+                reqc: view.reqc,
+                is: view.info.status,
+                want,
+            }
+            .into());
         }
         Ok(())
     }
@@ -429,25 +458,24 @@ impl OwnerChain {
                         .and_then(|a| a.parse::<Address>().ok())
                         == Some(ec)
             })
-            .ok_or_else(|| {
-                AgentError::Owner(format!(
-                    "request {reqc} is for EC {ec}, but no accident stored here has that EC under owner key #{}: not our EC",
-                    owner.index()
-                ))
+            .ok_or(OwnerError::NoSuchAccident {
+                reqc,
+                ec,
+                index: owner.index(),
             })?;
         let now = self.chain_time().await?;
         if now > view.info.respondBy {
-            return Err(AgentError::Owner(format!(
-                "the response deadline of request {reqc} passed at {} (chain time {now})",
-                view.info.respondBy
-            )));
+            return Err(OwnerError::ResponseDeadlinePassed {
+                reqc,
+                respond_by: view.info.respondBy,
+                now,
+            }
+            .into());
         }
         let requester_pk = self.requester_key(reqc).await?;
         let owner_umbral = secrets.umbral_secret_key()?;
         if hex::encode(owner_umbral.public_key().to_bytes()) != prepared.owner_umbral_key {
-            return Err(AgentError::Owner(format!(
-                "EC {ec} was wrapped to another Umbral key than this keystore's"
-            )));
+            return Err(OwnerError::OtherUmbralKey { ec }.into());
         }
         let signer = owner.kfrag_signer();
         let kfrag = Bytes::from(wrap::grant(&owner_umbral, &signer, &requester_pk));
@@ -478,17 +506,18 @@ impl OwnerChain {
             }
             EcVia::Relayer => {
                 if deposit.is_some() {
-                    return Err(AgentError::Owner(
-                        "--deposit-wei needs --direct: the relayer fronts the request's minimum deposit".into(),
-                    ));
+                    return Err(OwnerError::DepositNeedsDirect.into());
                 }
                 let terms = self.relay_terms().await?;
                 let fees = terms.respond_fee_wei.0 + terms.withdraw_fee_wei.0;
                 if view.info.reward <= fees {
-                    return Err(AgentError::Owner(format!(
-                        "request {reqc} offers {} wei, which does not cover the relayer's fees ({} wei to respond + {} wei to withdraw): approve it with --direct, or decline",
-                        view.info.reward, terms.respond_fee_wei.0, terms.withdraw_fee_wei.0
-                    )));
+                    return Err(OwnerError::RewardBelowFees(Box::new(RewardBelowFees {
+                        reqc,
+                        reward: view.info.reward,
+                        respond_fee: terms.respond_fee_wei.0,
+                        withdraw_fee: terms.withdraw_fee_wei.0,
+                    }))
+                    .into());
                 }
                 let fee = terms.respond_fee_wei.0;
                 let action = OwnerAction::Respond {
@@ -554,11 +583,12 @@ impl OwnerChain {
         let owner = self.our_key(&view)?;
         let now = self.chain_time().await?;
         if now <= view.info.deadline {
-            return Err(AgentError::Owner(format!(
-                "the confirm window of request {reqc} is open until {} (chain time {now}, {} s left); claim after that",
-                view.info.deadline,
-                view.info.deadline - now
-            )));
+            return Err(OwnerError::ConfirmWindowOpen {
+                reqc,
+                until: view.info.deadline,
+                now,
+            }
+            .into());
         }
         let sent = match self.via {
             EcVia::Direct => {
