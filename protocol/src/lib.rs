@@ -70,6 +70,7 @@ pub mod layers;
 pub mod mp4;
 pub mod record;
 pub mod seal;
+pub mod status;
 pub mod wrap;
 
 pub use alloy::primitives::{Address, B256};

@@ -23,20 +23,20 @@ use crate::error::{Error, Result};
 
 /// REQC status numbers used by the CLI.
 pub mod status {
+    use dashledger_protocol::status::RequestStatus;
     /// Waiting for the owner.
-    pub const OPEN: u8 = 0;
+    pub const OPEN: u8 = RequestStatus::Open.code();
     /// The owner answered with a kfrag.
-    pub const RESPONDED: u8 = 1;
+    pub const RESPONDED: u8 = RequestStatus::Responded.code();
     /// The requester confirmed.
-    pub const COMPLETED: u8 = 4;
+    pub const COMPLETED: u8 = RequestStatus::Completed.code();
     /// The requester disputed the kfrag.
-    pub const DISPUTED: u8 = 5;
+    pub const DISPUTED: u8 = RequestStatus::Disputed.code();
 }
 
 /// The name of a REQC status number.
 pub fn status_name(s: u8) -> String {
-    dashledger_protocol::bindings::request_status_name(s)
-        .map_or_else(|| format!("status {s}"), str::to_owned)
+    dashledger_protocol::status::RequestStatus::name_of(s)
 }
 
 /// RFC 3339 (UTC, seconds) for a unix time.

@@ -2,6 +2,7 @@
 
 use alloy::primitives::{Address, U256};
 use dashledger_protocol::keys::Secrets;
+use dashledger_protocol::status::RequestStatus;
 
 use super::{Approved, OwnerChain, accidents_with_ec, used_owner_keys};
 use crate::config::Config;
@@ -41,7 +42,7 @@ pub async fn auto_approve_once(
                     continue;
                 }
             };
-            if view.info.status != 0 {
+            if !RequestStatus::Open.is(view.info.status) {
                 continue;
             }
             if view.info.reward < min_reward {

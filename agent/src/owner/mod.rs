@@ -36,6 +36,7 @@ use dashledger_protocol::bindings::request_contract::RequestContract;
 use dashledger_protocol::bindings::request_factory::RequestFactory;
 use dashledger_protocol::bindings::response_contract::ResponseContract;
 use dashledger_protocol::keys::{HARDENED, OwnerKey, Secrets};
+use dashledger_protocol::status::RequestStatus;
 use dashledger_protocol::wrap::{self, UmbralPublicKey};
 use serde::Serialize;
 
@@ -53,8 +54,7 @@ pub const WALLET_KEY_PATH: [u32; 5] = [44 | HARDENED, 60 | HARDENED, 7 | HARDENE
 
 /// The name of a request status.
 pub fn status_name(s: u8) -> String {
-    dashledger_protocol::bindings::request_status_name(s)
-        .map_or_else(|| format!("status {s}"), str::to_string)
+    RequestStatus::name_of(s)
 }
 
 /// The owner's funding wallet key.
@@ -424,12 +424,12 @@ impl OwnerChain {
         })
     }
 
-    fn expect_status(view: &RequestView, want: u8) -> Result<(), AgentError> {
-        if view.info.status != want {
+    fn expect_status(view: &RequestView, want: RequestStatus) -> Result<(), AgentError> {
+        if !want.is(view.info.status) {
             return Err(OwnerError::WrongStatus {
                 reqc: view.reqc,
                 is: view.info.status,
-                want,
+                want: want.code(),
             }
             .into());
         }
@@ -446,7 +446,7 @@ impl OwnerChain {
         deposit: Option<U256>,
     ) -> Result<Approved, AgentError> {
         let view = self.request(reqc).await?;
-        Self::expect_status(&view, 0)?;
+        Self::expect_status(&view, RequestStatus::Open)?;
         let owner = self.our_key(&view)?;
         let ec = view.info.ec;
         let prepared = accidents
@@ -555,7 +555,7 @@ impl OwnerChain {
     /// Declines an Open request (the reward goes back to the requester).
     pub async fn decline(&self, reqc: Address) -> Result<Acted, AgentError> {
         let view = self.request(reqc).await?;
-        Self::expect_status(&view, 0)?;
+        Self::expect_status(&view, RequestStatus::Open)?;
         let owner = self.our_key(&view)?;
         let sent = match self.via {
             EcVia::Direct => {
@@ -579,7 +579,7 @@ impl OwnerChain {
     /// confirmed nor disputed).
     pub async fn claim(&self, reqc: Address) -> Result<Acted, AgentError> {
         let view = self.request(reqc).await?;
-        Self::expect_status(&view, 1)?;
+        Self::expect_status(&view, RequestStatus::Responded)?;
         let owner = self.our_key(&view)?;
         let now = self.chain_time().await?;
         if now <= view.info.deadline {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use dashledger_api::ErrorBody;
 use dashledger_api::requests::DisputeResolved;
-use dashledger_protocol::bindings::request_status_name;
+use dashledger_protocol::status::RequestStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -53,8 +53,8 @@ async fn resolve_dispute(
         ));
     };
     let info = &facts.info;
-    if info.status != 5 {
-        let name = request_status_name(info.status).unwrap_or("unknown");
+    if !RequestStatus::Disputed.is(info.status) {
+        let name = RequestStatus::name_of(info.status);
         return Err(ApiError::conflict(
             "not_disputed",
             format!("request {reqc} is {name}, not Disputed"),

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use dashledger_api::ErrorBody;
 use dashledger_api::requests::DownloadQuery;
-use dashledger_protocol::bindings::request_status_name;
+use dashledger_protocol::status::RequestStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -75,8 +75,8 @@ pub(super) async fn completed_request_of(
             format!("only the requester {} may {what}", info.requester),
         ));
     }
-    if info.status != 4 {
-        let name = request_status_name(info.status).unwrap_or("unknown");
+    if !RequestStatus::Completed.is(info.status) {
+        let name = RequestStatus::name_of(info.status);
         return Err(ApiError::forbidden(
             "not_completed",
             format!("request {reqc} is {name}; the {what} opens when it is Completed"),

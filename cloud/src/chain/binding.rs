@@ -14,6 +14,7 @@
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
+use dashledger_protocol::status::EvidenceStatus;
 
 use super::Chain;
 use super::bindings::{EvidenceContract, EvidenceFactory};
@@ -59,7 +60,7 @@ pub async fn bind(store: &Store, chain: &Chain, ec: Address) -> Result<Binding, 
         .call()
         .await
         .map_err(chain_err("status"))?;
-    if status != 0 {
+    if EvidenceStatus::from_code(status) != Some(EvidenceStatus::Pending) {
         return Ok(Binding::Final(status));
     }
     let key = format!("{ec:#x}");

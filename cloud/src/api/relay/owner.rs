@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use dashledger_api::ErrorBody;
 use dashledger_api::relay::{OwnerAction, OwnerRelayRequest, OwnerRelayed, Wei};
 use dashledger_protocol::bindings::request_contract::RequestContract::RequestContractErrors;
-use dashledger_protocol::bindings::request_status_name;
+use dashledger_protocol::status::RequestStatus;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -40,9 +40,6 @@ use crate::chain::bindings::RequestContract;
 use crate::chain::requests::RequestFacts;
 use crate::error::ApiError;
 use crate::now_unix;
-
-const OPEN: u8 = 0;
-const RESPONDED: u8 = 1;
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -190,7 +187,7 @@ async fn plan(
             download_link,
             relayer_fee_wei,
         } => {
-            need(facts, OPEN)?;
+            need(facts, RequestStatus::Open)?;
             fee_at_least(relayer_fee_wei.0, terms.respond_fee_wei.0, "response")?;
             let deposit = fronted_deposit(&rc, facts, kfrag, owner_umbral_key, terms).await?;
             let tx = rc
@@ -210,13 +207,13 @@ async fn plan(
             })
         }
         OwnerAction::Decline => {
-            need(facts, OPEN)?;
+            need(facts, RequestStatus::Open)?;
             Ok(plain(
                 rc.declineFor(deadline, sig).into_transaction_request(),
             ))
         }
         OwnerAction::Claim => {
-            need(facts, RESPONDED)?;
+            need(facts, RequestStatus::Responded)?;
             Ok(plain(rc.claimFor(deadline, sig).into_transaction_request()))
         }
         OwnerAction::Withdraw {
@@ -238,9 +235,9 @@ async fn plan(
 }
 
 /// 409 unless the request is in state `want`.
-fn need(facts: &RequestFacts, want: u8) -> Result<(), ApiError> {
+fn need(facts: &RequestFacts, want: RequestStatus) -> Result<(), ApiError> {
     let status = facts.info.status;
-    if status == want {
+    if want.is(status) {
         return Ok(());
     }
     Err(ApiError::conflict(
@@ -248,8 +245,8 @@ fn need(facts: &RequestFacts, want: u8) -> Result<(), ApiError> {
         format!(
             "request {} is {}, not {}",
             facts.reqc,
-            request_status_name(status).unwrap_or("unknown"),
-            request_status_name(want).unwrap_or("unknown")
+            RequestStatus::name_of(status),
+            want
         ),
     ))
 }

@@ -190,7 +190,8 @@ async fn authorize(
                     format!("EC {ec} is already uploaded"),
                 ));
             }
-            let name = if status == 1 { "Verified" } else { "Rejected" };
+            let name = dashledger_protocol::status::EvidenceStatus::from_code(status)
+                .map_or("judged", dashledger_protocol::status::EvidenceStatus::name);
             Err(ApiError::conflict(
                 "ec_final",
                 format!("EC {ec} is already {name} on chain; its clip can no longer be uploaded"),
