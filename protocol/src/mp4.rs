@@ -154,83 +154,20 @@ fn opt_child<'a>(kids: &[([u8; 4], &'a [u8])], typ: &[u8; 4]) -> Option<&'a [u8]
     kids.iter().find(|(t, _)| t == typ).map(|(_, p)| *p)
 }
 
+/// The child boxes of one container: (type, payload), in file order.
+type Boxes<'a> = [([u8; 4], &'a [u8])];
+
+/// Parses one `trak` box into its track; `None` for a track without samples. `total` counts the
+/// samples of the file's tracks so far and is checked against [`MAX_SAMPLES`].
 fn parse_track(trak: &[u8], file_len: u64, total: &mut usize) -> Result<Option<Track>> {
     let kids = children(trak, "trak")?;
-    let mut tkhd = Cur::new(child(&kids, b"tkhd", "trak")?, "tkhd");
-    let v = tkhd.u8()?;
-    tkhd.take(3)?;
-    if v == 1 {
-        tkhd.take(16)?;
-    } else {
-        tkhd.take(8)?;
-    }
-    let track_id = tkhd.u32()?;
-
+    let track_id = read_track_id(&kids)?;
     let mdia = children(child(&kids, b"mdia", "trak")?, "mdia")?;
-    let mut mdhd = Cur::new(child(&mdia, b"mdhd", "mdia")?, "mdhd");
-    let v = mdhd.u8()?;
-    mdhd.take(3)?;
-    mdhd.take(if v == 1 { 16 } else { 8 })?;
-    let timescale = mdhd.u32()?;
-    if timescale == 0 {
-        return Err(bad(format!("track {track_id} has timescale 0")));
-    }
-    let mut hdlr = Cur::new(child(&mdia, b"hdlr", "mdia")?, "hdlr");
-    hdlr.take(8)?;
-    let handler: [u8; 4] = hdlr.take(4)?.try_into().expect("4");
-
+    let (timescale, handler) = read_media_header(&mdia, track_id)?;
     let minf = children(child(&mdia, b"minf", "mdia")?, "minf")?;
     let stbl = children(child(&minf, b"stbl", "minf")?, "stbl")?;
 
-    // Sample sizes.
-    let sizes: Vec<u32> = if let Some(stsz) = opt_child(&stbl, b"stsz") {
-        let mut c = Cur::new(stsz, "stsz");
-        c.take(4)?;
-        let fixed = c.u32()?;
-        if fixed == 0 {
-            let n = c.count(4)?;
-            (0..n).map(|_| c.u32()).collect::<Result<_>>()?
-        } else {
-            let n = c.u32()? as usize;
-            if n > MAX_SAMPLES {
-                return Err(Error::Mp4Unsupported(format!(
-                    "track {track_id} has {n} samples (max {MAX_SAMPLES})"
-                )));
-            }
-            vec![fixed; n]
-        }
-    } else if let Some(stz2) = opt_child(&stbl, b"stz2") {
-        let mut c = Cur::new(stz2, "stz2");
-        c.take(7)?;
-        let field = c.u8()?;
-        let n = c.u32()? as usize;
-        let bytes = match field {
-            4 => n.div_ceil(2),
-            8 => n,
-            16 => n.saturating_mul(2),
-            f => return Err(bad(format!("stz2 field size {f} (must be 4, 8 or 16)"))),
-        };
-        if bytes > c.remaining() {
-            return Err(bad(format!(
-                "stz2 claims {n} samples but holds {} bytes",
-                c.remaining()
-            )));
-        }
-        let raw = c.take(bytes)?;
-        (0..n)
-            .map(|i| match field {
-                4 => u32::from(if i % 2 == 0 {
-                    raw[i / 2] >> 4
-                } else {
-                    raw[i / 2] & 0x0f
-                }),
-                8 => u32::from(raw[i]),
-                _ => u32::from(u16::from_be_bytes([raw[2 * i], raw[2 * i + 1]])),
-            })
-            .collect()
-    } else {
-        return Err(bad(format!("track {track_id} has neither stsz nor stz2")));
-    };
+    let sizes = read_sample_sizes(&stbl, track_id)?;
     let n = sizes.len();
     if n == 0 {
         return Ok(None);
@@ -241,9 +178,112 @@ fn parse_track(trak: &[u8], file_len: u64, total: &mut usize) -> Result<Option<T
             "more than {MAX_SAMPLES} samples"
         )));
     }
+    let dts = read_decode_times(&stbl, track_id, n)?;
+    let offsets = read_chunk_offsets(&stbl, track_id)?;
+    let runs = read_samples_per_chunk(&stbl, track_id)?;
+    let samples = place_samples(&sizes, &dts, &offsets, &runs, track_id, file_len)?;
+    Ok(Some(Track {
+        track_id,
+        handler,
+        timescale,
+        samples,
+    }))
+}
 
-    // Decode times.
-    let mut stts = Cur::new(child(&stbl, b"stts", "stbl")?, "stts");
+/// The `tkhd` track_ID of a `trak` box's children.
+fn read_track_id(trak: &Boxes<'_>) -> Result<u32> {
+    let mut tkhd = Cur::new(child(trak, b"tkhd", "trak")?, "tkhd");
+    let v = tkhd.u8()?;
+    tkhd.take(3)?;
+    if v == 1 {
+        tkhd.take(16)?;
+    } else {
+        tkhd.take(8)?;
+    }
+    tkhd.u32()
+}
+
+/// The `mdhd` timescale (never zero) and the `hdlr` handler type of an `mdia` box's children.
+fn read_media_header(mdia: &Boxes<'_>, track_id: u32) -> Result<(u32, [u8; 4])> {
+    let mut mdhd = Cur::new(child(mdia, b"mdhd", "mdia")?, "mdhd");
+    let v = mdhd.u8()?;
+    mdhd.take(3)?;
+    mdhd.take(if v == 1 { 16 } else { 8 })?;
+    let timescale = mdhd.u32()?;
+    if timescale == 0 {
+        return Err(bad(format!("track {track_id} has timescale 0")));
+    }
+    let mut hdlr = Cur::new(child(mdia, b"hdlr", "mdia")?, "hdlr");
+    hdlr.take(8)?;
+    let handler: [u8; 4] = hdlr.take(4)?.try_into().expect("4");
+    Ok((timescale, handler))
+}
+
+/// Sample sizes, from `stsz` or else `stz2`.
+fn read_sample_sizes(stbl: &Boxes<'_>, track_id: u32) -> Result<Vec<u32>> {
+    if let Some(stsz) = opt_child(stbl, b"stsz") {
+        read_stsz(stsz, track_id)
+    } else if let Some(stz2) = opt_child(stbl, b"stz2") {
+        read_stz2(stz2)
+    } else {
+        Err(bad(format!("track {track_id} has neither stsz nor stz2")))
+    }
+}
+
+/// Sample sizes of an `stsz` box: a table, or one fixed size for every sample.
+fn read_stsz(stsz: &[u8], track_id: u32) -> Result<Vec<u32>> {
+    let mut c = Cur::new(stsz, "stsz");
+    c.take(4)?;
+    let fixed = c.u32()?;
+    if fixed == 0 {
+        let n = c.count(4)?;
+        (0..n).map(|_| c.u32()).collect::<Result<_>>()
+    } else {
+        let n = c.u32()? as usize;
+        if n > MAX_SAMPLES {
+            return Err(Error::Mp4Unsupported(format!(
+                "track {track_id} has {n} samples (max {MAX_SAMPLES})"
+            )));
+        }
+        Ok(vec![fixed; n])
+    }
+}
+
+/// Sample sizes of an `stz2` box (compact sizes of 4, 8 or 16 bits).
+fn read_stz2(stz2: &[u8]) -> Result<Vec<u32>> {
+    let mut c = Cur::new(stz2, "stz2");
+    c.take(7)?;
+    let field = c.u8()?;
+    let n = c.u32()? as usize;
+    let bytes = match field {
+        4 => n.div_ceil(2),
+        8 => n,
+        16 => n.saturating_mul(2),
+        f => return Err(bad(format!("stz2 field size {f} (must be 4, 8 or 16)"))),
+    };
+    if bytes > c.remaining() {
+        return Err(bad(format!(
+            "stz2 claims {n} samples but holds {} bytes",
+            c.remaining()
+        )));
+    }
+    let raw = c.take(bytes)?;
+    Ok((0..n)
+        .map(|i| match field {
+            4 => u32::from(if i % 2 == 0 {
+                raw[i / 2] >> 4
+            } else {
+                raw[i / 2] & 0x0f
+            }),
+            8 => u32::from(raw[i]),
+            _ => u32::from(u16::from_be_bytes([raw[2 * i], raw[2 * i + 1]])),
+        })
+        .collect())
+}
+
+/// Decode times of the `n` samples, expanded from `stts`; it must describe exactly `n`.
+fn read_decode_times(stbl: &Boxes<'_>, track_id: u32, n: usize) -> Result<Vec<u64>> {
+    let mut stts = Cur::new(child(stbl, b"stts", "stbl")?, "stts");
     stts.take(4)?;
     let entries = stts.count(8)?;
     let mut dts = Vec::with_capacity(n);
@@ -269,26 +309,31 @@ fn parse_track(trak: &[u8], file_len: u64, total: &mut usize) -> Result<Option<T
             dts.len()
         )));
     }
+    Ok(dts)
+}
 
-    // Chunk offsets.
-    let offsets: Vec<u64> = if let Some(stco) = opt_child(&stbl, b"stco") {
+/// Chunk offsets, from `stco` or else `co64`.
+fn read_chunk_offsets(stbl: &Boxes<'_>, track_id: u32) -> Result<Vec<u64>> {
+    if let Some(stco) = opt_child(stbl, b"stco") {
         let mut c = Cur::new(stco, "stco");
         c.take(4)?;
         let k = c.count(4)?;
         (0..k)
             .map(|_| c.u32().map(u64::from))
-            .collect::<Result<_>>()?
-    } else if let Some(co64) = opt_child(&stbl, b"co64") {
+            .collect::<Result<_>>()
+    } else if let Some(co64) = opt_child(stbl, b"co64") {
         let mut c = Cur::new(co64, "co64");
         c.take(4)?;
         let k = c.count(8)?;
-        (0..k).map(|_| c.u64()).collect::<Result<_>>()?
+        (0..k).map(|_| c.u64()).collect::<Result<_>>()
     } else {
-        return Err(bad(format!("track {track_id} has neither stco nor co64")));
-    };
+        Err(bad(format!("track {track_id} has neither stco nor co64")))
+    }
+}
 
-    // Samples per chunk.
-    let mut stsc = Cur::new(child(&stbl, b"stsc", "stbl")?, "stsc");
+/// The `stsc` runs: (first_chunk, samples_per_chunk), first_chunk starting at 1 and increasing.
+fn read_samples_per_chunk(stbl: &Boxes<'_>, track_id: u32) -> Result<Vec<(u32, u32)>> {
+    let mut stsc = Cur::new(child(stbl, b"stsc", "stbl")?, "stsc");
     stsc.take(4)?;
     let runs = stsc.count(12)?;
     let mut table = Vec::with_capacity(runs);
@@ -306,7 +351,21 @@ fn parse_track(trak: &[u8], file_len: u64, total: &mut usize) -> Result<Option<T
     if table.first().map(|&(f, _)| f) != Some(1) {
         return Err(bad(format!("track {track_id}: stsc must start at chunk 1")));
     }
+    Ok(table)
+}
 
+/// Lays the samples out in their chunks: each chunk's samples follow one another from the
+/// chunk's offset. Every sample must lie inside the file, and the chunks must hold exactly the
+/// samples of `sizes`.
+fn place_samples(
+    sizes: &[u32],
+    dts: &[u64],
+    offsets: &[u64],
+    table: &[(u32, u32)],
+    track_id: u32,
+    file_len: u64,
+) -> Result<Vec<Sample>> {
+    let n = sizes.len();
     let mut samples = Vec::with_capacity(n);
     let mut s = 0usize;
     'chunks: for (ci, &chunk_off) in offsets.iter().enumerate() {
@@ -345,12 +404,7 @@ fn parse_track(trak: &[u8], file_len: u64, total: &mut usize) -> Result<Option<T
             "track {track_id}: chunks hold {s} samples, stsz says {n}"
         )));
     }
-    Ok(Some(Track {
-        track_id,
-        handler,
-        timescale,
-        samples,
-    }))
+    Ok(samples)
 }
 
 /// Reads the sample tables of a non-fragmented MP4 file. Tracks are returned sorted by
@@ -359,40 +413,17 @@ pub fn read_tracks<R: Read + Seek>(reader: &mut R) -> Result<Vec<Track>> {
     let file_len = reader
         .seek(SeekFrom::End(0))
         .map_err(Error::io("seeking the MP4 file"))?;
+    let moov = read_moov(reader, file_len)?;
+    tracks_of_moov(&moov, file_len)
+}
+
+/// Walks the top-level boxes of the file and returns the payload of its only `moov` box.
+/// Fragmented files (`moof`) are refused.
+fn read_moov<R: Read + Seek>(reader: &mut R, file_len: u64) -> Result<Vec<u8>> {
     let mut pos = 0u64;
     let mut moov: Option<Vec<u8>> = None;
     while pos < file_len {
-        reader
-            .seek(SeekFrom::Start(pos))
-            .map_err(Error::io("seeking the MP4 file"))?;
-        if file_len - pos < 8 {
-            return Err(bad(format!(
-                "{} trailing bytes after the last box",
-                file_len - pos
-            )));
-        }
-        let mut h = [0u8; 16];
-        reader
-            .read_exact(&mut h[..8])
-            .map_err(Error::io("reading an MP4 box header"))?;
-        let size32 = u32::from_be_bytes(h[0..4].try_into().expect("4"));
-        let typ: [u8; 4] = h[4..8].try_into().expect("4");
-        let (hdr, size) = match size32 {
-            0 => (8u64, file_len - pos),
-            1 => {
-                reader
-                    .read_exact(&mut h[8..16])
-                    .map_err(Error::io("reading an MP4 box header"))?;
-                (16, u64::from_be_bytes(h[8..16].try_into().expect("8")))
-            }
-            s => (8, u64::from(s)),
-        };
-        if size < hdr || size > file_len - pos {
-            return Err(bad(format!(
-                "top-level box {:?} at offset {pos} has size {size}, beyond the {file_len}-byte file",
-                String::from_utf8_lossy(&typ)
-            )));
-        }
+        let (typ, hdr, size) = read_top_box_header(reader, pos, file_len)?;
         match &typ {
             b"moov" => {
                 if moov.is_some() {
@@ -418,9 +449,54 @@ pub fn read_tracks<R: Read + Seek>(reader: &mut R) -> Result<Vec<Track>> {
         }
         pos += size;
     }
-    let moov =
-        moov.ok_or_else(|| bad("no moov box (not an MP4 file, or an unfinished recording)"))?;
-    let kids = children(&moov, "moov")?;
+    moov.ok_or_else(|| bad("no moov box (not an MP4 file, or an unfinished recording)"))
+}
+
+/// Reads the header of the top-level box at `pos`: (type, header length, box size). The box
+/// must lie inside the file; the reader is left at its payload.
+fn read_top_box_header<R: Read + Seek>(
+    reader: &mut R,
+    pos: u64,
+    file_len: u64,
+) -> Result<([u8; 4], u64, u64)> {
+    reader
+        .seek(SeekFrom::Start(pos))
+        .map_err(Error::io("seeking the MP4 file"))?;
+    if file_len - pos < 8 {
+        return Err(bad(format!(
+            "{} trailing bytes after the last box",
+            file_len - pos
+        )));
+    }
+    let mut h = [0u8; 16];
+    reader
+        .read_exact(&mut h[..8])
+        .map_err(Error::io("reading an MP4 box header"))?;
+    let size32 = u32::from_be_bytes(h[0..4].try_into().expect("4"));
+    let typ: [u8; 4] = h[4..8].try_into().expect("4");
+    let (hdr, size) = match size32 {
+        0 => (8u64, file_len - pos),
+        1 => {
+            reader
+                .read_exact(&mut h[8..16])
+                .map_err(Error::io("reading an MP4 box header"))?;
+            (16, u64::from_be_bytes(h[8..16].try_into().expect("8")))
+        }
+        s => (8, u64::from(s)),
+    };
+    if size < hdr || size > file_len - pos {
+        return Err(bad(format!(
+            "top-level box {:?} at offset {pos} has size {size}, beyond the {file_len}-byte file",
+            String::from_utf8_lossy(&typ)
+        )));
+    }
+    Ok((typ, hdr, size))
+}
+
+/// The tracks of a `moov` payload, sorted by `track_ID` (which must be unique); tracks without
+/// samples are omitted. Fragmented files (`mvex`) are refused.
+fn tracks_of_moov(moov: &[u8], file_len: u64) -> Result<Vec<Track>> {
+    let kids = children(moov, "moov")?;
     if opt_child(&kids, b"mvex").is_some() {
         return Err(Error::Mp4Unsupported(
             "fragmented MP4 (mvex); record non-fragmented segments".into(),
