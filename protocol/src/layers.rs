@@ -129,6 +129,31 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    let defaults = defaults_table::<T>()?;
+    let mut value = defaults.clone();
+
+    let mut file_value = None;
+    if let Some(path) = file {
+        let parsed = read_file(path)?;
+        merge(&mut value, parsed.clone());
+        file_value = Some((path, parsed));
+    }
+
+    for (name, raw) in &prefixed_vars(env, prefix, skip_env) {
+        set_from_env::<T>(&defaults, &mut value, prefix, name, raw)?;
+    }
+
+    for (key, raw) in overrides {
+        set_from_override::<T>(&defaults, &mut value, key, raw)?;
+    }
+
+    value
+        .try_into::<T>()
+        .map_err(|e| invalid_config::<T>(&e, &defaults, file_value))
+}
+
+/// `T::default()` rendered as a TOML table.
+fn defaults_table<T: Serialize + Default>() -> Result<toml::Value, LayerError> {
     let defaults = toml::Value::try_from(T::default()).map_err(|e| LayerError::Defaults {
         message: e.to_string(),
     })?;
@@ -137,22 +162,29 @@ where
             message: "the defaults are not a TOML table".into(),
         });
     }
-    let mut value = defaults.clone();
+    Ok(defaults)
+}
 
-    let mut file_value = None;
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|error| LayerError::ReadFile {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let parsed: toml::Value = toml::from_str(&text).map_err(|error| LayerError::ParseFile {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        merge(&mut value, parsed.clone());
-        file_value = Some((path, parsed));
-    }
+/// Reads and parses the configuration file (not yet checked against the configuration type).
+fn read_file(path: &Path) -> Result<toml::Value, LayerError> {
+    let text = std::fs::read_to_string(path).map_err(|error| LayerError::ReadFile {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    toml::from_str(&text).map_err(|error| LayerError::ParseFile {
+        path: path.to_path_buf(),
+        error,
+    })
+}
 
+/// The variables of `env` named `prefix` + a non-empty key, except the full names in
+/// `skip_env`, as (name, value).
+fn prefixed_vars<I, K, V>(env: I, prefix: &str, skip_env: &[&str]) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     // Sorted by name, so that the outcome does not depend on the order of the process environment.
     let mut vars: Vec<(String, String)> = env
         .into_iter()
@@ -164,44 +196,65 @@ where
         })
         .collect();
     vars.sort();
-    for (name, raw) in &vars {
-        let path: Vec<String> = name[prefix.len()..]
-            .split("__")
-            .map(str::to_ascii_lowercase)
-            .collect();
-        set::<T>(&defaults, &mut value, &path, raw).map_err(|message| LayerError::Env {
-            name: name.clone(),
-            key: path.join("."),
-            message,
-        })?;
-    }
+    vars
+}
 
-    for (key, raw) in overrides {
-        let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-        set::<T>(&defaults, &mut value, &path, raw).map_err(|message| LayerError::Override {
-            key: key.clone(),
-            message,
-        })?;
-    }
-
-    value.try_into::<T>().map_err(|e| {
-        let message = error_message(&e);
-        // Environment and overrides were checked as they were set: blame the file if it is
-        // wrong on its own.
-        if let Some((path, parsed)) = file_value {
-            let mut alone = defaults.clone();
-            merge(&mut alone, parsed.clone());
-            if let Err(e) = alone.try_into::<T>() {
-                let message =
-                    first_bad_key::<T>(&defaults, &parsed).unwrap_or_else(|| error_message(&e));
-                return LayerError::FileValue {
-                    path: path.to_path_buf(),
-                    message,
-                };
-            }
-        }
-        LayerError::Invalid { message }
+/// Sets the key that the environment variable `name` (`prefix` + `KEY__SUBKEY`) names to its
+/// value `raw`.
+fn set_from_env<T: DeserializeOwned>(
+    defaults: &toml::Value,
+    value: &mut toml::Value,
+    prefix: &str,
+    name: &str,
+    raw: &str,
+) -> Result<(), LayerError> {
+    let path: Vec<String> = name[prefix.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    set::<T>(defaults, value, &path, raw).map_err(|message| LayerError::Env {
+        name: name.to_owned(),
+        key: path.join("."),
+        message,
     })
+}
+
+/// Sets the dotted `key` of a command-line override to its value `raw`.
+fn set_from_override<T: DeserializeOwned>(
+    defaults: &toml::Value,
+    value: &mut toml::Value,
+    key: &str,
+    raw: &str,
+) -> Result<(), LayerError> {
+    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+    set::<T>(defaults, value, &path, raw).map_err(|message| LayerError::Override {
+        key: key.to_owned(),
+        message,
+    })
+}
+
+/// The error for layers that together are not a valid `T` (`e`, what deserialising said).
+/// Environment and overrides were checked as they were set: blame the file if it is wrong on
+/// its own, else the combination.
+fn invalid_config<T: DeserializeOwned>(
+    e: &toml::de::Error,
+    defaults: &toml::Value,
+    file_value: Option<(&Path, toml::Value)>,
+) -> LayerError {
+    let message = error_message(e);
+    if let Some((path, parsed)) = file_value {
+        let mut alone = defaults.clone();
+        merge(&mut alone, parsed.clone());
+        if let Err(e) = alone.try_into::<T>() {
+            let message =
+                first_bad_key::<T>(defaults, &parsed).unwrap_or_else(|| error_message(&e));
+            return LayerError::FileValue {
+                path: path.to_path_buf(),
+                message,
+            };
+        }
+    }
+    LayerError::Invalid { message }
 }
 
 /// The first key of `file` that is wrong on its own (checked against the defaults), with why.
