@@ -187,9 +187,35 @@ pub fn check_batch(records: &[EvidenceRecord]) -> Result<Vec<Finding>> {
     let Some(first) = records.first() else {
         return Ok(Vec::new());
     };
-    let device = first.device.address();
+    let (findings, by_seq) = scan_arrivals(records, first.device.address())?;
+    // Forks were pushed in arrival order; sort everything after the reorder findings by seq.
+    let (mut reorders, mut forks): (Vec<_>, Vec<_>) = findings
+        .into_iter()
+        .partition(|f| matches!(f, Finding::Reordered { .. }));
+    let mut per_seq = gaps_and_breaks(&by_seq);
+    per_seq.append(&mut forks);
+    per_seq.sort_by_key(|f| match f {
+        Finding::Gap { from, .. } => (*from, 0u8),
+        Finding::Fork { seq, .. } => (*seq, 1),
+        Finding::Break { seq, .. } => (*seq, 2),
+        Finding::Reordered { seq, .. } => (*seq, 3),
+    });
+    reorders.append(&mut per_seq);
+    Ok(reorders)
+}
+
+/// The first-received record of each sequence number, with its id.
+type FirstBySeq<'a> = BTreeMap<u32, (B256, &'a EvidenceRecord)>;
+
+/// Goes through the records in arrival order: checks that each is `device`'s, reports
+/// [`Finding::Reordered`] and [`Finding::Fork`] (in arrival order) and keeps the first-received
+/// record of each sequence number.
+fn scan_arrivals(
+    records: &[EvidenceRecord],
+    device: Address,
+) -> Result<(Vec<Finding>, FirstBySeq<'_>)> {
     let mut findings = Vec::new();
-    let mut by_seq: BTreeMap<u32, (B256, &EvidenceRecord)> = BTreeMap::new();
+    let mut by_seq: FirstBySeq<'_> = BTreeMap::new();
     let mut max_seen: Option<u32> = None;
     for r in records {
         if r.device.address() != device {
@@ -222,13 +248,15 @@ pub fn check_batch(records: &[EvidenceRecord]) -> Result<Vec<Finding>> {
             }
         }
     }
-    // Forks were pushed in arrival order; sort everything after the reorder findings by seq.
-    let (mut reorders, mut forks): (Vec<_>, Vec<_>) = findings
-        .into_iter()
-        .partition(|f| matches!(f, Finding::Reordered { .. }));
+    Ok((findings, by_seq))
+}
+
+/// [`Finding::Gap`] and [`Finding::Break`] along the first-received records, by ascending
+/// sequence number (gaps before the lowest number included; chains start at 0).
+fn gaps_and_breaks(by_seq: &FirstBySeq<'_>) -> Vec<Finding> {
     let mut per_seq: Vec<Finding> = Vec::new();
     let mut prev: Option<&EvidenceRecord> = None;
-    for (&seq, &(_, r)) in &by_seq {
+    for (&seq, &(_, r)) in by_seq {
         let expected_prev = match prev {
             None if seq == 0 => Some(B256::ZERO),
             None => {
@@ -258,15 +286,7 @@ pub fn check_batch(records: &[EvidenceRecord]) -> Result<Vec<Finding>> {
         }
         prev = Some(r);
     }
-    per_seq.append(&mut forks);
-    per_seq.sort_by_key(|f| match f {
-        Finding::Gap { from, .. } => (*from, 0u8),
-        Finding::Fork { seq, .. } => (*seq, 1),
-        Finding::Break { seq, .. } => (*seq, 2),
-        Finding::Reordered { seq, .. } => (*seq, 3),
-    });
-    reorders.append(&mut per_seq);
-    Ok(reorders)
+    per_seq
 }
 
 #[cfg(test)]
