@@ -375,19 +375,59 @@ pub fn recover(
 mod tests {
     use super::*;
 
-    #[test]
-    fn owner_to_requester_and_sizes() {
+    /// An owner, a requester, a kfrag signer, a session key wrapped to the owner (with its
+    /// commitment) and the owner's grant to the requester.
+    struct Grant {
+        owner: UmbralSecretKey,
+        requester: UmbralSecretKey,
+        signer: KfragSigner,
+        key: SessionKey,
+        c: B256,
+        w: WrappedKey,
+        kfrag: Vec<u8>,
+    }
+
+    fn granted() -> Grant {
         let owner = UmbralSecretKey::generate();
         let requester = UmbralSecretKey::generate();
         let signer = KfragSigner::from_secret_bytes(&[0x42; 32]).unwrap();
         let key = SessionKey::generate();
         let c = key.commitment();
         let w = wrap(&owner.public_key(), &key).unwrap();
+        let kfrag = grant(&owner, &signer, &requester.public_key());
+        Grant {
+            owner,
+            requester,
+            signer,
+            key,
+            c,
+            w,
+            kfrag,
+        }
+    }
+
+    #[test]
+    fn sizes_and_owner_unwrap() {
+        let Grant {
+            owner, key, c, w, ..
+        } = granted();
         assert_eq!(w.capsule_bytes().len(), WrappedKey::CAPSULE_LEN);
         assert_eq!(w.ciphertext().len(), 72);
         assert_eq!(WrappedKey::from_bytes(&w.to_bytes()).unwrap(), w);
         assert_eq!(unwrap_own(&owner, &w, &c).unwrap(), key);
-        let kfrag = grant(&owner, &signer, &requester.public_key());
+    }
+
+    #[test]
+    fn owner_to_requester() {
+        let Grant {
+            owner,
+            requester,
+            signer,
+            key,
+            c,
+            w,
+            kfrag,
+        } = granted();
         let got = recover(
             &requester,
             &owner.public_key(),
@@ -433,7 +473,19 @@ mod tests {
             )
             .is_err()
         );
-        // cfrag verification for the dispute check.
+    }
+
+    #[test]
+    fn cfrag_verification_for_the_dispute_check() {
+        let Grant {
+            owner,
+            requester,
+            signer,
+            key,
+            c,
+            w,
+            kfrag,
+        } = granted();
         let vk = verify_kfrag(
             &kfrag,
             &signer.verifying_key(),
