@@ -116,113 +116,10 @@ pub fn verify(bundle: &Bundle) -> Verdict {
     let mut c = Checks::default();
     let mut not_checked = Vec::new();
     c.add("manifest", check_manifest(bundle));
-
-    let info: Option<EvidenceInfo> = match bundle.json::<EvidenceInfo>(paths::EVIDENCE) {
-        Ok(i) => {
-            c.add(
-                "evidence",
-                Ok(format!(
-                    "{} read: EC {} on chain {}",
-                    paths::EVIDENCE,
-                    i.ec,
-                    i.chain_id
-                )),
-            );
-            Some(i)
-        }
-        Err(e) => {
-            c.add("evidence", Err(e.to_string()));
-            None
-        }
-    };
-    let mut proof_block = None;
-    if let Some(info) = &info {
-        let p = &info.params;
-        c.add("clip", check_clip(bundle, p));
-        c.add("frames", check_frames(bundle, p));
-        if bundle.get(paths::THUMBNAIL).is_some() {
-            c.add("thumbnail", check_thumbnail(bundle, p));
-        } else {
-            not_checked.push(NotChecked {
-                what: "the thumbnail (EC frameHash)".into(),
-                how: format!("{} is not in this bundle", paths::THUMBNAIL),
-            });
-        }
-        c.add("evidence-hash", check_evidence_hash(info));
-        match bundle.json::<StateProof>(paths::STATE_PROOF) {
-            Ok(sp) => {
-                let hash = sp.header.inner.hash_slow();
-                if c.add("state-proof-header", check_header(&sp.header)) {
-                    proof_block = Some((sp.header.inner.number, hash));
-                }
-                c.add("ec-code", check_ec_code(info, &sp));
-                let root = sp.header.inner.state_root;
-                c.add(
-                    "ec-account-proof",
-                    check_account(root, info.ec, &sp.ec_account),
-                );
-                c.add("ec-status-proof", check_ec_status(&sp.ec_account));
-                c.add(
-                    "search-account-proof",
-                    check_search_account(info, root, &sp.search_account),
-                );
-                c.add(
-                    "search-listing-proof",
-                    check_listing(info, &sp.search_account),
-                );
-                if sp.header.inner.number < info.verified.block {
-                    c.add(
-                        "proof-block",
-                        fail(format!(
-                            "the state proof is for block {}, before the verification in block {}",
-                            sp.header.inner.number, info.verified.block
-                        )),
-                    );
-                }
-            }
-            Err(e) => {
-                c.add("state-proof", Err(e.to_string()));
-            }
-        }
-        c.add("created-tx", check_created(bundle, info));
-        c.add("verified-tx", check_verified(bundle, info));
-        if bundle.get(paths::RECORDS).is_some() {
-            c.add("records", check_records(bundle, p));
-        } else {
-            not_checked.push(NotChecked {
-                what: "the device's evidence records".into(),
-                how: format!(
-                    "{} is not in this bundle; ask the owner or the cloud operator for them",
-                    paths::RECORDS
-                ),
-            });
-        }
-        let mut heights = vec![info.created.block, info.verified.block];
-        if let Some((n, _)) = proof_block {
-            heights.push(n);
-        }
-        heights.sort_unstable();
-        heights.dedup();
-        not_checked.push(NotChecked {
-            what: format!(
-                "that the block headers in the bundle (blocks {}) are part of chain {}'s canonical chain",
-                heights
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                info.chain_id
-            ),
-            how: "compare each header hash with a node or block explorer you trust: `cast block <number> --field hash --rpc-url <URL>`, or run `dashledger-verify --rpc <URL> BUNDLE`".into(),
-        });
-        not_checked.push(NotChecked {
-            what: format!(
-                "that {} is dashledger's EvidenceFactory on chain {}",
-                info.evidence_factory, info.chain_id
-            ),
-            how: "compare it with the deployment the operator publishes (deployments/<chainId>.json: evidenceFactory)".into(),
-        });
-    }
+    let info = read_evidence(bundle, &mut c);
+    let proof_block = info
+        .as_ref()
+        .and_then(|info| check_evidence(bundle, info, &mut c, &mut not_checked));
     not_checked.push(NotChecked {
         what: "that the device key of the records belongs to an approved dashcam".into(),
         how: format!(
@@ -240,6 +137,142 @@ pub fn verify(bundle: &Bundle) -> Verdict {
     };
     v.extend(c.0);
     v
+}
+
+/// The `evidence` check: `evidence.json` read, or why not.
+fn read_evidence(bundle: &Bundle, c: &mut Checks) -> Option<EvidenceInfo> {
+    match bundle.json::<EvidenceInfo>(paths::EVIDENCE) {
+        Ok(i) => {
+            c.add(
+                "evidence",
+                Ok(format!(
+                    "{} read: EC {} on chain {}",
+                    paths::EVIDENCE,
+                    i.ec,
+                    i.chain_id
+                )),
+            );
+            Some(i)
+        }
+        Err(e) => {
+            c.add("evidence", Err(e.to_string()));
+            None
+        }
+    }
+}
+
+/// Every check of the EC `info` describes, in order (clip, frames, thumbnail, evidence hash,
+/// state proof, transactions, records), and what of it cannot be checked offline; returns the
+/// state proof's block when its header holds.
+fn check_evidence(
+    bundle: &Bundle,
+    info: &EvidenceInfo,
+    c: &mut Checks,
+    not_checked: &mut Vec<NotChecked>,
+) -> Option<(u64, B256)> {
+    let p = &info.params;
+    c.add("clip", check_clip(bundle, p));
+    c.add("frames", check_frames(bundle, p));
+    if bundle.get(paths::THUMBNAIL).is_some() {
+        c.add("thumbnail", check_thumbnail(bundle, p));
+    } else {
+        not_checked.push(NotChecked {
+            what: "the thumbnail (EC frameHash)".into(),
+            how: format!("{} is not in this bundle", paths::THUMBNAIL),
+        });
+    }
+    c.add("evidence-hash", check_evidence_hash(info));
+    let proof_block = match bundle.json::<StateProof>(paths::STATE_PROOF) {
+        Ok(sp) => check_state_proof(info, &sp, c),
+        Err(e) => {
+            c.add("state-proof", Err(e.to_string()));
+            None
+        }
+    };
+    c.add("created-tx", check_created(bundle, info));
+    c.add("verified-tx", check_verified(bundle, info));
+    if bundle.get(paths::RECORDS).is_some() {
+        c.add("records", check_records(bundle, p));
+    } else {
+        not_checked.push(NotChecked {
+            what: "the device's evidence records".into(),
+            how: format!(
+                "{} is not in this bundle; ask the owner or the cloud operator for them",
+                paths::RECORDS
+            ),
+        });
+    }
+    not_checked.push(canonical_headers_unchecked(info, proof_block));
+    not_checked.push(NotChecked {
+        what: format!(
+            "that {} is dashledger's EvidenceFactory on chain {}",
+            info.evidence_factory, info.chain_id
+        ),
+        how: "compare it with the deployment the operator publishes (deployments/<chainId>.json: evidenceFactory)".into(),
+    });
+    proof_block
+}
+
+/// The checks of `state-proof.json`: its header, the EC's code, account and status, the
+/// SearchContract's account and listing, and that it is not older than the verification;
+/// returns its block when the header holds.
+fn check_state_proof(info: &EvidenceInfo, sp: &StateProof, c: &mut Checks) -> Option<(u64, B256)> {
+    let mut proof_block = None;
+    let hash = sp.header.inner.hash_slow();
+    if c.add("state-proof-header", check_header(&sp.header)) {
+        proof_block = Some((sp.header.inner.number, hash));
+    }
+    c.add("ec-code", check_ec_code(info, sp));
+    let root = sp.header.inner.state_root;
+    c.add(
+        "ec-account-proof",
+        check_account(root, info.ec, &sp.ec_account),
+    );
+    c.add("ec-status-proof", check_ec_status(&sp.ec_account));
+    c.add(
+        "search-account-proof",
+        check_search_account(info, root, &sp.search_account),
+    );
+    c.add(
+        "search-listing-proof",
+        check_listing(info, &sp.search_account),
+    );
+    if sp.header.inner.number < info.verified.block {
+        c.add(
+            "proof-block",
+            fail(format!(
+                "the state proof is for block {}, before the verification in block {}",
+                sp.header.inner.number, info.verified.block
+            )),
+        );
+    }
+    proof_block
+}
+
+/// That the bundle's block headers (creation, verification, state proof) are on the canonical
+/// chain: only a node can tell.
+fn canonical_headers_unchecked(
+    info: &EvidenceInfo,
+    proof_block: Option<(u64, B256)>,
+) -> NotChecked {
+    let mut heights = vec![info.created.block, info.verified.block];
+    if let Some((n, _)) = proof_block {
+        heights.push(n);
+    }
+    heights.sort_unstable();
+    heights.dedup();
+    NotChecked {
+        what: format!(
+            "that the block headers in the bundle (blocks {}) are part of chain {}'s canonical chain",
+            heights
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            info.chain_id
+        ),
+        how: "compare each header hash with a node or block explorer you trust: `cast block <number> --field hash --rpc-url <URL>`, or run `dashledger-verify --rpc <URL> BUNDLE`".into(),
+    }
 }
 
 fn check_manifest(bundle: &Bundle) -> Outcome {

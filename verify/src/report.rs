@@ -262,24 +262,49 @@ fn wrap(s: &str, n: usize) -> Vec<String> {
     out
 }
 
+/// A line of the PDF: (bold?, font size, text).
+type PdfLine = (bool, f32, String);
+
+/// The thumbnail as drawn: its JPEG bytes and (width, height, components).
+type PdfThumb<'a> = (&'a [u8], (u16, u16, u8));
+
+/// A4 in points, and the margin on every side.
+const PAGE_W: f32 = 595.0;
+const PAGE_H: f32 = 842.0;
+const MARGIN: f32 = 50.0;
+
+/// Object ids: the catalog, the page tree, the two fonts, the thumbnail; the pages (each a
+/// page and its content stream) follow from [`FIRST_PAGE`].
+const CATALOG: Ref = Ref::new(1);
+const TREE: Ref = Ref::new(2);
+const FONT: Ref = Ref::new(3);
+const BOLD: Ref = Ref::new(4);
+const IMAGE: Ref = Ref::new(5);
+const FIRST_PAGE: i32 = 6;
+
+/// Resource names of the regular and bold fonts and of the thumbnail.
+const FONT_NAME: Name<'static> = Name(b"F1");
+const BOLD_NAME: Name<'static> = Name(b"F2");
+const IMAGE_NAME: Name<'static> = Name(b"Im1");
+
 /// The PDF report: A4 pages with the same contents as the HTML (thumbnail, facts, checks,
 /// what was not checked, how to re-check; the place as coordinates and an OpenStreetMap link).
 pub fn pdf(r: &ReportInput<'_>) -> Vec<u8> {
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let font = Ref::new(3);
-    let bold = Ref::new(4);
-    let image = Ref::new(5);
-    let mut next = 6;
-    let (fname, bname, iname) = (Name(b"F1"), Name(b"F2"), Name(b"Im1"));
-
-    // Lines: (bold?, size, text).
-    let mut lines: Vec<(bool, f32, String)> = Vec::new();
     let p = &r.info.params;
+    let place = (degrees(p.latitude), degrees(p.longitude));
+    let thumb = r.thumbnail.and_then(|t| jpeg_size(t).map(|s| (t, s)));
+    let pages = pdf_pages(&pdf_lines(r, place), thumb.map(|(_, s)| s), place);
+    pdf_document(pages, thumb)
+}
+
+/// The text of the PDF, line by line: title, result, facts, map link, checks, what was not
+/// checked, how to re-check.
+fn pdf_lines(r: &ReportInput<'_>, (lat, lon): (f64, f64)) -> Vec<PdfLine> {
+    let mut lines: Vec<PdfLine> = Vec::new();
     lines.push((
         true,
         15.0,
-        format!("Dashcam evidence: {}", rfc3339(p.recorded_at)),
+        format!("Dashcam evidence: {}", rfc3339(r.info.params.recorded_at)),
     ));
     lines.push((
         false,
@@ -289,14 +314,10 @@ pub fn pdf(r: &ReportInput<'_>) -> Vec<u8> {
             r.verdict.result
         ),
     ));
-    let thumb = r.thumbnail.and_then(|t| jpeg_size(t).map(|s| (t, s)));
     lines.push((true, 11.0, "Facts".into()));
     for (k, v) in facts(r) {
-        for (i, l) in wrap(&format!("{k}: {v}"), 100).into_iter().enumerate() {
-            lines.push((false, 8.0, if i == 0 { l } else { format!("    {l}") }));
-        }
+        push_wrapped(&mut lines, &format!("{k}: {v}"), 100, 8.0, "    ");
     }
-    let (lat, lon) = (degrees(p.latitude), degrees(p.longitude));
     lines.push((false, 8.0, format!("Map: {}", osm_link(lat, lon))));
     lines.push((true, 11.0, "What was checked".into()));
     for c in &r.verdict.checks {
@@ -306,108 +327,126 @@ pub fn pdf(r: &ReportInput<'_>) -> Vec<u8> {
             c.name,
             c.detail
         );
-        for (i, l) in wrap(&head, 110).into_iter().enumerate() {
-            lines.push((false, 7.5, if i == 0 { l } else { format!("      {l}") }));
-        }
+        push_wrapped(&mut lines, &head, 110, 7.5, "      ");
     }
     lines.push((true, 11.0, "What could not be checked offline".into()));
     for n in &r.verdict.not_checked {
-        for (i, l) in wrap(&format!("- {}. How: {}", n.what, n.how), 110)
-            .into_iter()
-            .enumerate()
-        {
-            lines.push((false, 7.5, if i == 0 { l } else { format!("  {l}") }));
-        }
+        let item = format!("- {}. How: {}", n.what, n.how);
+        push_wrapped(&mut lines, &item, 110, 7.5, "  ");
     }
     lines.push((true, 11.0, "How to re-check".into()));
-    for l in wrap(RECHECK, 110) {
-        lines.push((false, 7.5, l));
-    }
+    push_wrapped(&mut lines, RECHECK, 110, 7.5, "");
+    lines
+}
 
-    // Lay out pages: the first page starts with the thumbnail (up to 240 x 135 pt).
-    let (page_w, page_h, margin) = (595.0f32, 842.0f32, 50.0f32);
+/// Appends `text` wrapped at `width` characters in regular type of `size`, every line after
+/// the first indented by `indent`.
+fn push_wrapped(lines: &mut Vec<PdfLine>, text: &str, width: usize, size: f32, indent: &str) {
+    for (i, l) in wrap(text, width).into_iter().enumerate() {
+        lines.push((false, size, if i == 0 { l } else { format!("{indent}{l}") }));
+    }
+}
+
+/// Lays the lines out on pages: the first page starts with the thumbnail (up to 240 x 135 pt)
+/// and the locator, after the title and the result line.
+fn pdf_pages(lines: &[PdfLine], thumb: Option<(u16, u16, u8)>, place: (f64, f64)) -> Vec<Content> {
     let mut pages: Vec<Content> = Vec::new();
     let mut content = Content::new();
-    let mut y = page_h - margin;
+    let mut y = PAGE_H - MARGIN;
     for (idx, (b, size, text)) in lines.iter().enumerate() {
-        // After the title and the result line: the thumbnail on the left, a locator box on the
-        // right.
         if idx == 2
-            && let Some((_, (w, h, _))) = thumb
+            && let Some((w, h, _)) = thumb
         {
-            let scale = (240.0 / f32::from(w)).min(135.0 / f32::from(h.max(1)));
-            let (dw, dh) = (f32::from(w) * scale, f32::from(h) * scale);
-            y -= dh + 6.0;
-            content.save_state();
-            content.transform([dw, 0.0, 0.0, dh, margin, y]);
-            content.x_object(iname);
-            content.restore_state();
-            // Locator: a box with the point in its centre (no tiles in an offline file).
-            let (bx, by, bw, bh) = (margin + 260.0, y, 160.0, dh);
-            content.set_stroke_gray(0.5);
-            content.rect(bx, by, bw, bh);
-            content.stroke();
-            content.move_to(bx + bw / 2.0, by);
-            content.line_to(bx + bw / 2.0, by + bh);
-            content.move_to(bx, by + bh / 2.0);
-            content.line_to(bx + bw, by + bh / 2.0);
-            content.stroke();
-            content.set_fill_rgb(0.8, 0.0, 0.0);
-            content.rect(bx + bw / 2.0 - 3.0, by + bh / 2.0 - 3.0, 6.0, 6.0);
-            content.fill_nonzero();
-            content.set_fill_gray(0.0);
-            content.begin_text();
-            content.set_font(fname, 7.0);
-            content.next_line(bx + 4.0, by + 4.0);
-            content.show(Str(&ascii(&format!("{lat:.5}, {lon:.5}"))));
-            content.end_text();
-            y -= 8.0;
+            y = draw_thumbnail(&mut content, y, (w, h), place);
         }
         let lead = size * 1.35;
-        if y - lead < margin {
+        if y - lead < MARGIN {
             pages.push(std::mem::replace(&mut content, Content::new()));
-            y = page_h - margin;
+            y = PAGE_H - MARGIN;
         }
         y -= lead;
         content.begin_text();
-        content.set_font(if *b { bname } else { fname }, *size);
-        content.next_line(margin, y);
+        content.set_font(if *b { BOLD_NAME } else { FONT_NAME }, *size);
+        content.next_line(MARGIN, y);
         content.show(Str(&ascii(text)));
         content.end_text();
     }
     pages.push(content);
+    pages
+}
 
+/// Draws the thumbnail of `w` x `h` pixels on the left below `y` and the locator on the
+/// right; returns where the text goes on.
+fn draw_thumbnail(content: &mut Content, mut y: f32, (w, h): (u16, u16), place: (f64, f64)) -> f32 {
+    let scale = (240.0 / f32::from(w)).min(135.0 / f32::from(h.max(1)));
+    let (dw, dh) = (f32::from(w) * scale, f32::from(h) * scale);
+    y -= dh + 6.0;
+    content.save_state();
+    content.transform([dw, 0.0, 0.0, dh, MARGIN, y]);
+    content.x_object(IMAGE_NAME);
+    content.restore_state();
+    draw_locator(content, (MARGIN + 260.0, y, 160.0, dh), place);
+    y - 8.0
+}
+
+/// The locator: a box (x, y, width, height) with the point in its centre and its coordinates
+/// (no tiles in an offline file).
+fn draw_locator(
+    content: &mut Content,
+    (bx, by, bw, bh): (f32, f32, f32, f32),
+    (lat, lon): (f64, f64),
+) {
+    content.set_stroke_gray(0.5);
+    content.rect(bx, by, bw, bh);
+    content.stroke();
+    content.move_to(bx + bw / 2.0, by);
+    content.line_to(bx + bw / 2.0, by + bh);
+    content.move_to(bx, by + bh / 2.0);
+    content.line_to(bx + bw, by + bh / 2.0);
+    content.stroke();
+    content.set_fill_rgb(0.8, 0.0, 0.0);
+    content.rect(bx + bw / 2.0 - 3.0, by + bh / 2.0 - 3.0, 6.0, 6.0);
+    content.fill_nonzero();
+    content.set_fill_gray(0.0);
+    content.begin_text();
+    content.set_font(FONT_NAME, 7.0);
+    content.next_line(bx + 4.0, by + 4.0);
+    content.show(Str(&ascii(&format!("{lat:.5}, {lon:.5}"))));
+    content.end_text();
+}
+
+/// The PDF file: catalog, page tree, the pages with their content, the fonts and the
+/// thumbnail.
+fn pdf_document(pages: Vec<Content>, thumb: Option<PdfThumb<'_>>) -> Vec<u8> {
     let mut pdf = Pdf::new();
-    pdf.catalog(catalog).pages(tree);
+    pdf.catalog(CATALOG).pages(TREE);
     let page_ids: Vec<Ref> = (0..pages.len())
-        .map(|i| Ref::new(next + 2 * i as i32))
+        .map(|i| Ref::new(FIRST_PAGE + 2 * i as i32))
         .collect();
-    next += 2 * pages.len() as i32;
-    let _ = next;
-    pdf.pages(tree)
+    pdf.pages(TREE)
         .kids(page_ids.iter().copied())
         .count(page_ids.len() as i32);
     for (i, c) in pages.into_iter().enumerate() {
         let id = page_ids[i];
         let cid = Ref::new(id.get() + 1);
         let mut page = pdf.page(id);
-        page.media_box(Rect::new(0.0, 0.0, page_w, page_h));
-        page.parent(tree);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H));
+        page.parent(TREE);
         page.contents(cid);
         {
             let mut res = page.resources();
-            res.fonts().pair(fname, font).pair(bname, bold);
+            res.fonts().pair(FONT_NAME, FONT).pair(BOLD_NAME, BOLD);
             if thumb.is_some() {
-                res.x_objects().pair(iname, image);
+                res.x_objects().pair(IMAGE_NAME, IMAGE);
             }
         }
         page.finish();
         pdf.stream(cid, &c.finish());
     }
-    pdf.type1_font(font).base_font(Name(b"Helvetica"));
-    pdf.type1_font(bold).base_font(Name(b"Helvetica-Bold"));
+    pdf.type1_font(FONT).base_font(Name(b"Helvetica"));
+    pdf.type1_font(BOLD).base_font(Name(b"Helvetica-Bold"));
     if let Some((data, (w, h, comps))) = thumb {
-        let mut img = pdf.image_xobject(image, data);
+        let mut img = pdf.image_xobject(IMAGE, data);
         img.filter(Filter::DctDecode);
         img.width(i32::from(w));
         img.height(i32::from(h));
