@@ -119,63 +119,11 @@ async fn store_group(
     let mut out = Vec::with_capacity(batches.len());
     for batch in batches {
         // Load (once per group) and check every device of this job before writing anything.
-        let mut refused = None;
-        for device in batch.keys() {
-            if !devices.contains_key(device) {
-                let row = tx.device(&addr_key(device)).await?;
-                let state = DeviceState {
-                    status: row.as_ref().map(|r| r.status),
-                    checker: match row.and_then(|r| r.tip) {
-                        Some(t) => ChainChecker::resume(*device, t),
-                        None => ChainChecker::new(*device),
-                    },
-                    dirty: false,
-                };
-                devices.insert(*device, state);
-            }
-            let dkey = addr_key(device);
-            let refusal = match devices[device].status {
-                Some(DeviceStatus::Approved) => None,
-                None => Some(ApiError::forbidden(
-                    "unknown_device",
-                    format!("device {dkey} is not registered with this cloud"),
-                )),
-                Some(DeviceStatus::Revoked) => Some(ApiError::forbidden(
-                    "revoked_device",
-                    format!("device {dkey} has been revoked"),
-                )),
-                Some(DeviceStatus::Pending) => Some(ApiError::forbidden(
-                    "device_not_approved",
-                    format!("device {dkey} is awaiting operator approval"),
-                )),
-            };
-            if let Some(r) = refusal {
-                refused = Some(r);
-                break;
-            }
-        }
-        if let Some(r) = refused {
+        if let Some(r) = refusal(&mut tx, &mut devices, batch).await? {
             out.push(Err(r));
             continue;
         }
-        let mut result = IngestResult {
-            accepted: 0,
-            duplicates: 0,
-            findings: Vec::new(),
-        };
-        for (device, records) in batch {
-            let dev = devices.get_mut(device).expect("loaded above");
-            let (findings, accepted, duplicates) =
-                store_device(&mut tx, dev, device, records, now).await?;
-            result.accepted += accepted;
-            result.duplicates += duplicates;
-            for f in findings_view(device, &findings) {
-                tx.raise_alarm(&f.device, f.kind, i64::from(f.seq), &f.detail, now)
-                    .await?;
-                result.findings.push(f);
-            }
-        }
-        out.push(Ok(result));
+        out.push(Ok(store_batch(&mut tx, &mut devices, batch, now).await?));
     }
     for (device, dev) in &devices {
         if let (true, Some(tip)) = (dev.dirty, dev.checker.tip()) {
@@ -183,6 +131,85 @@ async fn store_group(
         }
     }
     tx.commit().await?;
+    count_stored(metrics, &out);
+    Ok(out)
+}
+
+/// Loads each device of `batch` not yet in `devices`, in order; the refusal of the first one
+/// that is not approved.
+async fn refusal(
+    tx: &mut Tx,
+    devices: &mut HashMap<Address, DeviceState>,
+    batch: &Batch,
+) -> Result<Option<ApiError>, ApiError> {
+    for device in batch.keys() {
+        if !devices.contains_key(device) {
+            let row = tx.device(&addr_key(device)).await?;
+            let state = DeviceState {
+                status: row.as_ref().map(|r| r.status),
+                checker: match row.and_then(|r| r.tip) {
+                    Some(t) => ChainChecker::resume(*device, t),
+                    None => ChainChecker::new(*device),
+                },
+                dirty: false,
+            };
+            devices.insert(*device, state);
+        }
+        if let Some(r) = device_refusal(device, devices[device].status) {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+/// 403 unless the device is registered and approved.
+fn device_refusal(device: &Address, status: Option<DeviceStatus>) -> Option<ApiError> {
+    let dkey = addr_key(device);
+    match status {
+        Some(DeviceStatus::Approved) => None,
+        None => Some(ApiError::forbidden(
+            "unknown_device",
+            format!("device {dkey} is not registered with this cloud"),
+        )),
+        Some(DeviceStatus::Revoked) => Some(ApiError::forbidden(
+            "revoked_device",
+            format!("device {dkey} has been revoked"),
+        )),
+        Some(DeviceStatus::Pending) => Some(ApiError::forbidden(
+            "device_not_approved",
+            format!("device {dkey} is awaiting operator approval"),
+        )),
+    }
+}
+
+/// Stores the records of one job, device by device, and raises an alarm for each finding.
+async fn store_batch(
+    tx: &mut Tx,
+    devices: &mut HashMap<Address, DeviceState>,
+    batch: &Batch,
+    now: i64,
+) -> Result<IngestResult, ApiError> {
+    let mut result = IngestResult {
+        accepted: 0,
+        duplicates: 0,
+        findings: Vec::new(),
+    };
+    for (device, records) in batch {
+        let dev = devices.get_mut(device).expect("loaded above");
+        let (findings, accepted, duplicates) = store_device(tx, dev, device, records, now).await?;
+        result.accepted += accepted;
+        result.duplicates += duplicates;
+        for f in findings_view(device, &findings) {
+            tx.raise_alarm(&f.device, f.kind, i64::from(f.seq), &f.detail, now)
+                .await?;
+            result.findings.push(f);
+        }
+    }
+    Ok(result)
+}
+
+/// Metrics and a log line per alarm, once the group is durable.
+fn count_stored(metrics: &Metrics, out: &[Result<IngestResult, ApiError>]) {
     for r in out.iter().flatten() {
         metrics.records_accepted.inc_by(r.accepted);
         metrics.records_duplicate.inc_by(r.duplicates);
@@ -191,7 +218,6 @@ async fn store_group(
             tracing::warn!(device = %f.device, kind = %f.kind, seq = f.seq, detail = %f.detail, "chain alarm");
         }
     }
-    Ok(out)
 }
 
 /// Inserts one device's records of one job (conflicts ignored), then classifies each record in

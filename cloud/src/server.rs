@@ -15,18 +15,26 @@
 //! within the grace period; connections still open after it are dropped.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower_http::timeout::RequestBodyTimeout;
 
 use crate::config::HttpConfig;
+
+/// The service each connection runs: the router under the body idle timeout.
+type Service = TowerToHyperService<RequestBodyTimeout<Router>>;
+
+/// One HTTP/1.1 connection.
+type Connection = http1::Connection<TokioIo<TcpStream>, Service>;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains for at most `grace`.
 pub async fn serve(
@@ -40,10 +48,7 @@ pub async fn serve(
         app,
         Duration::from_secs(limits.body_idle_timeout_secs.max(1)),
     );
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs.max(1)))
-        .keep_alive(true);
+    let http = http1_builder(limits);
     let max = limits.max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max as usize));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -62,12 +67,7 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    // Per-connection failures (reset before accept) and fd exhaustion: the
-                    // listener itself is fine; back off briefly on the latter.
-                    tracing::warn!(error = %e, "accept failed");
-                    if !matches!(e.kind(), std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset) {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    accept_failed(&e).await;
                     continue;
                 }
             },
@@ -78,27 +78,61 @@ pub async fn serve(
             TokioIo::new(stream),
             TowerToHyperService::new(service.clone()),
         );
-        let mut stop = stop_rx.clone();
-        conns.spawn(async move {
-            let _permit = permit;
-            tokio::pin!(conn);
-            let stopping = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            let res = tokio::select! {
-                r = conn.as_mut() => r,
-                () = stopping => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = res {
-                // Timeouts and clients that go away end here: expected on a public service.
-                tracing::debug!(%peer, error = %e, "connection closed with an error");
-            }
-        });
+        conns.spawn(run_connection(conn, permit, stop_rx.clone(), peer));
     }
     drop(listener);
+    drain(conns, stop_tx, grace).await;
+}
+
+/// HTTP/1.1 with keep-alive and the header timeout.
+fn http1_builder(limits: &HttpConfig) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs.max(1)))
+        .keep_alive(true);
+    http
+}
+
+/// Per-connection failures (reset before accept) and fd exhaustion: the listener itself is
+/// fine; back off briefly on the latter.
+async fn accept_failed(e: &std::io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+    ) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs one connection, holding its `permit`, until it ends or `stop` turns true (then it
+/// shuts down gracefully: the request in flight finishes).
+async fn run_connection(
+    conn: Connection,
+    permit: OwnedSemaphorePermit,
+    mut stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+) {
+    let _permit = permit;
+    tokio::pin!(conn);
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopping => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = res {
+        // Timeouts and clients that go away end here: expected on a public service.
+        tracing::debug!(%peer, error = %e, "connection closed with an error");
+    }
+}
+
+/// Tells every connection to stop and waits for them for at most `grace`; drops the rest.
+async fn drain(mut conns: JoinSet<()>, stop_tx: watch::Sender<bool>, grace: Duration) {
     tracing::info!(
         open = conns.len(),
         "shutdown requested: draining in-flight requests"

@@ -19,9 +19,9 @@
 //!   (they carry no fee).
 
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,7 +71,44 @@ async fn relay_owner_action(
 ) -> Result<Response, ApiError> {
     let chain = chain(&st)?;
     let reqc = parse_address(&reqc, "reqc")?;
-    let facts = crate::chain::requests::load(chain, reqc)
+    let facts = known_request(chain, reqc).await?;
+    // The body is read after the request is known: an unknown REQC is 404 whatever is sent.
+    let body = signed_action(chain, reqc, &facts, &raw)?;
+    let terms = super::terms_of(&st)?;
+    let planned = plan(chain, &facts, &body, &terms).await?;
+    let tx = planned
+        .tx
+        .with_from(chain.account)
+        .with_to(reqc)
+        .with_value(planned.deposit);
+    let (tx_hash, receipt) = {
+        let _g = st.relay_lock.lock().await;
+        send_simulated(chain, reqc, body.action.name(), tx).await?
+    };
+    if !receipt.status() {
+        return Err(ApiError::unprocessable(
+            "reverted",
+            format!("transaction {tx_hash:#x} reverted"),
+        ));
+    }
+    tracing::info!(%reqc, action = body.action.name(), tx = %tx_hash, gas = receipt.gas_used, deposit = %planned.deposit, "relayed owner action");
+    Ok((
+        StatusCode::CREATED,
+        Json(OwnerRelayed {
+            reqc: addr_key(&reqc),
+            action: body.action.name().into(),
+            tx_hash: format!("{tx_hash:#x}"),
+            gas_used: receipt.gas_used,
+            deposit_fronted_wei: Wei(planned.deposit),
+            paid_wei: Wei(planned.paid),
+        }),
+    )
+        .into_response())
+}
+
+/// The request contract at `reqc`, 404 unless it is one of this deployment.
+async fn known_request(chain: &Chain, reqc: Address) -> Result<RequestFacts, ApiError> {
+    crate::chain::requests::load(chain, reqc)
         .await
         .map_err(chain_down)?
         .ok_or_else(|| {
@@ -79,9 +116,18 @@ async fn relay_owner_action(
                 "unknown_request",
                 format!("{reqc} is not a request contract of this deployment"),
             )
-        })?;
-    // The body is read after the request is known: an unknown REQC is 404 whatever is sent.
-    let body: OwnerRelayRequest = serde_json::from_slice(&raw).map_err(|e| {
+        })
+}
+
+/// The action in `raw`, once it parses, its deadline is ahead and its EIP-712 signature is the
+/// request owner's (checked as the contract will, so junk costs no gas).
+fn signed_action(
+    chain: &Chain,
+    reqc: Address,
+    facts: &RequestFacts,
+    raw: &[u8],
+) -> Result<OwnerRelayRequest, ApiError> {
+    let body: OwnerRelayRequest = serde_json::from_slice(raw).map_err(|e| {
         ApiError::bad_request("malformed_body", format!("invalid owner action: {e}"))
     })?;
     let sig: [u8; 65] = body
@@ -103,26 +149,28 @@ async fn relay_owner_action(
                 format!("not the EC owner's signature for request {reqc}: {e}"),
             )
         })?;
-    let terms = super::terms_of(&st)?;
-    let planned = plan(chain, &facts, &body, &terms).await?;
-    let tx = planned
-        .tx
-        .with_from(chain.account)
-        .with_to(reqc)
-        .with_value(planned.deposit);
-    let _g = st.relay_lock.lock().await;
+    Ok(body)
+}
+
+/// Simulates `tx` (422 `would_revert`, with the reason), then sends it and waits for its
+/// receipt (502 when the chain cannot be reached). The caller holds the relay lock.
+async fn send_simulated(
+    chain: &Chain,
+    reqc: Address,
+    action: &str,
+    tx: TransactionRequest,
+) -> Result<(B256, TransactionReceipt), ApiError> {
     if let Err(e) = chain.provider.call(tx.clone()).await {
         return Err(ApiError::unprocessable(
             "would_revert",
             format!(
-                "{} would revert: {}",
-                body.action.name(),
+                "{action} would revert: {}",
                 revert_reason(&e).unwrap_or_else(|| "no reason given".into())
             ),
         ));
     }
     let pending = chain.provider.send_transaction(tx).await.map_err(|e| {
-        tracing::warn!(error = %e, %reqc, action = body.action.name(), "relayed owner action not sent");
+        tracing::warn!(error = %e, %reqc, action, "relayed owner action not sent");
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "chain_unavailable",
@@ -137,26 +185,7 @@ async fn relay_owner_action(
             format!("waiting for {tx_hash:#x}: {e}"),
         )
     })?;
-    drop(_g);
-    if !receipt.status() {
-        return Err(ApiError::unprocessable(
-            "reverted",
-            format!("transaction {tx_hash:#x} reverted"),
-        ));
-    }
-    tracing::info!(%reqc, action = body.action.name(), tx = %tx_hash, gas = receipt.gas_used, deposit = %planned.deposit, "relayed owner action");
-    Ok((
-        StatusCode::CREATED,
-        Json(OwnerRelayed {
-            reqc: addr_key(&reqc),
-            action: body.action.name().into(),
-            tx_hash: format!("{tx_hash:#x}"),
-            gas_used: receipt.gas_used,
-            deposit_fronted_wei: Wei(planned.deposit),
-            paid_wei: Wei(planned.paid),
-        }),
-    )
-        .into_response())
+    Ok((tx_hash, receipt))
 }
 
 /// The transaction an action becomes, after the checks that are the relayer's own.

@@ -1,6 +1,8 @@
 //! Finishing an upload: the two JPEG thumbnails, then `complete` (size, hashes and leaves checked,
 //! the clip moved to blob storage for the verifier).
 
+use std::path::PathBuf;
+
 use super::*;
 
 /// Upload the first or last thumbnail (JPEG); keccak256 of the first is the EC's `frameHash`.
@@ -126,82 +128,19 @@ pub(super) async fn complete(
         return existing_clip(&st, &row.ec_address).await;
     }
     require_open(&row)?;
-    if row.received != row.total_size {
-        return Err(ApiError::conflict(
-            "incomplete",
-            format!(
-                "{} of {} bytes received; resume at offset {}",
-                row.received, row.total_size, row.received
-            ),
-        ));
-    }
-    let spool_dir = st.config.spool_dir();
-    let first = upload::thumb_spool_path(&spool_dir, &id, "first");
-    let last = upload::thumb_spool_path(&spool_dir, &id, "last");
-    let first_bytes = match tokio::fs::read(&first).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Err(ApiError::conflict(
-                "missing_thumbnail",
-                "upload the 'first' thumbnail (its hash is the EC's frameHash) before completing",
-            ));
-        }
-    };
-    let last_bytes = tokio::fs::read(&last).await.ok();
-    let spool = upload::spool_path(&spool_dir, &id);
-    let ec = row.ec_address.clone();
-    let clip_key = format!("clips/{ec}.sealed");
-    // A crash after the clip went to blob storage (which consumes the spool file) but before the
-    // database recorded it: the stored object is the upload; hash it from there.
-    let already_stored = !tokio::fs::try_exists(&spool).await.unwrap_or(true)
-        && st.blobs.size(&clip_key).await? == Some(row.total_size);
-    let hasher = match cur.hasher_at(row.received) {
-        Some(h) => h,
-        None if already_stored => {
-            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, "completing an upload whose clip was stored before a restart");
-            hash_blob(&st, &clip_key, row.total_size).await?
-        }
-        None => {
-            let (p, n) = (spool.clone(), row.received);
-            tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
-                .await
-                .map_err(|e| ApiError::internal(format!("rehash task: {e}")))??
-        }
-    };
+    require_all_received(&row)?;
+    let spooled = Spooled::gather(&st, &id, &row).await?;
+    let hasher = clip_hasher(&st, &id, &row, &cur, &spooled).await?;
     let cipher_hash = upload::finish(hasher);
-    let frame_hash = keccak256(&first_bytes);
-    let last_hash = last_bytes.as_ref().map(keccak256);
-    // Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
-    st.blobs
-        .put_bytes(&format!("thumbs/{ec}/first.jpg"), Bytes::from(first_bytes))
-        .await?;
-    if let Some(l) = last_bytes {
-        st.blobs
-            .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
-            .await?;
-    }
-    if !already_stored {
-        // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
-        upload::rollback(&spool, row.received).await;
-        st.blobs.put_file(&clip_key, &spool).await?;
-    }
-    st.store
-        .complete_upload(
-            &row,
-            &NewClip {
-                blob_key: &clip_key,
-                cipher_hash: cipher_hash.as_slice(),
-                thumb_first: frame_hash.as_slice(),
-                thumb_last: last_hash.as_ref().map(|h| h.as_slice()),
-            },
-            now_unix(),
-        )
-        .await?;
+    let frame_hash = keccak256(&spooled.first_bytes);
+    let (first, last) = (spooled.first.clone(), spooled.last.clone());
+    store_clip(&st, &row, spooled, cipher_hash, frame_hash).await?;
     drop(cur);
     forget_cursor(&st, &id);
     let _ = tokio::fs::remove_file(&first).await;
     let _ = tokio::fs::remove_file(&last).await;
     st.metrics.uploads_completed.inc();
+    let ec = row.ec_address.clone();
     tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
     Ok(Json(Completed {
         ec_address: ec,
@@ -210,6 +149,136 @@ pub(super) async fn complete(
         frame_hash: frame_hash.to_string(),
         status: ClipStatus::Uploaded,
     }))
+}
+
+/// 409 `incomplete` (with the offset to resume at) unless every byte was received.
+fn require_all_received(row: &UploadRow) -> Result<(), ApiError> {
+    if row.received == row.total_size {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "incomplete",
+        format!(
+            "{} of {} bytes received; resume at offset {}",
+            row.received, row.total_size, row.received
+        ),
+    ))
+}
+
+/// What `complete` moves to blob storage: the spooled thumbnails and clip, and where the clip
+/// goes.
+struct Spooled {
+    /// Spool paths of the first and last thumbnails.
+    first: PathBuf,
+    last: PathBuf,
+    first_bytes: Vec<u8>,
+    last_bytes: Option<Vec<u8>>,
+    /// Spool path of the clip.
+    spool: PathBuf,
+    clip_key: String,
+    /// The clip is already in blob storage: a crash after it went there (which consumes the
+    /// spool file) but before the database recorded it.
+    already_stored: bool,
+}
+
+impl Spooled {
+    /// Reads the thumbnails (409 `missing_thumbnail` without the first) and finds where the clip
+    /// is.
+    async fn gather(st: &AppState, id: &str, row: &UploadRow) -> Result<Self, ApiError> {
+        let spool_dir = st.config.spool_dir();
+        let first = upload::thumb_spool_path(&spool_dir, id, "first");
+        let last = upload::thumb_spool_path(&spool_dir, id, "last");
+        let first_bytes = match tokio::fs::read(&first).await {
+            Ok(b) => b,
+            Err(_) => {
+                return Err(ApiError::conflict(
+                    "missing_thumbnail",
+                    "upload the 'first' thumbnail (its hash is the EC's frameHash) before completing",
+                ));
+            }
+        };
+        let last_bytes = tokio::fs::read(&last).await.ok();
+        let spool = upload::spool_path(&spool_dir, id);
+        let clip_key = format!("clips/{}.sealed", row.ec_address);
+        // A crash after the clip went to blob storage (which consumes the spool file) but before
+        // the database recorded it: the stored object is the upload; hash it from there.
+        let already_stored = !tokio::fs::try_exists(&spool).await.unwrap_or(true)
+            && st.blobs.size(&clip_key).await? == Some(row.total_size);
+        Ok(Self {
+            first,
+            last,
+            first_bytes,
+            last_bytes,
+            spool,
+            clip_key,
+            already_stored,
+        })
+    }
+}
+
+/// The Keccak-256 state over the whole clip: the cursor's when it is at the end, else rebuilt
+/// from the stored object or the spool file.
+async fn clip_hasher(
+    st: &AppState,
+    id: &str,
+    row: &UploadRow,
+    cur: &Cursor,
+    spooled: &Spooled,
+) -> Result<sha3::Keccak256, ApiError> {
+    Ok(match cur.hasher_at(row.received) {
+        Some(h) => h,
+        None if spooled.already_stored => {
+            tracing::warn!(upload = %upload::log_id(id), ec = %row.ec_address, "completing an upload whose clip was stored before a restart");
+            hash_blob(st, &spooled.clip_key, row.total_size).await?
+        }
+        None => {
+            let (p, n) = (spooled.spool.clone(), row.received);
+            tokio::task::spawn_blocking(move || upload::hash_prefix(&p, n))
+                .await
+                .map_err(|e| ApiError::internal(format!("rehash task: {e}")))??
+        }
+    })
+}
+
+/// Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
+async fn store_clip(
+    st: &AppState,
+    row: &UploadRow,
+    spooled: Spooled,
+    cipher_hash: B256,
+    frame_hash: B256,
+) -> Result<(), ApiError> {
+    let ec = &row.ec_address;
+    let last_hash = spooled.last_bytes.as_ref().map(keccak256);
+    st.blobs
+        .put_bytes(
+            &format!("thumbs/{ec}/first.jpg"),
+            Bytes::from(spooled.first_bytes),
+        )
+        .await?;
+    if let Some(l) = spooled.last_bytes {
+        st.blobs
+            .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
+            .await?;
+    }
+    if !spooled.already_stored {
+        // Truncate any torn tail so the stored object is exactly the acknowledged bytes.
+        upload::rollback(&spooled.spool, row.received).await;
+        st.blobs.put_file(&spooled.clip_key, &spooled.spool).await?;
+    }
+    st.store
+        .complete_upload(
+            row,
+            &NewClip {
+                blob_key: &spooled.clip_key,
+                cipher_hash: cipher_hash.as_slice(),
+                thumb_first: frame_hash.as_slice(),
+                thumb_last: last_hash.as_ref().map(|h| h.as_slice()),
+            },
+            now_unix(),
+        )
+        .await?;
+    Ok(())
 }
 
 async fn existing_clip(st: &AppState, ec: &str) -> Result<Json<Completed>, ApiError> {
