@@ -428,23 +428,8 @@ pub fn prepare(
     let wrapped = wrap::wrap(&umbral_pk, &key)?;
     drop(key);
 
-    // Thumbnails from the first and last sampled frames: left by detection when it made the
-    // segment an accident (no second decode), decoded here otherwise (a manual event).
-    let thumb_first = dir.join("first.jpg");
-    let thumb_last = dir.join("last.jpg");
-    let first_jpg = match (std::fs::read(&thumb_first), thumb_last.is_file()) {
-        (Ok(jpg), true) => jpg,
-        _ => {
-            let (first, last) = decode_thumbnails(path, stop)?;
-            write_thumbnails(state_dir, segment.id, &first, &last)?
-        }
-    };
-
-    // Per-second leaves and root.
-    let leaves = leaves_of(path, stop)?;
-    let root = frames_root(&leaves)?;
-    let leaves_path = dir.join("leaves.bin");
-    write_atomic(&leaves_path, &encode_leaves(&leaves))?;
+    let (thumb_first, thumb_last, first_jpg) = thumbnails(&dir, state_dir, segment, path, stop)?;
+    let (leaves_path, leaf_count, root) = write_leaves(&dir, path, stop)?;
 
     let (latitude, longitude) = microdegrees(fix);
     if fix.is_none() {
@@ -466,7 +451,7 @@ pub fn prepare(
         thumb_last,
         frame_hash: keccak256(&first_jpg).to_string(),
         leaves_path,
-        leaf_count: leaves.len(),
+        leaf_count,
         frames_root: root.to_string(),
         recorded_at,
         latitude,
@@ -474,6 +459,42 @@ pub fn prepare(
         ec_address: None,
         upload_id: None,
     })
+}
+
+/// The accident's thumbnails, from the first and last sampled frames: left by detection when it
+/// made the segment an accident (no second decode), decoded here otherwise (a manual event).
+/// Their paths and the first one's JPEG bytes.
+fn thumbnails(
+    dir: &Path,
+    state_dir: &Path,
+    segment: &Segment,
+    path: &Path,
+    stop: &CancellationToken,
+) -> Result<(PathBuf, PathBuf, Vec<u8>), AgentError> {
+    let thumb_first = dir.join("first.jpg");
+    let thumb_last = dir.join("last.jpg");
+    let first_jpg = match (std::fs::read(&thumb_first), thumb_last.is_file()) {
+        (Ok(jpg), true) => jpg,
+        _ => {
+            let (first, last) = decode_thumbnails(path, stop)?;
+            write_thumbnails(state_dir, segment.id, &first, &last)?
+        }
+    };
+    Ok((thumb_first, thumb_last, first_jpg))
+}
+
+/// The per-second frame leaves of the segment at `path`, written to `dir/leaves.bin`: the file,
+/// the number of leaves and their root.
+fn write_leaves(
+    dir: &Path,
+    path: &Path,
+    stop: &CancellationToken,
+) -> Result<(PathBuf, usize, B256), AgentError> {
+    let leaves = leaves_of(path, stop)?;
+    let root = frames_root(&leaves)?;
+    let leaves_path = dir.join("leaves.bin");
+    write_atomic(&leaves_path, &encode_leaves(&leaves))?;
+    Ok((leaves_path, leaves.len(), root))
 }
 
 /// A reader that fails once the daemon stops (so a long read loop ends between two reads).

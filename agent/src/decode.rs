@@ -288,21 +288,54 @@ pub fn decode_each(
     if !path.is_file() {
         return Err(fail("file does not exist".into()));
     }
-    let pipeline = gst::Pipeline::new();
-    let src = make("filesrc").map_err(fail)?;
-    src.set_property("location", path.to_string_lossy().as_ref());
-    let decodebin = make("decodebin").map_err(fail)?;
-    pipeline
-        .add_many([&src, &decodebin])
-        .map_err(|e| fail(e.to_string()))?;
-    src.link(&decodebin).map_err(|e| fail(e.to_string()))?;
-
     let state = Arc::new(Mutex::new(Sinks::default()));
     let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(2);
+    let pipeline = file_pipeline(path, options.scale_to, &state, tx).map_err(fail)?;
+    let mut frames = 0usize;
+    let result = pump(&pipeline, &rx, &state, options.timeout, &mut |frame| {
+        frames += 1;
+        on_frame(frame)
+    });
+    // Unblock a streaming thread waiting on a full channel before stopping the pipeline.
+    drop(rx);
+    let _ = pipeline.set_state(gst::State::Null);
+    result.map_err(fail)?;
+
+    let mut st = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(e) = st.error.take() {
+        return Err(fail(e));
+    }
+    if !st.has_video || frames == 0 {
+        return Err(fail(
+            "no video stream (or no decodable frame) in the file".into(),
+        ));
+    }
+    Ok(DecodeSummary {
+        frames,
+        audio: st.has_audio.then_some(st.audio),
+    })
+}
+
+/// `filesrc location=path ! decodebin`, with the video branch (frames into `tx`) and the audio
+/// branch linked as decodebin exposes the first stream of each kind.
+fn file_pipeline(
+    path: &Path,
+    scale_to: Option<(u32, u32)>,
+    state: &Arc<Mutex<Sinks>>,
+    tx: std::sync::mpsc::SyncSender<Frame>,
+) -> Result<gst::Pipeline, String> {
+    let pipeline = gst::Pipeline::new();
+    let src = make("filesrc")?;
+    src.set_property("location", path.to_string_lossy().as_ref());
+    let decodebin = make("decodebin")?;
+    pipeline
+        .add_many([&src, &decodebin])
+        .map_err(|e| e.to_string())?;
+    src.link(&decodebin).map_err(|e| e.to_string())?;
+
     let tx = Mutex::new(Some(tx));
     let weak = pipeline.downgrade();
     let st = state.clone();
-    let scale_to = options.scale_to;
     decodebin.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else {
             return;
@@ -335,71 +368,59 @@ pub fn decode_each(
                 .get_or_insert(e);
         }
     });
+    Ok(pipeline)
+}
 
-    let mut frames = 0usize;
-    let mut run = || -> Result<(), String> {
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| "the pipeline refused to start".to_string())?;
-        let bus = pipeline.bus().ok_or("pipeline without bus")?;
-        let deadline = std::time::Instant::now() + options.timeout;
-        loop {
-            if std::time::Instant::now() >= deadline {
-                return Err(format!("decoding took longer than {:?}", options.timeout));
-            }
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(frame) => {
-                    frames += 1;
-                    on_frame(frame)?;
-                    continue;
-                }
-                Err(
-                    std::sync::mpsc::RecvTimeoutError::Timeout
-                    | std::sync::mpsc::RecvTimeoutError::Disconnected,
-                ) => {}
-            }
-            let Some(msg) = bus.timed_pop_filtered(
-                gst::ClockTime::from_mseconds(5),
-                &[gst::MessageType::Eos, gst::MessageType::Error],
-            ) else {
-                continue;
-            };
-            match msg.view() {
-                gst::MessageView::Eos(_) => {
-                    while let Ok(frame) = rx.try_recv() {
-                        frames += 1;
-                        on_frame(frame)?;
-                    }
-                    return Ok(());
-                }
-                gst::MessageView::Error(e) => {
-                    let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                    let own = state.lock().unwrap_or_else(|p| p.into_inner()).error.take();
-                    return Err(own.unwrap_or_else(|| format!("{}{debug}", e.error())));
-                }
-                _ => {}
-            }
+/// Plays `pipeline` and hands every frame from `rx` to `on_frame` until end of stream (the
+/// frames still queued included), a pipeline error (a branch's own error first), `on_frame`
+/// failing, or `timeout`.
+fn pump(
+    pipeline: &gst::Pipeline,
+    rx: &std::sync::mpsc::Receiver<Frame>,
+    state: &Mutex<Sinks>,
+    timeout: Duration,
+    on_frame: &mut dyn FnMut(Frame) -> Result<(), String>,
+) -> Result<(), String> {
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| "the pipeline refused to start".to_string())?;
+    let bus = pipeline.bus().ok_or("pipeline without bus")?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("decoding took longer than {timeout:?}"));
         }
-    };
-    let result = run();
-    // Unblock a streaming thread waiting on a full channel before stopping the pipeline.
-    drop(rx);
-    let _ = pipeline.set_state(gst::State::Null);
-    result.map_err(fail)?;
-
-    let mut st = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
-    if let Some(e) = st.error.take() {
-        return Err(fail(e));
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(frame) => {
+                on_frame(frame)?;
+                continue;
+            }
+            Err(
+                std::sync::mpsc::RecvTimeoutError::Timeout
+                | std::sync::mpsc::RecvTimeoutError::Disconnected,
+            ) => {}
+        }
+        let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(5),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        ) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => {
+                while let Ok(frame) = rx.try_recv() {
+                    on_frame(frame)?;
+                }
+                return Ok(());
+            }
+            gst::MessageView::Error(e) => {
+                let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+                let own = state.lock().unwrap_or_else(|p| p.into_inner()).error.take();
+                return Err(own.unwrap_or_else(|| format!("{}{debug}", e.error())));
+            }
+            _ => {}
+        }
     }
-    if !st.has_video || frames == 0 {
-        return Err(fail(
-            "no video stream (or no decodable frame) in the file".into(),
-        ));
-    }
-    Ok(DecodeSummary {
-        frames,
-        audio: st.has_audio.then_some(st.audio),
-    })
 }
 
 /// Keeps the first and last of a stream of frames (an accident's thumbnails), by move: no frame

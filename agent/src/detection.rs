@@ -202,34 +202,8 @@ impl Detector {
         let thumbnails = ends.finish();
         let mut notes = Vec::new();
         let audio_dbfs = summary.audio.as_deref().and_then(rms_dbfs);
-        let p_audio = match (&self.audio, &summary.audio) {
-            (Some(_), Some(_)) if audio_dbfs.is_some_and(|db| db < self.silent_dbfs) => {
-                notes.push(format!(
-                    "silent soundtrack ({:.0} dBFS): no sound channel",
-                    audio_dbfs.unwrap_or(f32::NEG_INFINITY)
-                ));
-                Vec::new()
-            }
-            (Some(model), Some(samples)) if !samples.is_empty() => {
-                let t = Instant::now();
-                let ps = model
-                    .predict_stream(samples)
-                    .map_err(|e| AgentError::Decode {
-                        path: path.to_path_buf(),
-                        reason: format!("audio model: {e}"),
-                    })?;
-                timings.audio = t.elapsed();
-                ps
-            }
-            (Some(_), _) => {
-                notes.push("no audio track: image-only decision".to_string());
-                Vec::new()
-            }
-            (None, _) => {
-                notes.push("no audio model: image-only decision".to_string());
-                Vec::new()
-            }
-        };
+        let p_audio =
+            self.score_audio(path, &summary.audio, audio_dbfs, &mut notes, &mut timings)?;
         let seconds = p_image.len().max(p_audio.len());
         let motion: Vec<Option<MotionSecond>> = motion.iter().take(seconds).copied().collect();
         if !motion.is_empty() && motion.iter().all(Option::is_none) {
@@ -259,6 +233,46 @@ impl Detector {
             note: (!notes.is_empty()).then(|| notes.join("; ")),
             timings,
             thumbnails,
+        })
+    }
+
+    /// The sound channel's per-second probabilities: none (with a note saying why) for a
+    /// silent soundtrack, a file without audio or an agent without an audio model.
+    fn score_audio(
+        &self,
+        path: &Path,
+        audio: &Option<Vec<f32>>,
+        audio_dbfs: Option<f32>,
+        notes: &mut Vec<String>,
+        timings: &mut Timings,
+    ) -> Result<Vec<f32>, AgentError> {
+        Ok(match (&self.audio, audio) {
+            (Some(_), Some(_)) if audio_dbfs.is_some_and(|db| db < self.silent_dbfs) => {
+                notes.push(format!(
+                    "silent soundtrack ({:.0} dBFS): no sound channel",
+                    audio_dbfs.unwrap_or(f32::NEG_INFINITY)
+                ));
+                Vec::new()
+            }
+            (Some(model), Some(samples)) if !samples.is_empty() => {
+                let t = Instant::now();
+                let ps = model
+                    .predict_stream(samples)
+                    .map_err(|e| AgentError::Decode {
+                        path: path.to_path_buf(),
+                        reason: format!("audio model: {e}"),
+                    })?;
+                timings.audio = t.elapsed();
+                ps
+            }
+            (Some(_), _) => {
+                notes.push("no audio track: image-only decision".to_string());
+                Vec::new()
+            }
+            (None, _) => {
+                notes.push("no audio model: image-only decision".to_string());
+                Vec::new()
+            }
         })
     }
 

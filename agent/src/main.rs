@@ -151,9 +151,26 @@ fn json(v: &impl serde::Serialize) -> Result<(), AgentError> {
     Ok(())
 }
 
+/// A tokio runtime: on the current thread for one command's requests, or with `workers` threads
+/// for the daemon and the owner's page.
+fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, AgentError> {
+    let mut builder = match workers {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::system("cannot start the async runtime", e))
+}
+
 /// Opens the keystore and the outbox, connects to the chain with the wallet and every used
-/// owner key, and runs `f`.
-/// Runs an owner command on a connected [`owner::OwnerChain`]; `direct` overrides `owner.via`.
+/// owner key, and runs `f` on the connected [`owner::OwnerChain`]; `direct` overrides
+/// `owner.via`.
 fn owner_command<F, Fut>(config: &Config, direct: bool, f: F) -> Result<(), AgentError>
 where
     F: FnOnce(owner::OwnerChain, keys::Secrets, Vec<dashledger_agent::accident::Prepared>) -> Fut,
@@ -167,11 +184,7 @@ where
             owner::accidents_with_ec(&outbox)?,
         )
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
-    rt.block_on(async move {
+    runtime(None)?.block_on(async move {
         let mut chain = owner::OwnerChain::connect(config, &secrets, used).await?;
         if direct {
             chain = chain.with_via(dashledger_agent::config::EcVia::Direct);
@@ -196,69 +209,27 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             print!("{}", config.to_toml()?);
             Ok(())
         }
-        Command::Init { insecure_fast_kdf } => {
-            let params = if insecure_fast_kdf {
-                KdfParams::INSECURE_TEST
-            } else {
-                KdfParams::DEFAULT
-            };
-            let secrets = keystore::create(&config, params)?;
-            let owner0 = secrets.owner_seed().owner_key(0)?;
-            let umbral = secrets.umbral_secret_key()?.public_key();
-            let wallet = owner::wallet_key(&secrets)?;
-            let out = serde_json::json!({
-                "keystore": config.keystore.display().to_string(),
-                "device_address": secrets.device_address().to_string(),
-                "first_owner_address": owner0.address().to_string(),
-                "wallet_address": wallet.address().to_string(),
-                "umbral_public_key": umbral.to_string(),
-            });
-            println!("{out:#}");
-            Ok(())
-        }
+        Command::Init { insecure_fast_kdf } => init(&config, insecure_fast_kdf),
         Command::Bench { segment, motion } => {
             let out = dashledger_agent::bench::run(&config, &segment, motion.as_deref())?;
             println!("{out}");
             Ok(())
         }
-        Command::Requests => {
+        Command::Requests => requests(&config),
+        Command::Status => status(&config),
+        Command::Admin { listen } => {
             let secrets = keystore::open(&config)?;
-            let outbox = Outbox::open(&config.outbox_path())?;
-            let used = outbox.owner_keys_used()?;
-            let deployment = Deployment::load(&config.chain.deployments)?;
-            let cloud = CloudClient::new(&config.cloud)?;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
-            let mut all = Vec::new();
-            for index in 0..used {
-                let owner = secrets.owner_seed().owner_key(index)?;
-                let list =
-                    rt.block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))?;
-                for r in list {
-                    let mut r = serde_json::to_value(r).unwrap_or_default();
-                    r["owner_index"] = serde_json::json!(index);
-                    all.push(r);
-                }
-            }
-            println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
-            Ok(())
+            runtime(Some(2))?.block_on(admin::serve(config, secrets, listen))
+        }
+        Command::Run => {
+            let secrets = keystore::open(&config)?;
+            runtime(Some(2))?.block_on(daemon::run(config, secrets))
         }
         Command::Approve {
             request,
             deposit_wei,
             direct,
-        } => {
-            let reqc = owner::parse_address(&request, "request")?;
-            let deposit = deposit_wei
-                .as_deref()
-                .map(|d| owner::parse_wei(d, "--deposit-wei"))
-                .transpose()?;
-            owner_command(&config, direct, |chain, secrets, accidents| async move {
-                json(&chain.approve(&secrets, &accidents, reqc, deposit).await?)
-            })
-        }
+        } => approve(&config, &request, deposit_wei.as_deref(), direct),
         Command::Decline { request, direct } => {
             let reqc = owner::parse_address(&request, "request")?;
             owner_command(&config, direct, |chain, _, _| async move {
@@ -275,46 +246,93 @@ fn real_main(cli: Cli) -> Result<(), AgentError> {
             to,
             request,
             direct,
-        } => {
-            let to = to
-                .as_deref()
-                .map(|t| owner::parse_address(t, "--to"))
-                .transpose()?;
-            let only = request
-                .as_deref()
-                .map(|r| owner::parse_address(r, "--request"))
-                .transpose()?;
-            owner_command(&config, direct, |chain, _, _| async move {
-                json(&chain.withdraw(to, only).await?)
-            })
-        }
-        Command::Admin { listen } => {
-            let secrets = keystore::open(&config)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
-            rt.block_on(admin::serve(config, secrets, listen))
-        }
-        Command::Status => {
-            let outbox = Outbox::open(&config.outbox_path())?;
-            let counts = outbox.counts()?;
-            let mut out = serde_json::to_value(&counts).unwrap_or_default();
-            out["motion"] = motion_status(&config);
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            Ok(())
-        }
-        Command::Run => {
-            let secrets = keystore::open(&config)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| AgentError::system("cannot start the async runtime", e))?;
-            rt.block_on(daemon::run(config, secrets))
+        } => withdraw(&config, to.as_deref(), request.as_deref(), direct),
+    }
+}
+
+/// `init`: creates the keystore and prints the addresses and the Umbral key.
+fn init(config: &Config, insecure_fast_kdf: bool) -> Result<(), AgentError> {
+    let params = if insecure_fast_kdf {
+        KdfParams::INSECURE_TEST
+    } else {
+        KdfParams::DEFAULT
+    };
+    let secrets = keystore::create(config, params)?;
+    let owner0 = secrets.owner_seed().owner_key(0)?;
+    let umbral = secrets.umbral_secret_key()?.public_key();
+    let wallet = owner::wallet_key(&secrets)?;
+    let out = serde_json::json!({
+        "keystore": config.keystore.display().to_string(),
+        "device_address": secrets.device_address().to_string(),
+        "first_owner_address": owner0.address().to_string(),
+        "wallet_address": wallet.address().to_string(),
+        "umbral_public_key": umbral.to_string(),
+    });
+    println!("{out:#}");
+    Ok(())
+}
+
+/// `requests`: every used owner key's requests from the cloud's signed API, tagged with the
+/// owner key's index.
+fn requests(config: &Config) -> Result<(), AgentError> {
+    let secrets = keystore::open(config)?;
+    let outbox = Outbox::open(&config.outbox_path())?;
+    let used = outbox.owner_keys_used()?;
+    let deployment = Deployment::load(&config.chain.deployments)?;
+    let cloud = CloudClient::new(&config.cloud)?;
+    let rt = runtime(None)?;
+    let mut all = Vec::new();
+    for index in 0..used {
+        let owner = secrets.owner_seed().owner_key(index)?;
+        let list = rt.block_on(cloud.owner_requests(owner.signer(), deployment.chain_id))?;
+        for r in list {
+            let mut r = serde_json::to_value(r).unwrap_or_default();
+            r["owner_index"] = serde_json::json!(index);
+            all.push(r);
         }
     }
+    json(&all)
+}
+
+/// `status`: the outbox counters and the motion channel.
+fn status(config: &Config) -> Result<(), AgentError> {
+    let outbox = Outbox::open(&config.outbox_path())?;
+    let counts = outbox.counts()?;
+    let mut out = serde_json::to_value(&counts).unwrap_or_default();
+    out["motion"] = motion_status(config);
+    json(&out)
+}
+
+/// `approve`: the kfrag for the request's requester, sent relayed or `--direct`.
+fn approve(
+    config: &Config,
+    request: &str,
+    deposit_wei: Option<&str>,
+    direct: bool,
+) -> Result<(), AgentError> {
+    let reqc = owner::parse_address(request, "request")?;
+    let deposit = deposit_wei
+        .map(|d| owner::parse_wei(d, "--deposit-wei"))
+        .transpose()?;
+    owner_command(config, direct, |chain, secrets, accidents| async move {
+        json(&chain.approve(&secrets, &accidents, reqc, deposit).await?)
+    })
+}
+
+/// `withdraw`: what the used owner keys are owed, to `to` or each share's default recipient.
+fn withdraw(
+    config: &Config,
+    to: Option<&str>,
+    request: Option<&str>,
+    direct: bool,
+) -> Result<(), AgentError> {
+    let to = to.map(|t| owner::parse_address(t, "--to")).transpose()?;
+    let only = request
+        .map(|r| owner::parse_address(r, "--request"))
+        .transpose()?;
+    owner_command(config, direct, |chain, _, _| async move {
+        json(&chain.withdraw(to, only).await?)
+    })
 }
 
 /// The motion channel as `status` shows it: not configured, or the running daemon's last report.

@@ -30,17 +30,45 @@ impl OwnerChain {
     ) -> Result<Sent, AgentError> {
         tx.set_from(from);
         let value = tx.value.unwrap_or_default();
-        // Estimate as if the key already held the value plus 1 ETH for gas.
+        let gas = self.gas_limit(what, from, &tx, value).await?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| chain_err("estimating fees", e))?;
+        tx.set_gas_limit(gas);
+        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
+        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let needed = value + U256::from(gas) * U256::from(fees.max_fee_per_gas);
+        let missing = self.top_up(what, from, needed, value).await?;
+        let (hash, gas_used) = self.send_and_wait(what, from, tx).await?;
+        Ok(Sent {
+            tx: hash.to_string(),
+            gas_used,
+            funded_wei: missing.to_string(),
+        })
+    }
+
+    /// The gas limit for `tx`: the node's estimate as if `from` already held `value` plus 1 ETH
+    /// for gas, plus a fifth; a revert in the estimate is the action's error; a node that cannot
+    /// estimate with a balance override gets [`FALLBACK_GAS`].
+    async fn gas_limit(
+        &self,
+        what: &str,
+        from: Address,
+        tx: &TransactionRequest,
+        value: U256,
+    ) -> Result<u64, AgentError> {
         let overrides = StateOverridesBuilder::default()
             .with_balance(from, value + U256::from(10u128.pow(18)))
             .build();
-        let gas = match self
+        match self
             .provider
             .estimate_gas(tx.clone())
             .overrides(overrides)
             .await
         {
-            Ok(g) => g + g / 5,
+            Ok(g) => Ok(g + g / 5),
             Err(e) => {
                 if let Some(reason) = revert_reason(&e) {
                     return Err(ChainError::WouldRevert {
@@ -51,65 +79,79 @@ impl OwnerChain {
                     .into());
                 }
                 tracing::warn!(error = %e, what, fallback = FALLBACK_GAS, "gas estimate with a balance override failed; using the fallback gas limit");
-                FALLBACK_GAS
+                Ok(FALLBACK_GAS)
             }
-        };
-        let fees = self
-            .provider
-            .estimate_eip1559_fees()
-            .await
-            .map_err(|e| chain_err("estimating fees", e))?;
-        tx.set_gas_limit(gas);
-        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
-        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let needed = value + U256::from(gas) * U256::from(fees.max_fee_per_gas);
+        }
+    }
+
+    /// Funds `from` from the wallet with what it lacks of `needed` (an error naming both
+    /// balances when the wallet holds less); returns the amount sent (zero when none was needed).
+    async fn top_up(
+        &self,
+        what: &str,
+        from: Address,
+        needed: U256,
+        value: U256,
+    ) -> Result<U256, AgentError> {
         let balance = self
             .provider
             .get_balance(from)
             .await
             .map_err(|e| chain_err("reading the owner key's balance", e))?;
         let missing = needed.saturating_sub(balance);
-        if !missing.is_zero() {
-            let wallet_balance = self
-                .provider
-                .get_balance(self.wallet)
-                .await
-                .map_err(|e| chain_err("reading the wallet balance", e))?;
-            if wallet_balance < missing {
-                return Err(OwnerError::WalletTooPoor(Box::new(WalletShortfall {
-                    what: what.to_owned(),
-                    wallet: self.wallet,
-                    holds: wallet_balance,
-                    key: from,
-                    needs: missing,
-                    value,
-                }))
-                .into());
-            }
-            let fund = TransactionRequest::default()
-                .with_from(self.wallet)
-                .with_to(from)
-                .with_value(missing);
-            let receipt = self
-                .provider
-                .send_transaction(fund)
-                .await
-                .map_err(|e| chain_err("funding the owner key from the wallet", e))?
-                .with_timeout(Some(Duration::from_secs(300)))
-                .get_receipt()
-                .await
-                .map_err(|e| pending_err("waiting for the funding transaction", e))?;
-            if !receipt.status() {
-                return Err(ChainError::Reverted {
-                    what: "funding the owner key from the wallet".into(),
-                    reason: None,
-                    tx: Some(receipt.transaction_hash),
-                    source: None,
-                }
-                .into());
-            }
-            tracing::info!(owner = %from, wei = %missing, tx = %receipt.transaction_hash, "owner key funded from the wallet");
+        if missing.is_zero() {
+            return Ok(missing);
         }
+        let wallet_balance = self
+            .provider
+            .get_balance(self.wallet)
+            .await
+            .map_err(|e| chain_err("reading the wallet balance", e))?;
+        if wallet_balance < missing {
+            return Err(OwnerError::WalletTooPoor(Box::new(WalletShortfall {
+                what: what.to_owned(),
+                wallet: self.wallet,
+                holds: wallet_balance,
+                key: from,
+                needs: missing,
+                value,
+            }))
+            .into());
+        }
+        let fund = TransactionRequest::default()
+            .with_from(self.wallet)
+            .with_to(from)
+            .with_value(missing);
+        let receipt = self
+            .provider
+            .send_transaction(fund)
+            .await
+            .map_err(|e| chain_err("funding the owner key from the wallet", e))?
+            .with_timeout(Some(Duration::from_secs(300)))
+            .get_receipt()
+            .await
+            .map_err(|e| pending_err("waiting for the funding transaction", e))?;
+        if !receipt.status() {
+            return Err(ChainError::Reverted {
+                what: "funding the owner key from the wallet".into(),
+                reason: None,
+                tx: Some(receipt.transaction_hash),
+                source: None,
+            }
+            .into());
+        }
+        tracing::info!(owner = %from, wei = %missing, tx = %receipt.transaction_hash, "owner key funded from the wallet");
+        Ok(missing)
+    }
+
+    /// Sends `tx` and waits for its receipt: its hash and gas used, or the revert as the
+    /// action's error.
+    async fn send_and_wait(
+        &self,
+        what: &str,
+        from: Address,
+        tx: TransactionRequest,
+    ) -> Result<(B256, u64), AgentError> {
         let pending =
             self.provider
                 .send_transaction(tx)
@@ -140,10 +182,6 @@ impl OwnerChain {
             }
             .into());
         }
-        Ok(Sent {
-            tx: hash.to_string(),
-            gas_used: receipt.gas_used,
-            funded_wei: missing.to_string(),
-        })
+        Ok((hash, receipt.gas_used))
     }
 }

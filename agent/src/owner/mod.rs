@@ -257,6 +257,14 @@ pub struct WithdrawReport {
     pub total_wei: String,
 }
 
+/// What an approval hands the requester: the kfrag, the key that signed it (the EC's owner key
+/// as an Umbral key) and where to download.
+struct Grant {
+    kfrag: Bytes,
+    signer_key: Bytes,
+    link: String,
+}
+
 /// A request as the owner sees it on chain.
 #[derive(Debug, Clone)]
 pub struct RequestView {
@@ -472,6 +480,38 @@ impl OwnerChain {
             }
             .into());
         }
+        let grant = self.grant(secrets, prepared, owner, reqc, ec).await?;
+        let (sent, deposit, fee) = match self.via {
+            EcVia::Direct => {
+                let (sent, deposit) = self.respond_direct(owner, reqc, grant, deposit).await?;
+                (sent, deposit, U256::ZERO)
+            }
+            EcVia::Relayer => self.respond_relayed(owner, &view, grant, deposit).await?,
+        };
+        tracing::info!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, via = ?self.via, "request approved");
+        Ok(Approved {
+            request: reqc.to_string(),
+            ec: ec.to_string(),
+            owner: owner.address().to_string(),
+            via: self.via,
+            tx: sent.tx,
+            gas_used: sent.gas_used,
+            deposit_wei: deposit.to_string(),
+            funded_wei: sent.funded_wei,
+            relayer_fee_wei: fee.to_string(),
+        })
+    }
+
+    /// The kfrag for the request's requester, signed by the EC's owner key, with that key as an
+    /// Umbral key and the download link; the keystore's Umbral key must be the accident's.
+    async fn grant(
+        &self,
+        secrets: &Secrets,
+        prepared: &Prepared,
+        owner: &OwnerKey,
+        reqc: Address,
+        ec: Address,
+    ) -> Result<Grant, AgentError> {
         let requester_pk = self.requester_key(reqc).await?;
         let owner_umbral = secrets.umbral_secret_key()?;
         if hex::encode(owner_umbral.public_key().to_bytes()) != prepared.owner_umbral_key {
@@ -486,62 +526,73 @@ impl OwnerChain {
             "{}/v1/clips/{ec:#x}/download?reqc={reqc:#x}",
             self.cloud_url
         );
-        let (sent, deposit, fee) = match self.via {
-            EcVia::Direct => {
-                let contract = RequestContract::new(reqc, &self.provider);
-                let deposit = match deposit {
-                    Some(d) => d,
-                    None => contract
-                        .minDeposit()
-                        .call()
-                        .await
-                        .map_err(|e| call_err("reading minDeposit", e))?,
-                };
-                let tx = contract
-                    .respond(kfrag, signer_key, link)
-                    .value(deposit)
-                    .into_transaction_request();
-                let sent = self.send_funded("respond", owner.address(), tx).await?;
-                (sent, deposit, U256::ZERO)
-            }
-            EcVia::Relayer => {
-                if deposit.is_some() {
-                    return Err(OwnerError::DepositNeedsDirect.into());
-                }
-                let terms = self.relay_terms().await?;
-                let fees = terms.respond_fee_wei.0 + terms.withdraw_fee_wei.0;
-                if view.info.reward <= fees {
-                    return Err(OwnerError::RewardBelowFees(Box::new(RewardBelowFees {
-                        reqc,
-                        reward: view.info.reward,
-                        respond_fee: terms.respond_fee_wei.0,
-                        withdraw_fee: terms.withdraw_fee_wei.0,
-                    }))
-                    .into());
-                }
-                let fee = terms.respond_fee_wei.0;
-                let action = OwnerAction::Respond {
-                    kfrag,
-                    owner_umbral_key: signer_key,
-                    download_link: link,
-                    relayer_fee_wei: Wei(fee),
-                };
-                let r = self.relay(owner, reqc, action).await?;
-                (Sent::relayed(&r), r.deposit_fronted_wei.0, fee)
-            }
-        };
-        tracing::info!(request = %reqc, ec = %ec, owner = %owner.address(), tx = %sent.tx, via = ?self.via, "request approved");
-        Ok(Approved {
-            request: reqc.to_string(),
-            ec: ec.to_string(),
-            owner: owner.address().to_string(),
-            via: self.via,
-            tx: sent.tx,
-            gas_used: sent.gas_used,
-            deposit_wei: deposit.to_string(),
-            funded_wei: sent.funded_wei,
-            relayer_fee_wei: fee.to_string(),
+        Ok(Grant {
+            kfrag,
+            signer_key,
+            link,
         })
+    }
+
+    /// `respond` sent by the owner key with `deposit` (default: the REQC's minimum); the sent
+    /// transaction and the deposit.
+    async fn respond_direct(
+        &self,
+        owner: &OwnerKey,
+        reqc: Address,
+        grant: Grant,
+        deposit: Option<U256>,
+    ) -> Result<(Sent, U256), AgentError> {
+        let contract = RequestContract::new(reqc, &self.provider);
+        let deposit = match deposit {
+            Some(d) => d,
+            None => contract
+                .minDeposit()
+                .call()
+                .await
+                .map_err(|e| call_err("reading minDeposit", e))?,
+        };
+        let tx = contract
+            .respond(grant.kfrag, grant.signer_key, grant.link)
+            .value(deposit)
+            .into_transaction_request();
+        let sent = self.send_funded("respond", owner.address(), tx).await?;
+        Ok((sent, deposit))
+    }
+
+    /// The signed response relayed by the cloud, which fronts the deposit, once the reward is
+    /// seen to cover the relayer's two fees; the relayed transaction, the deposit fronted and the
+    /// fee.
+    async fn respond_relayed(
+        &self,
+        owner: &OwnerKey,
+        view: &RequestView,
+        grant: Grant,
+        deposit: Option<U256>,
+    ) -> Result<(Sent, U256, U256), AgentError> {
+        if deposit.is_some() {
+            return Err(OwnerError::DepositNeedsDirect.into());
+        }
+        let reqc = view.reqc;
+        let terms = self.relay_terms().await?;
+        let fees = terms.respond_fee_wei.0 + terms.withdraw_fee_wei.0;
+        if view.info.reward <= fees {
+            return Err(OwnerError::RewardBelowFees(Box::new(RewardBelowFees {
+                reqc,
+                reward: view.info.reward,
+                respond_fee: terms.respond_fee_wei.0,
+                withdraw_fee: terms.withdraw_fee_wei.0,
+            }))
+            .into());
+        }
+        let fee = terms.respond_fee_wei.0;
+        let action = OwnerAction::Respond {
+            kfrag: grant.kfrag,
+            owner_umbral_key: grant.signer_key,
+            download_link: grant.link,
+            relayer_fee_wei: Wei(fee),
+        };
+        let r = self.relay(owner, reqc, action).await?;
+        Ok((Sent::relayed(&r), r.deposit_fronted_wei.0, fee))
     }
 
     async fn owed(&self, reqc: Address, who: Address) -> Result<U256, AgentError> {
