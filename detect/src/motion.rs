@@ -211,6 +211,25 @@ struct Acc {
     decel: Option<f64>,
 }
 
+/// What one accelerometer sample contributes to its second.
+#[derive(Debug, Clone, Copy)]
+struct SampleFeatures {
+    /// Time step from the previous sample, seconds.
+    dt: f64,
+    /// Acceleration with gravity removed, m/s².
+    lin: [f64; 3],
+    /// Baseline-removed velocity change over the short window, m/s.
+    dv: f64,
+    /// Change of `lin` over the last ~20 ms, g/s.
+    jerk: f64,
+    /// Tilt of gravity from upright, degrees.
+    tilt: f64,
+    /// Tilted past the rollover bar for the hold time.
+    rolled: bool,
+    /// Some axis at the sensor's range.
+    clipped: bool,
+}
+
 /// Streaming per-second scorer: feed samples in time order with [`MotionScorer::push`] (and
 /// speed readings with [`MotionScorer::push_speed`]); each call returns the seconds it
 /// completed. Samples going back in time are dropped (a clock step) and counted.
@@ -323,6 +342,31 @@ impl MotionScorer {
 
     /// Adds an accelerometer sample; returns the second it completed, if it started a new one.
     pub fn push(&mut self, s: AccelSample) -> Option<MotionSecond> {
+        let dt = self.time_step(s)?;
+        let a = [f64::from(s.a[0]), f64::from(s.a[1]), f64::from(s.a[2])];
+        let (g, up) = self.track_gravity(a, dt);
+        let (tilt, rolled) = self.track_tilt(s.t, a, up, dt);
+        let lin = [a[0] - g[0], a[1] - g[1], a[2] - g[2]];
+        let (dv, jerk) = self.velocity_change_and_jerk(s.t, lin, dt);
+        let clip = 0.98 * f64::from(self.p.range_g) * G64;
+        let clipped = a.iter().any(|v| v.abs() >= clip);
+        self.accumulate(
+            s.t,
+            &SampleFeatures {
+                dt,
+                lin,
+                dv,
+                jerk,
+                tilt,
+                rolled,
+                clipped,
+            },
+        )
+    }
+
+    /// The time step from the previous sample, seconds (0 for the first); `None`, counted as
+    /// dropped, for a sample that is not finite or goes back in time.
+    fn time_step(&mut self, s: AccelSample) -> Option<f64> {
         if !s.t.is_finite() || s.a.iter().any(|v| !v.is_finite()) {
             self.dropped += 1;
             return None;
@@ -337,7 +381,13 @@ impl MotionScorer {
             None => 0.0,
         };
         self.last_t = Some(s.t);
-        let a = [f64::from(s.a[0]), f64::from(s.a[1]), f64::from(s.a[2])];
+        Some(dt)
+    }
+
+    /// Updates the gravity estimate and the upright reference with the measured vector `a`
+    /// (m/s²), taken `dt` after the previous sample; returns (gravity, upright). Both learn only
+    /// while |a| is within the gate of 1 g.
+    fn track_gravity(&mut self, a: [f64; 3], dt: f64) -> ([f64; 3], [f64; 3]) {
         let mag = norm(a);
         let p = self.p;
         let gate = f64::from(p.gravity_gate_g) * G64;
@@ -351,7 +401,13 @@ impl MotionScorer {
         if angle_deg(g, *up) < 20.0 && (mag - G64).abs() < gate && dt > 0.0 {
             towards(up, g, (dt / (30.0 * f64::from(p.gravity_tau_s))).min(1.0));
         }
-        let up = *up;
+        (g, *up)
+    }
+
+    /// Tilt from `up` of the measured vector's fast direction, degrees, and whether it has been
+    /// past the rollover bar for the hold time at `t`.
+    fn track_tilt(&mut self, t: f64, a: [f64; 3], up: [f64; 3], dt: f64) -> (f64, bool) {
+        let p = self.p;
         // The fast direction of the measured vector (0.3 s), for the tilt.
         let fast = self.fast.get_or_insert(a);
         if dt > 0.0 {
@@ -359,14 +415,19 @@ impl MotionScorer {
         }
         let tilt = angle_deg(*fast, up);
         let rolled = if tilt >= f64::from(p.rollover_deg) {
-            let since = *self.tilted_since.get_or_insert(s.t);
-            s.t - since >= f64::from(p.rollover_hold_s)
+            let since = *self.tilted_since.get_or_insert(t);
+            t - since >= f64::from(p.rollover_hold_s)
         } else {
             self.tilted_since = None;
             false
         };
+        (tilt, rolled)
+    }
 
-        let lin = [a[0] - g[0], a[1] - g[1], a[2] - g[2]];
+    /// Integrates the gravity-removed acceleration `lin` of the sample at `t`; returns the
+    /// baseline-removed velocity change (m/s) and the jerk over the last ~20 ms (g/s).
+    fn velocity_change_and_jerk(&mut self, t: f64, lin: [f64; 3], dt: f64) -> (f64, f64) {
+        let p = self.p;
         // Cumulative integral of the gravity-removed acceleration.
         let prev = self.cum.back().map_or([0.0; 3], |c| c.1);
         let cum = [
@@ -374,26 +435,29 @@ impl MotionScorer {
             prev[1] + lin[1] * dt,
             prev[2] + lin[2] * dt,
         ];
-        self.cum.push_back((s.t, cum));
+        self.cum.push_back((t, cum));
         let span = f64::from(p.dv_window_s) + f64::from(p.baseline_s);
-        while self.cum.front().is_some_and(|c| s.t - c.0 > span + 0.05) {
+        while self.cum.front().is_some_and(|c| t - c.0 > span + 0.05) {
             self.cum.pop_front();
         }
-        let dv = self.delta_v(s.t, cum);
-        self.lin_hist.push_back((s.t, lin));
-        while self.lin_hist.front().is_some_and(|c| s.t - c.0 > 0.02) {
+        let dv = self.delta_v(t, cum);
+        self.lin_hist.push_back((t, lin));
+        while self.lin_hist.front().is_some_and(|c| t - c.0 > 0.02) {
             self.lin_hist.pop_front();
         }
         let jerk = match self.lin_hist.front() {
-            Some(&(t0, l0)) if s.t - t0 > 1e-4 => {
-                norm([lin[0] - l0[0], lin[1] - l0[1], lin[2] - l0[2]]) / (s.t - t0) / G64
+            Some(&(t0, l0)) if t - t0 > 1e-4 => {
+                norm([lin[0] - l0[0], lin[1] - l0[1], lin[2] - l0[2]]) / (t - t0) / G64
             }
             _ => 0.0,
         };
-        let clip = 0.98 * f64::from(p.range_g) * G64;
-        let clipped = a.iter().any(|v| v.abs() >= clip);
+        (dv, jerk)
+    }
 
-        let second = s.t.floor() as i64;
+    /// Adds a sample's features to its second `floor(t)`; if the sample starts a new second, the
+    /// one in progress is closed and returned.
+    fn accumulate(&mut self, t: f64, f: &SampleFeatures) -> Option<MotionSecond> {
+        let second = t.floor() as i64;
         let mut done = None;
         if self.acc.is_some_and(|acc| acc.second != second) {
             done = self.acc.take().map(|acc| self.close(acc));
@@ -411,13 +475,13 @@ impl MotionScorer {
             acc
         });
         acc.samples += 1;
-        acc.peak = acc.peak.max(norm(lin) / G64);
-        acc.dv = acc.dv.max(dv);
-        acc.jerk = acc.jerk.max(jerk);
-        acc.tilt = acc.tilt.max(tilt);
-        acc.rolled |= rolled;
-        if clipped {
-            acc.saturated += dt * 1000.0;
+        acc.peak = acc.peak.max(norm(f.lin) / G64);
+        acc.dv = acc.dv.max(f.dv);
+        acc.jerk = acc.jerk.max(f.jerk);
+        acc.tilt = acc.tilt.max(f.tilt);
+        acc.rolled |= f.rolled;
+        if f.clipped {
+            acc.saturated += f.dt * 1000.0;
         }
         done
     }
