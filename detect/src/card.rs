@@ -193,6 +193,15 @@ impl ModelCard {
     }
 
     fn check(&self) -> std::result::Result<(), String> {
+        self.check_common()?;
+        match self.kind {
+            ModelKind::Image => self.check_image(),
+            ModelKind::Audio => self.check_audio(),
+        }
+    }
+
+    /// The checks of every card: schema version, file and digest, labels, thresholds, output.
+    fn check_common(&self) -> std::result::Result<(), String> {
         if self.schema_version != CARD_SCHEMA_VERSION {
             return Err(format!(
                 "schema_version {} is not supported (this build reads {CARD_SCHEMA_VERSION})",
@@ -225,63 +234,68 @@ impl ModelCard {
                 self.output.shape
             ));
         }
-        match self.kind {
-            ModelKind::Image => {
-                let spec = self
-                    .image
-                    .as_ref()
-                    .ok_or("an image card needs an `image` section")?;
-                if self.audio.is_some() {
-                    return Err("an image card must not have an `audio` section".into());
-                }
-                if spec.crop == 0 || spec.short_side < spec.crop {
-                    return Err(format!(
-                        "short_side {} must be at least crop {} (and crop > 0)",
-                        spec.short_side, spec.crop
-                    ));
-                }
-                if self.input.layout != "NCHW" {
-                    return Err(format!(
-                        "image input layout {:?} is not supported (use NCHW)",
-                        self.input.layout
-                    ));
-                }
-                let want = [1, 3, spec.crop, spec.crop];
-                if self.input.shape != want {
-                    return Err(format!(
-                        "image input shape {:?} does not match crop {} (expected {want:?})",
-                        self.input.shape, spec.crop
-                    ));
-                }
-                if !spec.value_range.iter().all(|v| v.is_finite())
-                    || spec.value_range[0] == spec.value_range[1]
-                {
-                    return Err(format!("value_range {:?} is degenerate", spec.value_range));
-                }
-            }
-            ModelKind::Audio => {
-                let params = self
-                    .audio
-                    .as_ref()
-                    .ok_or("an audio card needs an `audio` section")?;
-                if self.image.is_some() {
-                    return Err("an audio card must not have an `image` section".into());
-                }
-                params.check()?;
-                if self.input.layout != "NCT" {
-                    return Err(format!(
-                        "audio input layout {:?} is not supported (use NCT)",
-                        self.input.layout
-                    ));
-                }
-                let want = [1, params.n_mfcc, params.n_frames()];
-                if self.input.shape != want {
-                    return Err(format!(
-                        "audio input shape {:?} does not match the MFCC parameters (expected {want:?})",
-                        self.input.shape
-                    ));
-                }
-            }
+        Ok(())
+    }
+
+    /// An image card: an `image` section (and no `audio`) whose crop matches the NCHW input.
+    fn check_image(&self) -> std::result::Result<(), String> {
+        let spec = self
+            .image
+            .as_ref()
+            .ok_or("an image card needs an `image` section")?;
+        if self.audio.is_some() {
+            return Err("an image card must not have an `audio` section".into());
+        }
+        if spec.crop == 0 || spec.short_side < spec.crop {
+            return Err(format!(
+                "short_side {} must be at least crop {} (and crop > 0)",
+                spec.short_side, spec.crop
+            ));
+        }
+        if self.input.layout != "NCHW" {
+            return Err(format!(
+                "image input layout {:?} is not supported (use NCHW)",
+                self.input.layout
+            ));
+        }
+        let want = [1, 3, spec.crop, spec.crop];
+        if self.input.shape != want {
+            return Err(format!(
+                "image input shape {:?} does not match crop {} (expected {want:?})",
+                self.input.shape, spec.crop
+            ));
+        }
+        if !spec.value_range.iter().all(|v| v.is_finite())
+            || spec.value_range[0] == spec.value_range[1]
+        {
+            return Err(format!("value_range {:?} is degenerate", spec.value_range));
+        }
+        Ok(())
+    }
+
+    /// An audio card: an `audio` section (and no `image`) whose MFCC parameters are valid and
+    /// match the NCT input.
+    fn check_audio(&self) -> std::result::Result<(), String> {
+        let params = self
+            .audio
+            .as_ref()
+            .ok_or("an audio card needs an `audio` section")?;
+        if self.image.is_some() {
+            return Err("an audio card must not have an `image` section".into());
+        }
+        params.check()?;
+        if self.input.layout != "NCT" {
+            return Err(format!(
+                "audio input layout {:?} is not supported (use NCT)",
+                self.input.layout
+            ));
+        }
+        let want = [1, params.n_mfcc, params.n_frames()];
+        if self.input.shape != want {
+            return Err(format!(
+                "audio input shape {:?} does not match the MFCC parameters (expected {want:?})",
+                self.input.shape
+            ));
         }
         Ok(())
     }
