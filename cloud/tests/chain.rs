@@ -326,6 +326,56 @@ async fn verifier_relayer_requests_download_dispute() {
         b"video-hash-unknown"
     );
 
+    // --- Another approved device copies the good clip's hash into its own records (after the
+    // camera that recorded it) and relays its own EC for it → rejected, the good one stays listed.
+    let mut copier = DeviceChain::new();
+    s.approve_device(&copier.key).await;
+    let mut copied = accident("copied", false);
+    copied.evidence.videoHash = good.evidence.videoHash;
+    let rec = copier.next(&good.segment);
+    let r = s
+        .client
+        .post(s.u("/v1/evidence"))
+        .header("content-type", "application/octet-stream")
+        .body(rec.encode().to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = relay(
+        &s,
+        &net,
+        &copier.key,
+        &PrivateKeySigner::random(),
+        &copied.evidence,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ec_copied: Address = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upload(&s, &copier.key, &format!("{ec_copied:#x}"), &copied).await;
+    let copied_ec = EvidenceContract::new(ec_copied, &net.deployer);
+    wait_for("the copied EC to be rejected", || async {
+        copied_ec.status().call().await.unwrap() == 2
+    })
+    .await;
+    assert_eq!(
+        &copied_ec.rejectReason().call().await.unwrap()[..20],
+        b"video-hash-not-first"
+    );
+    assert_eq!(
+        EvidenceContract::new(ec_addr, &net.deployer)
+            .status()
+            .call()
+            .await
+            .unwrap(),
+        1,
+        "the camera's own EC stays verified"
+    );
+
     // --- Rate limit: the fourth relay this hour is refused.
     let extra = accident("extra", false);
     expect_error(

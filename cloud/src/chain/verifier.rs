@@ -6,7 +6,9 @@
 //! * the EC was made by our factory and is Pending;
 //! * the `EvidenceCreated` fields hash to the EC's `evidenceHash`;
 //! * `videoHash` is the segment hash of an evidence record this device sent no later than the
-//!   block that created the EC (`video-hash-unknown`);
+//!   block that created the EC (`video-hash-unknown`), and no other device reported it before
+//!   this one did (`video-hash-not-first`: a device that copies another camera's hash, seen on
+//!   chain or in a shared clip, reports it later than the camera that recorded it);
 //! * `cipherHash` equals the Keccak-256 of the uploaded sealed clip (`cipher-hash-mismatch`);
 //! * `frameHash` equals the Keccak-256 of the first thumbnail (`frame-hash-mismatch`);
 //! * the uploaded per-second leaves hash to `framesRoot` (`frames-root-mismatch`).
@@ -241,6 +243,12 @@ async fn check(
         .await?;
     if !seen {
         return Ok(Some("video-hash-unknown".into()));
+    }
+    if store
+        .reported_earlier_by_another(&clip.device, &ev.videoHash, created_at)
+        .await?
+    {
+        return Ok(Some("video-hash-not-first".into()));
     }
     if clip.cipher_hash.as_slice() != ev.cipherHash.as_slice() {
         return Ok(Some("cipher-hash-mismatch".into()));

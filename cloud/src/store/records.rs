@@ -155,6 +155,28 @@ impl Store {
         .await?;
         Ok(seen.is_some())
     }
+
+    /// Whether a device other than `device` reported `segment_hash` strictly before `device`
+    /// first did, no later than `until` (unix s): a copied hash (a same-second tie is not
+    /// "before").
+    pub async fn reported_earlier_by_another(
+        &self,
+        device: &str,
+        segment_hash: &B256,
+        until: i64,
+    ) -> Result<bool, CloudError> {
+        let earlier: Option<String> = sqlx::query_scalar(
+            "SELECT o.device FROM evidence o WHERE o.segment_hash = $1 AND o.device <> $2 \
+             AND o.received_at <= $3 AND o.received_at < (SELECT MIN(m.received_at) FROM evidence m \
+             WHERE m.device = $2 AND m.segment_hash = $1) LIMIT 1",
+        )
+        .bind(segment_hash.as_slice().to_vec())
+        .bind(device)
+        .bind(until)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(earlier.is_some())
+    }
 }
 
 impl Store {
