@@ -34,7 +34,7 @@ pub struct SearchQuery {
     /// East edge.
     #[cfg_attr(feature = "openapi", param(minimum = -180, maximum = 180))]
     pub max_lon: Option<f64>,
-    /// Page size, 1..=`search.max_page_size` (default 50).
+    /// Page size, 1..=`search.max_page_size` (default 50, or `search.max_page_size` when smaller).
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.

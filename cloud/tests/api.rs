@@ -780,7 +780,9 @@ async fn signed_request_replay_is_refused() {
     s.stop().await;
 }
 
-async fn search_flow(s: &TestServer) {
+/// Writes 30 listings, one a minute from t = 1 000 000, on a line going north from (48.0, 2.0),
+/// ~111 m apart.
+async fn insert_listings(s: &TestServer) {
     // Listings are written by the indexer in production; here directly, through the same schema.
     let cfg = dashledger_cloud::config::Config::load(
         None,
@@ -809,6 +811,10 @@ async fn search_flow(s: &TestServer) {
             .unwrap();
     }
     db.close().await;
+}
+
+async fn search_flow(s: &TestServer) {
+    insert_listings(s).await;
     let get = |q: String| {
         let c = s.client.clone();
         let u = s.u(&format!("/v1/clips?{q}"));
@@ -924,6 +930,47 @@ async fn search_flow(s: &TestServer) {
 async fn sqlite_search() {
     let s = TestServer::start(Backend::Sqlite, &[]).await.unwrap();
     search_flow(&s).await;
+    s.stop().await;
+}
+
+/// A query without `limit` gets pages of the configured maximum when it is below the default 50,
+/// not a 400 (the web page sends no `limit`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_search_default_page_fits_a_small_maximum() {
+    let s = TestServer::start(Backend::Sqlite, &["search.max_page_size=4"])
+        .await
+        .unwrap();
+    insert_listings(&s).await;
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let r = s
+            .client
+            .get(s.u(&format!(
+                "/v1/clips?from=1000000&to=1002000&min_lat=47.9&max_lat=48.1&min_lon=1.9&max_lon=2.1{cursor}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        let n = v["items"].as_array().unwrap().len();
+        assert!(n <= 4, "{v}");
+        seen += n;
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 30);
+    // An explicit limit over the maximum is still refused.
+    let r = s
+        .client
+        .get(s.u("/v1/clips?from=1000000&to=1002000&lat=48&lon=2&radius_m=500&limit=5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     s.stop().await;
 }
 

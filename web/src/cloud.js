@@ -140,7 +140,9 @@ export class Cloud {
     const out = [];
     let cursor = null;
     do {
-      const query = { from, to, lat, lon, radius_m: radiusM, limit: 100, cursor };
+      // No `limit`: the cloud's default page fits its own `search.max_page_size`; the cursor
+      // brings the rest.
+      const query = { from, to, lat, lon, radius_m: radiusM, cursor };
       const body = await (await this.request('search', { query })).json();
       if (!Array.isArray(body?.items)) throw new CloudError('format', 'the cloud sent search results in an unexpected shape (no items)');
       for (const it of body.items) {
@@ -195,12 +197,14 @@ export class Cloud {
    * Downloads the sealed clip of a Completed request (signed by the requester's wallet) from this
    * cloud's route `GET /v1/clips/{ec}/download?reqc=…`. The owner's `downloadLink` is not
    * followed: a signed request only ever goes to the cloud the page trusts. Returns the streaming
-   * Response and its length when known.
+   * Response and its length when known. A cloud URL with a path (`https://host/dashledger`,
+   * behind a proxy that strips it) keeps that path in the URL fetched; the signature covers the
+   * route as the cloud sees it (`/v1/clips/…`).
    */
   async download({ ec, reqc, account, chainId, sign, offset = 0 }) {
     const { method } = ENDPOINTS.download;
-    const url = new URL(target('download', { ec }, { reqc }), this.base || location.origin);
-    const signed = `${url.pathname}${url.search}`;
+    const signed = target('download', { ec }, { reqc });
+    const url = new URL(`${this.base}${signed}`, typeof location !== 'undefined' ? location.origin : undefined);
     const headers = await this.authHeaders({ sign, account, chainId, method, target: signed, body: new Uint8Array() });
     if (offset > 0) headers.Range = `bytes=${offset}-`;
     const resp = await this.callAbsolute(url.href, { method, headers });

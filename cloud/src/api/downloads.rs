@@ -94,8 +94,17 @@ pub(super) async fn completed_request_of(
         ("Range" = Option<String>, Header, description = "optional single range, bytes=a-b, bytes=a- or bytes=-n"),
     ),
     responses(
-        (status = 200, description = "the sealed clip", content_type = "application/octet-stream", body = dashledger_api::Binary),
-        (status = 206, description = "the requested range", content_type = "application/octet-stream", body = dashledger_api::Binary),
+        (status = 200, description = "the sealed clip", content_type = "application/octet-stream", body = dashledger_api::Binary,
+            headers(
+                ("Content-Length" = u64, description = "the clip's length in bytes"),
+                ("Accept-Ranges" = String, description = "`bytes`: a single Range is supported"),
+            )),
+        (status = 206, description = "the requested range", content_type = "application/octet-stream", body = dashledger_api::Binary,
+            headers(
+                ("Content-Length" = u64, description = "the range's length in bytes"),
+                ("Content-Range" = String, description = "`bytes a-b/size`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            )),
         (status = 400, description = "invalid address or missing reqc", body = ErrorBody),
         (status = 401, description = "missing, bad, expired or replayed signature", body = ErrorBody),
         (status = 403, description = "the request is for another EC, by another requester, or not Completed", body = ErrorBody),

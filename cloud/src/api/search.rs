@@ -139,6 +139,9 @@ fn check_time_range(from: i64, to: i64, max_range: i64) -> Result<(), ApiError> 
     }
 }
 
+/// Hits per page when the query names no `limit` (at most `search.max_page_size`).
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
 fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this server returned");
     let (t, ec) = c.split_once('_').ok_or_else(bad)?;
@@ -166,7 +169,9 @@ async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Page>, ApiError> {
     check_time_range(q.from, q.to, st.config.search.max_range_secs)?;
-    let limit = q.limit.unwrap_or(50);
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_PAGE_SIZE.min(st.config.search.max_page_size));
     if limit == 0 || limit > st.config.search.max_page_size {
         return Err(ApiError::bad_request(
             "invalid_limit",

@@ -478,3 +478,28 @@ test('the validator reports a wrong path, method, parameter, header, signature, 
   // A sample answer with a field the document does not have.
   assert.deepEqual(valueProblems(DOC, { $ref: '#/components/schemas/Hit' }, { ...hit(0), speed: 3 }, 'hit'), ['hit.speed is not in the schema (Hit)']);
 });
+
+test('a cloud URL with a path keeps it for every call; a download signs the route the cloud sees; search leaves the page size to the cloud', async () => {
+  const cloud = new Cloud('http://cloud.test/dashledger/');
+  const texts = [];
+  const sign = async (text) => {
+    texts.push(text);
+    return `0x${'11'.repeat(65)}`;
+  };
+  const downloads = await withRecordingFetch(
+    () => SAMPLES.download,
+    () => cloud.download({ ec: EC, reqc: REQC, account: EC, chainId: 31337, sign }),
+  );
+  assert.equal(downloads.length, 1);
+  const url = new URL(downloads[0].url);
+  assert.equal(`${url.origin}${url.pathname}${url.search}`, `http://cloud.test/dashledger/v1/clips/${EC}/download?reqc=${REQC}`);
+  assert.equal(texts.length, 1);
+  assert.ok(texts[0].split('\n').includes(`path: /v1/clips/${EC}/download?reqc=${REQC}`), texts[0]);
+  const searches = await withRecordingFetch(
+    () => SAMPLES.searchLast,
+    () => cloud.search({ from: 1764769000, to: 1764772600, lat: 52.52, lon: 13.405, radiusM: 500 }),
+  );
+  const s = new URL(searches[0].url);
+  assert.equal(s.pathname, '/dashledger/v1/clips');
+  assert.equal(s.searchParams.has('limit'), false, s.search);
+});
