@@ -2,6 +2,8 @@
 //! segment being recorded; after detection it is sealed, its key wrapped to the owner, thumbnails
 //! and leaves written. The owner can open the sealed clip with the keystore's Umbral key and gets
 //! the exact segment back.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! GStreamer decoding and detection on real media built from the shared videos.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -8,6 +8,8 @@
 //! two owner keys, the wallet or the device.
 //! Also: the agent dying after the EC was created but before it stored the address continues
 //! with the existing EC instead of retrying a reverting creation.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 // Needs the chain + cloud harness (dashledger-testkit), which the Pi cross build leaves out.
 #![cfg(not(dashledger_cross))]
 

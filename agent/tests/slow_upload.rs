@@ -4,6 +4,8 @@
 //! stops the daemon at once instead of waiting for the upload; after a restart (the proxy gone)
 //! the upload resumes and the accident ends verified, with every record in the cloud and no
 //! alarm. Real parts: anvil with the forge-compiled contracts, the real cloud, the agent binary.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 // Needs the chain + cloud harness (dashledger-testkit), which the Pi cross build leaves out.
 #![cfg(not(dashledger_cross))]
 

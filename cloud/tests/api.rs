@@ -1,4 +1,6 @@
 //! API tests against a real server bound to port 0, on SQLite and on PostgreSQL.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Verifier, relayer, indexer (with a reorg), gated download and dispute resolution on anvil with
 //! the real contracts (bytecode from the forge artifacts in protocol/abi).
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

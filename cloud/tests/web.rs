@@ -1,4 +1,6 @@
 //! The web page at `/` (config key `web.dir`) and `/config.json`, against a real server on port 0.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

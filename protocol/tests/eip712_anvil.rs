@@ -1,6 +1,8 @@
 //! EIP-712 byte identity against the real `EvidenceFactory` (forge artifact in `protocol/abi/`)
 //! on a real anvil: domain separator, type hashes, struct hash, digest, and a relayed
 //! `createEvidenceFor` whose EC is owned by the signer.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::path::PathBuf;
 

@@ -4,6 +4,8 @@
 //! signed response (fronting the deposit, after checking the kfrag off-chain with
 //! `verify_kfrag`) and signed withdrawal to a fresh address, while the owner key never holds ETH
 //! nor sends a transaction.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::path::PathBuf;
 

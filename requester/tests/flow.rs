@@ -4,6 +4,8 @@
 //! binary doing request → status → fetch (recover, confirm, open, verify), plus the failure
 //! paths (tampered clip, wrong kfrag → dispute, deadline → cancel + withdraw, errors). The last
 //! test runs the real cloud, with the accident uploaded through its API (`support/device.rs`).
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

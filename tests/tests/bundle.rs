@@ -9,6 +9,8 @@
 //!   over file, offset and bit pattern, each altered bundle re-zipped), a swapped clip (manifest
 //!   rewritten to match), a record from another device, and a state proof presented with the
 //!   header of another block.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::process::Command;
 use std::time::Duration;

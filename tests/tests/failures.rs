@@ -10,6 +10,8 @@
 //!    (`/v1/admin/alarms`) for exactly that sequence number;
 //! 4. a sealed clip altered after its evidence (EC) was prepared → the cloud rejects the EC:
 //!    on-chain status Rejected, reason `cipher-hash-mismatch`.
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::time::Duration;
 

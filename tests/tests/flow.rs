@@ -14,6 +14,8 @@
 //!   dispute endpoint resolves it for B, who withdraws reward + deposit + the dispute bond.
 //!
 //! Balances are checked to the wei against what the contracts say (fees from the receipts).
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 
 use std::time::Duration;
 

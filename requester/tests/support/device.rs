@@ -11,7 +11,8 @@
 //!    chunked upload (`POST /v1/uploads`, `PUT …/chunks/{offset}`, `PUT …/thumbnails/first`,
 //!    `POST …/complete`), interrupted once and resumed from the cloud's acknowledged offset;
 //! 6. the cloud's verifier checks everything and lists the EC ([`wait_listed`]).
-
+// A test reads as one story, step by step: its length is its steps.
+#![allow(clippy::too_many_lines)]
 // Shared by a test and an example; each uses part of it.
 #![allow(dead_code)]
 

@@ -2,7 +2,9 @@
 //! creation, the cloud submits it and pays the gas, rate-limited per device; the EC is then bound
 //! to that device (only it may upload the clip, see `chain::binding`).
 
-use alloy::primitives::{Bytes as ABytes, U256};
+use alloy::network::Ethereum;
+use alloy::primitives::{Address, Bytes as ABytes, U256};
+use alloy::providers::PendingTransactionBuilder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +18,7 @@ use utoipa_axum::routes;
 use crate::api::auth::ApprovedDevice;
 use crate::api::onchain::{chain, chain_call};
 use crate::api::{Shared, addr_key};
+use crate::chain::Chain;
 use crate::chain::bindings::{EvidenceFactory, IEvidenceFactory};
 use crate::error::ApiError;
 use crate::now_unix;
@@ -46,28 +49,7 @@ async fn relay(
     ApprovedDevice { key: dkey, body }: ApprovedDevice,
 ) -> Result<Response, ApiError> {
     let chain = chain(&st)?;
-    let b: RelayRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("malformed_body", format!("invalid relay request: {e}"))
-    })?;
-    let sig: [u8; 65] = b
-        .signature
-        .as_ref()
-        .try_into()
-        .map_err(|_| ApiError::bad_request("bad_signature", "signature must be 65 bytes"))?;
-    let evidence = Evidence::from(b.evidence);
-    if b.deadline <= now_unix().max(0) as u64 {
-        return Err(ApiError::unprocessable("expired", "deadline has passed"));
-    }
-    let factory_addr = chain.deployment.evidence_factory;
-    verify_create_evidence(
-        &evidence,
-        b.owner,
-        U256::from(b.deadline),
-        chain.deployment.chain_id,
-        factory_addr,
-        &sig,
-    )
-    .map_err(|e| ApiError::unauthorized("bad_eip712_signature", e.to_string()))?;
+    let creation = SignedCreation::parse(&body, chain)?;
     // Rate limit (serialised so that concurrent requests cannot both pass).
     let _g = st.relay_lock.lock().await;
     let hour_ago = now_unix() - 3600;
@@ -82,27 +64,7 @@ async fn relay(
             ),
         ));
     }
-    let factory = EvidenceFactory::new(factory_addr, &chain.provider);
-    let params: IEvidenceFactory::EvidenceParams = evidence.into();
-    let predicted = factory
-        .predictEvidence(params.clone(), b.owner)
-        .call()
-        .await
-        .map_err(chain_call("predictEvidence"))?;
-    let call = factory.createEvidenceFor(
-        params,
-        b.owner,
-        U256::from(b.deadline),
-        ABytes::from(sig.to_vec()),
-    );
-    // Simulate first: a revert (existing EC, bad fields) is the client's mistake, named.
-    if let Err(e) = call.call().await {
-        return Err(ApiError::unprocessable(
-            "would_revert",
-            format!("createEvidenceFor would revert: {e}"),
-        ));
-    }
-    let pending = call.send().await.map_err(chain_call("createEvidenceFor"))?;
+    let (predicted, pending) = creation.submit(chain).await?;
     let tx_hash = *pending.tx_hash();
     let tx_key = format!("{tx_hash:#x}");
     st.store.record_relay(&dkey, &tx_key, now_unix()).await?;
@@ -133,4 +95,74 @@ async fn relay(
         }),
     )
         .into_response())
+}
+
+/// An EC creation whose owner signature was checked.
+struct SignedCreation {
+    evidence: Evidence,
+    owner: Address,
+    deadline: u64,
+    signature: [u8; 65],
+}
+
+impl SignedCreation {
+    /// Parses the body and checks the deadline and the owner's EIP-712 signature for this
+    /// chain's factory.
+    fn parse(body: &[u8], chain: &Chain) -> Result<Self, ApiError> {
+        let b: RelayRequest = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request("malformed_body", format!("invalid relay request: {e}"))
+        })?;
+        let signature: [u8; 65] =
+            b.signature.as_ref().try_into().map_err(|_| {
+                ApiError::bad_request("bad_signature", "signature must be 65 bytes")
+            })?;
+        let evidence = Evidence::from(b.evidence);
+        if b.deadline <= now_unix().max(0) as u64 {
+            return Err(ApiError::unprocessable("expired", "deadline has passed"));
+        }
+        verify_create_evidence(
+            &evidence,
+            b.owner,
+            U256::from(b.deadline),
+            chain.deployment.chain_id,
+            chain.deployment.evidence_factory,
+            &signature,
+        )
+        .map_err(|e| ApiError::unauthorized("bad_eip712_signature", e.to_string()))?;
+        Ok(Self {
+            evidence,
+            owner: b.owner,
+            deadline: b.deadline,
+            signature,
+        })
+    }
+
+    /// The EC's predicted address and the sent `createEvidenceFor`, after a simulation (a revert
+    /// — an existing EC, bad fields — is the client's mistake, named).
+    async fn submit(
+        self,
+        chain: &Chain,
+    ) -> Result<(Address, PendingTransactionBuilder<Ethereum>), ApiError> {
+        let factory = EvidenceFactory::new(chain.deployment.evidence_factory, &chain.provider);
+        let params: IEvidenceFactory::EvidenceParams = self.evidence.into();
+        let predicted = factory
+            .predictEvidence(params.clone(), self.owner)
+            .call()
+            .await
+            .map_err(chain_call("predictEvidence"))?;
+        let call = factory.createEvidenceFor(
+            params,
+            self.owner,
+            U256::from(self.deadline),
+            ABytes::from(self.signature.to_vec()),
+        );
+        if let Err(e) = call.call().await {
+            return Err(ApiError::unprocessable(
+                "would_revert",
+                format!("createEvidenceFor would revert: {e}"),
+            ));
+        }
+        let pending = call.send().await.map_err(chain_call("createEvidenceFor"))?;
+        Ok((predicted, pending))
+    }
 }

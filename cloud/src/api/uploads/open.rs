@@ -2,6 +2,7 @@
 //! device behind it, [`crate::chain::binding`]), and the alarm when another device tries.
 
 use super::*;
+use crate::config::UploadConfig;
 
 /// Open (or resume) the upload of an EC's sealed clip.
 ///
@@ -29,85 +30,15 @@ pub(super) async fn create(
     State(st): State<Shared>,
     ApprovedDevice { key: dkey, body }: ApprovedDevice,
 ) -> Result<Response, ApiError> {
-    let b: CreateUpload = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
-    })?;
-    let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
-    let cfg = &st.config.upload;
-    if b.size == 0 || i64::try_from(b.size).is_err() {
-        return Err(ApiError::bad_request(
-            "invalid_size",
-            format!("size {} is not a clip size (1 to 2^63 - 1 bytes)", b.size),
-        ));
-    }
-    if b.size == 0 || b.size > cfg.max_clip_bytes {
-        return Err(ApiError::too_large(
-            "clip_too_large",
-            format!("size {} is not within 1..={}", b.size, cfg.max_clip_bytes),
-        ));
-    }
-    let leaves_bytes = hex::decode(b.leaves.strip_prefix("0x").unwrap_or(&b.leaves))
-        .map_err(|e| ApiError::bad_request("invalid_leaves", format!("leaves: not hex: {e}")))?;
-    let leaves = decode_leaves(&leaves_bytes)
-        .map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
-    if leaves.is_empty() || leaves.len() > cfg.max_leaves as usize {
-        return Err(ApiError::bad_request(
-            "invalid_leaves",
-            format!("{} leaves; expected 1..={}", leaves.len(), cfg.max_leaves),
-        ));
-    }
-    let root = parse_b256(&b.frames_root, "frames_root")?;
-    let computed =
-        frames_root(&leaves).map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
-    if computed != root {
-        return Err(ApiError::unprocessable(
-            "frames_root_mismatch",
-            format!("leaves hash to {computed}, not frames_root {root}"),
-        ));
-    }
-
+    let req = OpenRequest::parse(&body, &st.config.upload)?;
     // Bound to the device behind the EC (chain features on): nobody else may upload its clip.
     if let Some(chain) = &st.chain {
-        authorize(&st, chain, &ec, &dkey).await?;
+        authorize(&st, chain, &req.ec, &dkey).await?;
     }
-    // One live upload per EC: resume an open one by the same device with the same parameters,
-    // replace it otherwise (or replace another device's, once the EC is bound to this one);
-    // refuse a finished one.
-    let existing = st.store.live_upload(&ec).await?;
-    if let Some(r) = existing {
-        let UploadRow {
-            id,
-            device: dev,
-            state,
-            total_size: size,
-            leaves: old_leaves,
-            frames_root: old_root,
-            ..
-        } = r;
-        if dev != dkey {
-            if st.chain.is_none() {
-                return Err(ApiError::conflict(
-                    "ec_taken",
-                    format!("an upload for EC {ec} exists from another device"),
-                ));
-            }
-            // `authorize` bound the EC to this device: the other device's upload is foreign.
-            retire(&st, &id, &ec).await?;
-            tracing::warn!(upload = %upload::log_id(&id), ec = %ec, foreign = %dev, device = %dkey, "replaced an upload by a device the EC is not bound to");
-        } else if state == UploadState::Complete {
-            return Err(ApiError::conflict(
-                "already_uploaded",
-                format!("EC {ec} is already uploaded"),
-            ));
-        } else if size == b.size && old_leaves == leaves_bytes && old_root == root.as_slice() {
-            let row = load(&st, &id).await?;
-            return Ok((StatusCode::OK, Json(view(&st, &row).await?)).into_response());
-        } else {
-            // The device's own upload with other parameters (e.g. abandoned before a re-seal).
-            retire(&st, &id, &ec).await?;
-            tracing::info!(upload = %upload::log_id(&id), ec = %ec, "replaced the device's own open upload (other size or leaves)");
-        }
+    if let Some(resumed) = settle_live_upload(&st, &req, &dkey).await? {
+        return Ok(resumed);
     }
+    let cfg = &st.config.upload;
     let open = st.store.open_uploads_of(&dkey).await?;
     if open >= i64::from(cfg.max_open_per_device) {
         return Err(ApiError::new(
@@ -119,6 +50,7 @@ pub(super) async fn create(
             ),
         ));
     }
+    let ec = &req.ec;
     let id = upload::new_upload_id();
     let now = now_unix();
     st.store
@@ -126,10 +58,10 @@ pub(super) async fn create(
             &NewUpload {
                 id: &id,
                 device: &dkey,
-                ec_address: &ec,
-                total_size: b.size,
-                leaves: &leaves_bytes,
-                frames_root: root.as_slice(),
+                ec_address: ec,
+                total_size: req.size,
+                leaves: &req.leaves,
+                frames_root: req.root.as_slice(),
             },
             now,
         )
@@ -140,9 +72,120 @@ pub(super) async fn create(
             }
             _ => e.into(),
         })?;
-    tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = b.size, "upload opened");
+    tracing::info!(upload = %upload::log_id(&id), ec = %ec, device = %dkey, size = req.size, "upload opened");
     let row = load(&st, &id).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &row).await?)).into_response())
+}
+
+/// A checked `POST /v1/uploads` body.
+struct OpenRequest {
+    /// The EC (storage key form).
+    ec: String,
+    /// The sealed clip's size in bytes.
+    size: u64,
+    /// The encoded per-second leaves, as sent.
+    leaves: Vec<u8>,
+    /// The leaves' root, checked.
+    root: B256,
+}
+
+impl OpenRequest {
+    /// Parses and checks the body: the EC address, a size within `upload.max_clip_bytes`, 1 to
+    /// `upload.max_leaves` leaves, and `frames_root` equal to the leaves' root.
+    fn parse(body: &[u8], cfg: &UploadConfig) -> Result<Self, ApiError> {
+        let b: CreateUpload = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request("malformed_body", format!("invalid upload request: {e}"))
+        })?;
+        let ec = addr_key(&parse_address(&b.ec_address, "ec_address")?);
+        if b.size == 0 || i64::try_from(b.size).is_err() {
+            return Err(ApiError::bad_request(
+                "invalid_size",
+                format!("size {} is not a clip size (1 to 2^63 - 1 bytes)", b.size),
+            ));
+        }
+        if b.size == 0 || b.size > cfg.max_clip_bytes {
+            return Err(ApiError::too_large(
+                "clip_too_large",
+                format!("size {} is not within 1..={}", b.size, cfg.max_clip_bytes),
+            ));
+        }
+        let leaves_bytes =
+            hex::decode(b.leaves.strip_prefix("0x").unwrap_or(&b.leaves)).map_err(|e| {
+                ApiError::bad_request("invalid_leaves", format!("leaves: not hex: {e}"))
+            })?;
+        let leaves = decode_leaves(&leaves_bytes)
+            .map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
+        if leaves.is_empty() || leaves.len() > cfg.max_leaves as usize {
+            return Err(ApiError::bad_request(
+                "invalid_leaves",
+                format!("{} leaves; expected 1..={}", leaves.len(), cfg.max_leaves),
+            ));
+        }
+        let root = parse_b256(&b.frames_root, "frames_root")?;
+        let computed = frames_root(&leaves)
+            .map_err(|e| ApiError::bad_request("invalid_leaves", e.to_string()))?;
+        if computed != root {
+            return Err(ApiError::unprocessable(
+                "frames_root_mismatch",
+                format!("leaves hash to {computed}, not frames_root {root}"),
+            ));
+        }
+        Ok(Self {
+            ec,
+            size: b.size,
+            leaves: leaves_bytes,
+            root,
+        })
+    }
+}
+
+/// One live upload per EC: resumes an open one by the same device with the same parameters
+/// (its 200 answer), replaces it otherwise (or replaces another device's, once the EC is bound
+/// to this one), refuses a finished one. `None`: a new upload may be opened.
+async fn settle_live_upload(
+    st: &Shared,
+    req: &OpenRequest,
+    dkey: &str,
+) -> Result<Option<Response>, ApiError> {
+    let ec = &req.ec;
+    let Some(r) = st.store.live_upload(ec).await? else {
+        return Ok(None);
+    };
+    let UploadRow {
+        id,
+        device: dev,
+        state,
+        total_size: size,
+        leaves: old_leaves,
+        frames_root: old_root,
+        ..
+    } = r;
+    if dev != dkey {
+        if st.chain.is_none() {
+            return Err(ApiError::conflict(
+                "ec_taken",
+                format!("an upload for EC {ec} exists from another device"),
+            ));
+        }
+        // `authorize` bound the EC to this device: the other device's upload is foreign.
+        retire(st, &id, ec).await?;
+        tracing::warn!(upload = %upload::log_id(&id), ec = %ec, foreign = %dev, device = %dkey, "replaced an upload by a device the EC is not bound to");
+    } else if state == UploadState::Complete {
+        return Err(ApiError::conflict(
+            "already_uploaded",
+            format!("EC {ec} is already uploaded"),
+        ));
+    } else if size == req.size && old_leaves == req.leaves && old_root == req.root.as_slice() {
+        let row = load(st, &id).await?;
+        return Ok(Some(
+            (StatusCode::OK, Json(view(st, &row).await?)).into_response(),
+        ));
+    } else {
+        // The device's own upload with other parameters (e.g. abandoned before a re-seal).
+        retire(st, &id, ec).await?;
+        tracing::info!(upload = %upload::log_id(&id), ec = %ec, "replaced the device's own open upload (other size or leaves)");
+    }
+    Ok(None)
 }
 
 /// Refuses an upload for `ec` unless the EC exists, is Pending and is bound to `device`
