@@ -424,7 +424,12 @@ pub fn prepare(
             )),
             SealError::Other(e) => e,
         })?;
-    let umbral_pk = secrets.umbral_secret_key()?.public_key();
+    // The accident's own Umbral key: a kfrag for it opens this accident only, and no two ECs
+    // carry the same `ownerUmbralKey`.
+    let umbral_pk = secrets
+        .owner_seed()
+        .owner_umbral_key(owner_index)?
+        .public_key();
     let wrapped = wrap::wrap(&umbral_pk, &key)?;
     drop(key);
 

@@ -1,6 +1,6 @@
 //! The real daemon on a real 1-minute segment: the manual event button (event file) marks the
 //! segment being recorded; after detection it is sealed, its key wrapped to the owner, thumbnails
-//! and leaves written. The owner can open the sealed clip with the keystore's Umbral key and gets
+//! and leaves written. The owner can open the sealed clip with the accident's Umbral key and gets
 //! the exact segment back.
 // A test reads as one story, step by step: its length is its steps.
 #![allow(clippy::too_many_lines)]
@@ -76,7 +76,7 @@ fn manual_event_ends_as_a_sealed_accident() {
         "the EC's video hash is the record's"
     );
 
-    // The owner opens the sealed clip with the keystore's Umbral key.
+    // The owner opens the sealed clip with the accident's Umbral key (from the owner seed).
     let secrets = load_keystore(root.path().join("keystore.json"), b"test password").unwrap();
     let wrapped = wrap::WrappedKey::from_parts(
         &hex::decode(&prepared.capsule).unwrap(),
@@ -84,8 +84,15 @@ fn manual_event_ends_as_a_sealed_accident() {
     )
     .unwrap();
     let commitment: B256 = prepared.key_commitment.parse().unwrap();
-    let key =
-        wrap::unwrap_own(&secrets.umbral_secret_key().unwrap(), &wrapped, &commitment).unwrap();
+    let umbral = secrets
+        .owner_seed()
+        .owner_umbral_key(prepared.owner_index)
+        .unwrap();
+    assert_eq!(
+        prepared.owner_umbral_key,
+        hex::encode(umbral.public_key().to_bytes())
+    );
+    let key = wrap::unwrap_own(&umbral, &wrapped, &commitment).unwrap();
     let sealed = std::fs::read(&prepared.sealed_path).unwrap();
     assert_eq!(prepared.cipher_hash, hash::keccak256(&sealed).to_string());
     let mut opened = Vec::new();

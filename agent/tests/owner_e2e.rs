@@ -350,6 +350,10 @@ async fn two_relayed_accidents_leave_nothing_on_chain_that_links_them() {
         .clone();
     env.wait_verified_and_listed(&second).await;
     assert_ne!(first.owner, second.owner, "one owner key per accident");
+    assert_ne!(
+        first.owner_umbral_key, second.owner_umbral_key,
+        "one owner Umbral key per accident"
+    );
 
     let mut groups = Vec::new();
     for (i, p) in [&first, &second].into_iter().enumerate() {
@@ -396,7 +400,11 @@ async fn two_relayed_accidents_leave_nothing_on_chain_that_links_them() {
             0,
             "the owner key sent nothing"
         );
-        groups.push([ec, owner, reqc, payee].map(|a| format!("{a:x}")).to_vec());
+        // What names an accident on chain: its EC, owner key, request, payee and the Umbral
+        // key its session key is wrapped to (in the EC's creation log).
+        let mut names = [ec, owner, reqc, payee].map(|a| format!("{a:x}")).to_vec();
+        names.push(p.owner_umbral_key.trim_start_matches("0x").to_lowercase());
+        groups.push(names);
     }
     let wallet = format!("{:x}", env.wallet());
     let device = env.init["device_address"]

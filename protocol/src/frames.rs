@@ -104,23 +104,44 @@ fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Resul
     Ok(leaves)
 }
 
-fn tree_levels(leaves: &[B256]) -> Vec<Vec<B256>> {
-    let mut levels = vec![leaves.to_vec()];
-    while levels.last().expect("non-empty").len() > 1 {
-        let prev = levels.last().expect("non-empty");
-        let next = prev
-            .chunks(2)
-            .map(|c| {
-                if c.len() == 2 {
-                    node(&c[0], &c[1])
-                } else {
-                    c[0]
-                }
-            })
-            .collect();
-        levels.push(next);
+/// One level up a positional tree: neighbours paired (`keccak256(0x01 || l || r)`), an odd last
+/// node carried up unchanged. Shared with the chunk commitment ([`crate::release`]).
+pub(crate) fn pair_up(level: &[B256]) -> Vec<B256> {
+    level
+        .chunks(2)
+        .map(|c| {
+            if c.len() == 2 {
+                node(&c[0], &c[1])
+            } else {
+                c[0]
+            }
+        })
+        .collect()
+}
+
+/// Every level of the positional tree over some leaves, from the leaves up to the root.
+pub(crate) struct MerkleLevels(Vec<Vec<B256>>);
+
+impl MerkleLevels {
+    /// The levels over `leaves` (at least one).
+    pub(crate) fn of(leaves: &[B256]) -> Self {
+        let mut levels = vec![leaves.to_vec()];
+        while levels.last().expect("non-empty").len() > 1 {
+            let next = pair_up(levels.last().expect("non-empty"));
+            levels.push(next);
+        }
+        Self(levels)
     }
-    levels
+
+    /// The levels, leaves first.
+    pub(crate) fn levels(&self) -> &[Vec<B256>] {
+        &self.0
+    }
+
+    /// The tree root (before the count is bound to it).
+    pub(crate) fn root(&self) -> B256 {
+        self.0.last().expect("non-empty")[0]
+    }
 }
 
 fn bind(count: u32, tree_root: &B256) -> B256 {
@@ -130,8 +151,7 @@ fn bind(count: u32, tree_root: &B256) -> B256 {
 /// `framesRoot` of a list of leaves (at least one).
 pub fn frames_root(leaves: &[B256]) -> Result<B256> {
     let count = check_count(leaves.len())?;
-    let levels = tree_levels(leaves);
-    Ok(bind(count, &levels.last().expect("non-empty")[0]))
+    Ok(bind(count, &MerkleLevels::of(leaves).root()))
 }
 
 fn check_count(n: usize) -> Result<u32> {
@@ -165,7 +185,11 @@ pub fn prove(leaves: &[B256], index: u32) -> Result<MerkleProof> {
     }
     let mut siblings = Vec::new();
     let mut i = index as usize;
-    for level in tree_levels(leaves).iter().take_while(|l| l.len() > 1) {
+    for level in MerkleLevels::of(leaves)
+        .levels()
+        .iter()
+        .take_while(|l| l.len() > 1)
+    {
         if i % 2 == 1 {
             siblings.push(level[i - 1]);
         } else if i + 1 < level.len() {

@@ -7,6 +7,12 @@
 //! * Owner keys: BIP-32 from the owner seed at `m/44'/60'/7'/0/<accident index>`
 //!   ([`OWNER_KEY_PATH_PREFIX`]); the seed is a 64-byte BIP-39 seed, so one backup recovers the
 //!   key of every Evidence Contract.
+//! * Owner Umbral keys, one per accident as well: the secp256k1 scalar at
+//!   `m/44'/60'/7'/1'/<accident index>'` ([`OWNER_UMBRAL_PATH_PREFIX`], hardened: an accident's
+//!   owner key says nothing about it). The session key of accident `i` is wrapped to key `i`, so
+//!   the kfrag a requester of one accident gets re-encrypts no other accident's capsule, and no
+//!   two ECs carry the same `ownerUmbralKey` (which would link them on chain). The keystore's
+//!   own Umbral key wraps only the accidents sealed before this rule (kept for those).
 //!
 //! What is a library and what is ours: BIP-32 derivation is the `bip32` crate (k256 backend)
 //! and BIP-39 phrases the `bip39` crate (word list and checksum checked: a mistyped backup is
@@ -38,6 +44,10 @@ use crate::{
 pub const OWNER_KEY_PATH_PREFIX: [u32; 4] = [44 | HARDENED, 60 | HARDENED, 7 | HARDENED, 0];
 /// The hardened-index bit.
 pub const HARDENED: u32 = 0x8000_0000;
+/// BIP-32 path of the accidents' owner Umbral keys, before the hardened accident index:
+/// `m/44'/60'/7'/1'`.
+pub const OWNER_UMBRAL_PATH_PREFIX: [u32; 4] =
+    [44 | HARDENED, 60 | HARDENED, 7 | HARDENED, 1 | HARDENED];
 
 /// The owner's 64-byte root seed. Zeroized on drop; `Debug` is redacted.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
@@ -101,6 +111,22 @@ impl OwnerSeed {
             index,
             signer: self.derive_path(&path)?,
         })
+    }
+}
+
+impl OwnerSeed {
+    /// The owner Umbral key of accident `index` (`m/44'/60'/7'/1'/<index>'`, index < 2^31):
+    /// the key its session key is wrapped to and its kfrags delegate from.
+    pub fn owner_umbral_key(&self, index: u32) -> Result<UmbralSecretKey> {
+        if index & HARDENED != 0 {
+            return Err(Error::Derivation(format!(
+                "accident index {index} must be below 2^31"
+            )));
+        }
+        let mut path = OWNER_UMBRAL_PATH_PREFIX.to_vec();
+        path.push(index | HARDENED);
+        let key = Zeroizing::new(<[u8; 32]>::from(self.derive_path(&path)?.to_bytes()));
+        UmbralSecretKey::from_be_bytes(&key)
     }
 }
 
@@ -551,6 +577,57 @@ mod tests {
             seed.owner_key(0).unwrap().address(),
             seed.owner_key(1).unwrap().address()
         );
+    }
+
+    #[test]
+    fn each_accident_has_its_own_umbral_key_and_a_kfrag_opens_only_its_accident() {
+        use crate::{seal::SessionKey, wrap};
+        let s = Secrets::generate();
+        let seed = s.owner_seed();
+        let (u0, u1) = (
+            seed.owner_umbral_key(0).unwrap(),
+            seed.owner_umbral_key(1).unwrap(),
+        );
+        assert_eq!(
+            u0.public_key(),
+            seed.owner_umbral_key(0).unwrap().public_key(),
+            "derived, not random"
+        );
+        assert_ne!(u0.public_key(), u1.public_key());
+        assert_ne!(u0.public_key(), s.umbral_secret_key().unwrap().public_key());
+        let signer = seed.owner_key(0).unwrap().kfrag_signer();
+        assert_ne!(u0.public_key(), signer.verifying_key(), "not the owner key");
+        assert!(seed.owner_umbral_key(HARDENED).is_err());
+        // The kfrag a requester of accident 0 gets opens accident 0's capsule and not the next
+        // accident's (which one long-lived Umbral key would let it open).
+        let requester = wrap::UmbralSecretKey::generate();
+        let (k0, k1) = (SessionKey::generate(), SessionKey::generate());
+        let w0 = wrap::wrap(&u0.public_key(), &k0).unwrap();
+        let w1 = wrap::wrap(&u1.public_key(), &k1).unwrap();
+        let kfrag = wrap::grant(&u0, &signer, &requester.public_key());
+        let signer_pk = signer.verifying_key();
+        let got = wrap::recover(
+            &requester,
+            &u0.public_key(),
+            &signer_pk,
+            &w0,
+            &kfrag,
+            &k0.commitment(),
+        );
+        assert!(got.unwrap() == k0);
+        for owner_pk in [u0.public_key(), u1.public_key()] {
+            assert!(
+                wrap::recover(
+                    &requester,
+                    &owner_pk,
+                    &signer_pk,
+                    &w1,
+                    &kfrag,
+                    &k1.commitment()
+                )
+                .is_err()
+            );
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! * [`chain`] — gap / fork / break / reorder findings over a device's records.
 //! * [`seal`] — chunked AES-256-GCM sealed clips.
 //! * [`wrap`] — Umbral key wrapping, kfrags, cfrags.
-//! * [`keys`] — keystore and per-accident owner keys.
+//! * [`keys`] — keystore and per-accident owner keys and owner Umbral keys.
 //! * [`frames`] (with [`mp4`]) — per-second frame leaves, Merkle tree, `framesRoot`, diffs.
+//! * [`release`] — the key tree and chunk commitment for releasing a time window (format only:
+//!   not used by the flow yet).
 //! * [`eip712`] — typed data for relayed Evidence Contract creation.
 //! * [`auth`] — signed API requests to the cloud.
 //! * [`bindings`] — alloy contract bindings from the forge artifacts.
@@ -22,9 +24,9 @@
 //! use dashledger_protocol::{keys::OwnerSeed, seal, wrap};
 //!
 //! # fn main() -> Result<(), dashledger_protocol::Error> {
-//! // The owner's long-lived Umbral key and seed (kept in the keystore).
-//! let owner_umbral = wrap::UmbralSecretKey::generate();
+//! // The owner's seed (kept in the keystore) gives accident #0's Umbral key and EC owner key.
 //! let seed = OwnerSeed::generate();
+//! let owner_umbral = seed.owner_umbral_key(0)?;
 //!
 //! // Agent, on an accident: seal the clip under a fresh session key and wrap the key.
 //! let clip = vec![0x42u8; 200_000];
@@ -69,6 +71,7 @@ pub mod keys;
 pub mod layers;
 pub mod mp4;
 pub mod record;
+pub mod release;
 pub mod seal;
 pub mod status;
 pub mod wrap;

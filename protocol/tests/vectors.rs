@@ -1,9 +1,10 @@
 //! Known-answer vectors in `protocol/vectors/`.
 //!
-//! `keccak.json`, `records.json`, `keys.json`, `keystore-cast.json` come from Foundry's `cast`
-//! (`protocol/vectors/gen_cast_vectors.py`). `seal.json` and `wrap.json` are written by this
-//! crate for the web page (`DASHLEDGER_WRITE_VECTORS=1 cargo test -p dashledger-protocol --test
-//! vectors` regenerates them) and checked here in both directions.
+//! `keccak.json`, `records.json`, `keys.json`, `keystore-cast.json` and `release-cast.json` come
+//! from Foundry's `cast` (`protocol/vectors/gen_cast_vectors.py`). `seal.json`, `wrap.json` and
+//! `release.json` are written by this crate for the web page (`DASHLEDGER_WRITE_VECTORS=1 cargo
+//! test -p dashledger-protocol --test vectors` regenerates them) and checked here in both
+//! directions.
 
 use std::path::PathBuf;
 
@@ -120,6 +121,17 @@ fn owner_keys_match_cast_derivation() {
             assert_eq!(
                 seed.owner_key(idx.parse().unwrap()).unwrap().address(),
                 want
+            );
+        }
+        if let Some(idx) = path.strip_prefix("m/44'/60'/7'/1'/") {
+            let index = idx.trim_end_matches('\'').parse().unwrap();
+            assert_eq!(
+                seed.owner_umbral_key(index)
+                    .unwrap()
+                    .public_key()
+                    .eth_address(),
+                want,
+                "the accident's owner Umbral key is the scalar at {path}"
             );
         }
     }
@@ -312,4 +324,115 @@ fn wrap_vectors_recover() {
         key
     );
     assert_eq!(wrap::unwrap_own(&owner, &w, &commitment).unwrap(), key);
+}
+
+/// `release.json`: the window-release key tree and chunk commitment (docs/formats.md, "Window
+/// release") for a 60-chunk clip under the key 00 01 … 1f, window 20..40; written by this crate,
+/// reproduced here, and re-derived from the stored node keys alone.
+/// The chunks whose keys `release.json` lists (inside and outside the window).
+const CHUNK_KEYS: [u32; 5] = [0, 19, 20, 39, 59];
+
+fn release_vectors() -> Value {
+    use dashledger_protocol::release::{KeyTree, chunk_leaf, chunks_root, prove_range};
+    let session = SessionKey::from_bytes(core::array::from_fn(|i| i as u8));
+    let tree = KeyTree::new(&session, 60).unwrap();
+    let window = tree.window(20..40).unwrap();
+    let leaves: Vec<B256> = (0..60u32)
+        .map(|i| chunk_leaf(i, &pattern(100 + i as usize)))
+        .collect();
+    let proof = prove_range(&leaves, 20..40).unwrap();
+    json!({
+        "session_key": format!("0x{}", hex::encode(session.expose_secret())),
+        "chunks": 60,
+        "depth": tree.depth(),
+        "chunk_keys": (CHUNK_KEYS.iter().map(|&i| json!({
+            "chunk": i,
+            "key": format!("0x{}", hex::encode(tree.chunk_key(i).unwrap().expose_secret())),
+        })).collect::<Vec<_>>()),
+        "window": [20, 40],
+        "cover": (window.nodes().iter().map(|(n, k)| json!({
+            "depth": n.depth, "index": n.index,
+            "key": format!("0x{}", hex::encode(k.expose_secret())),
+        })).collect::<Vec<_>>()),
+        "chunk_ciphertext": "chunk i is pattern(100 + i): byte j = (j * 31) mod 251",
+        "leaves": (leaves.iter().map(|l| l.to_string()).collect::<Vec<_>>()),
+        "chunks_root": chunks_root(&leaves).unwrap().to_string(),
+        "range_proof_siblings": (proof.siblings.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+    })
+}
+
+#[test]
+fn release_vectors_are_reproduced_and_rederived() {
+    use dashledger_protocol::release::{Node, RangeProof, WindowKeys};
+    let generated = release_vectors();
+    let path = dir().join("release.json");
+    if writing() {
+        std::fs::write(&path, serde_json::to_string_pretty(&generated).unwrap()).unwrap();
+    }
+    let stored = load("release.json");
+    assert_eq!(
+        stored, generated,
+        "release.json differs from what the crate produces"
+    );
+    // A requester holding only the cover's node keys gets the window's chunk keys.
+    let nodes: Vec<(Node, SessionKey)> = stored["cover"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let node = Node {
+                depth: c["depth"].as_u64().unwrap() as u8,
+                index: c["index"].as_u64().unwrap() as u32,
+            };
+            (
+                node,
+                SessionKey::from_bytes(unhex(&c["key"]).try_into().unwrap()),
+            )
+        })
+        .collect();
+    let keys = WindowKeys::from_nodes(60, 20..40, nodes).unwrap();
+    for c in stored["chunk_keys"].as_array().unwrap() {
+        let i = c["chunk"].as_u64().unwrap() as u32;
+        match keys.chunk_key(i) {
+            Some(k) => assert_eq!(k.expose_secret().to_vec(), unhex(&c["key"]), "chunk {i}"),
+            None => assert!(!(20..40).contains(&i), "chunk {i} is in the window"),
+        }
+    }
+    let leaves: Vec<B256> = stored["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().parse().unwrap())
+        .collect();
+    let proof = RangeProof {
+        leaf_count: 60,
+        range: 20..40,
+        siblings: stored["range_proof_siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().parse().unwrap())
+            .collect(),
+    };
+    let root: B256 = stored["chunks_root"].as_str().unwrap().parse().unwrap();
+    assert!(proof.verify(&root, &leaves[20..40]));
+}
+
+#[test]
+fn release_key_tree_matches_cast() {
+    use dashledger_protocol::release::{KeyTree, Node};
+    let v = load("release-cast.json");
+    let session = SessionKey::from_bytes(unhex(&v["session_key"]).try_into().unwrap());
+    let tree = KeyTree::new(&session, v["chunks"].as_u64().unwrap() as u32).unwrap();
+    for n in v["nodes"].as_array().unwrap() {
+        let node = Node {
+            depth: n["depth"].as_u64().unwrap() as u8,
+            index: n["index"].as_u64().unwrap() as u32,
+        };
+        assert_eq!(
+            tree.node_key(node).unwrap().expose_secret().to_vec(),
+            unhex(&n["key"]),
+            "{node:?}"
+        );
+    }
 }

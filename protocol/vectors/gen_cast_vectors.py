@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerates the known-answer vectors that come from Foundry's `cast` (an independent
-implementation): keccak.json, records.json, keys.json, keystore-cast.json.
+implementation): keccak.json, records.json, keys.json, keystore-cast.json, release-cast.json.
 
 Run from the repository root: python3 protocol/vectors/gen_cast_vectors.py
 The Rust tests (protocol/tests/vectors.rs) check the crate against these files."""
@@ -52,7 +52,9 @@ json.dump({"source": "layout built in Python, signature by `cast wallet sign` (E
 # --- BIP-32 owner keys ----------------------------------------------------------------------
 M = "test test test test test test test test test test test junk"
 keys = []
-for path in ["m/44'/60'/0'/0/0", "m/44'/60'/7'/0/0", "m/44'/60'/7'/0/1", "m/44'/60'/7'/0/41"]:
+# The last two: accident owner Umbral keys (their scalar's Ethereum address).
+for path in ["m/44'/60'/0'/0/0", "m/44'/60'/7'/0/0", "m/44'/60'/7'/0/1", "m/44'/60'/7'/0/41",
+             "m/44'/60'/7'/1'/0'", "m/44'/60'/7'/1'/41'"]:
     keys.append({"path": path, "address": cast("wallet", "address", "--mnemonic", M, "--mnemonic-derivation-path", path)})
 json.dump({"source": "cast wallet address --mnemonic ... --mnemonic-derivation-path ...",
            "mnemonic": M, "passphrase": "", "vectors": keys}, open(os.path.join(OUT, "keys.json"), "w"), indent=1)
@@ -63,4 +65,20 @@ with tempfile.TemporaryDirectory() as d:
     ks = json.load(open(os.path.join(d, "k")))
 json.dump({"source": "cast wallet import --unsafe-password dashledger", "password": "dashledger",
            "private_key": KEY0, "keystore": ks}, open(os.path.join(OUT, "keystore-cast.json"), "w"), indent=1)
+# --- window release: key tree derivation (docs/formats.md, "Window release") ------------------
+def release_cast():
+    session = bytes(range(32))
+    tag, ntag = b"dashledger:key-tree:v1".hex(), b"dashledger:key-node:v1".hex()
+    root = cast("keccak", "0x" + tag + (60).to_bytes(4, "big").hex() + session.hex())
+    def walk(key, sides):
+        for side in sides:
+            key = cast("keccak", "0x" + ntag + ("01" if side else "00") + key[2:])
+        return key
+    # Depth 6 for 60 chunks; node (depth, index) is reached by the bits of index, high first.
+    nodes = [(6, 0), (6, 59), (4, 5), (3, 3)]
+    out = [{"depth": d, "index": i, "key": walk(root, [(i >> (d - 1 - b)) & 1 for b in range(d)])}
+           for d, i in nodes]
+    json.dump({"source": "cast keccak over the preimages of docs/formats.md", "session_key": "0x" + session.hex(),
+               "chunks": 60, "nodes": out}, open(os.path.join(OUT, "release-cast.json"), "w"), indent=1)
+release_cast()
 print("ok")

@@ -54,8 +54,10 @@ pub enum OwnerError {
         /// The chain's time.
         now: u64,
     },
-    /// The EC's key was wrapped to another Umbral key than the keystore's.
-    #[error("EC {ec} was wrapped to another Umbral key than this keystore's")]
+    /// The EC's key was wrapped to neither the accident's Umbral key nor the keystore's.
+    #[error(
+        "EC {ec} was wrapped to an Umbral key of another keystore (neither its accident's nor this keystore's own)"
+    )]
     OtherUmbralKey {
         /// The EC.
         ec: Address,

@@ -503,7 +503,9 @@ impl OwnerChain {
     }
 
     /// The kfrag for the request's requester, signed by the EC's owner key, with that key as an
-    /// Umbral key and the download link; the keystore's Umbral key must be the accident's.
+    /// Umbral key and the download link. It delegates from the Umbral key the accident's session
+    /// key was wrapped to: the accident's own (derived from the owner seed) or, for an accident
+    /// sealed before those, the keystore's.
     async fn grant(
         &self,
         secrets: &Secrets,
@@ -513,10 +515,11 @@ impl OwnerChain {
         ec: Address,
     ) -> Result<Grant, AgentError> {
         let requester_pk = self.requester_key(reqc).await?;
-        let owner_umbral = secrets.umbral_secret_key()?;
-        if hex::encode(owner_umbral.public_key().to_bytes()) != prepared.owner_umbral_key {
-            return Err(OwnerError::OtherUmbralKey { ec }.into());
-        }
+        let own = secrets.owner_seed().owner_umbral_key(owner.index())?;
+        let owner_umbral = [own, secrets.umbral_secret_key()?]
+            .into_iter()
+            .find(|k| hex::encode(k.public_key().to_bytes()) == prepared.owner_umbral_key)
+            .ok_or(OwnerError::OtherUmbralKey { ec })?;
         let signer = owner.kfrag_signer();
         let kfrag = Bytes::from(wrap::grant(&owner_umbral, &signer, &requester_pk));
         // The key that signed the kfrag (the EC owner key as an Umbral key), not the delegating
