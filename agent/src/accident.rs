@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dashledger_protocol::frames::{encode_leaves, frame_leaves, frames_root};
+use dashledger_protocol::frames::{LeafStream, encode_leaves, frame_leaves, frames_root};
 use dashledger_protocol::hash::keccak256;
 use dashledger_protocol::keys::Secrets;
 use dashledger_protocol::{seal, wrap};
@@ -283,20 +283,36 @@ impl From<AgentError> for SealError {
     }
 }
 
+/// Bytes of samples the single pass may hold while it waits for the samples they follow in their
+/// second's leaf (a few seconds of video; more means a file not interleaved by time, whose
+/// leaves then take a second read).
+const LEAF_STREAM_MAX_HELD: usize = 32 << 20;
+
 /// Seals `path` into `sealed_path` in one pass over the segment: the plaintext is hashed as it
-/// is read (it must still be `video_hash`, the file that was recorded) and the ciphertext as it is
-/// written (no second read of either). Returns the seal's stats and the ciphertext's Keccak-256.
+/// is read (it must still be `video_hash`, the file that was recorded) and its per-second frame
+/// leaves computed from the same bytes (after reading only the MP4's sample tables), the
+/// ciphertext hashed as it is written (no second read of either). Returns the seal's stats, the
+/// ciphertext's Keccak-256 and the leaves (`None` when the single pass could not make them).
 fn seal_once(
     path: &Path,
     sealed_path: &Path,
     key: &seal::SessionKey,
     video_hash: [u8; 32],
     stop: &CancellationToken,
-) -> Result<(seal::SealStats, B256), SealError> {
+) -> Result<(seal::SealStats, B256, Option<Vec<B256>>), SealError> {
     let tmp = sealed_path.with_extension("sealed.tmp");
     let input =
         std::fs::File::open(path).map_err(|e| AgentError::io("cannot open segment", path, e))?;
-    let mut reader = HashingReader::new(std::io::BufReader::new(input), stop);
+    let leaves = dashledger_protocol::mp4::read_tracks(&mut std::io::BufReader::new(&input))
+        .and_then(|tracks| LeafStream::new(&tracks, LEAF_STREAM_MAX_HELD))
+        .inspect_err(
+            |e| tracing::debug!(error = %e, "no single-pass leaves: they take a second read"),
+        )
+        .ok();
+    let mut input = input;
+    std::io::Seek::rewind(&mut input)
+        .map_err(|e| AgentError::io("cannot rewind segment", path, e))?;
+    let mut reader = HashingReader::new(std::io::BufReader::new(input), stop, leaves);
     let out = std::fs::File::create(&tmp).map_err(|e| AgentError::io("cannot create", &tmp, e))?;
     let mut writer = HashingWriter::new(std::io::BufWriter::new(out));
     let sealed = seal::seal(&mut reader, &mut writer, key);
@@ -314,12 +330,13 @@ fn seal_once(
         .map_err(|e| discard(AgentError::io("cannot write", &tmp, e.into_error()).into()))?;
     f.sync_all()
         .map_err(|e| discard(AgentError::io("cannot sync", &tmp, e).into()))?;
-    if reader.finish().0 != video_hash {
+    let (plain_hash, leaves) = reader.finish();
+    if plain_hash.0 != video_hash {
         return Err(discard(SealError::Changed));
     }
     std::fs::rename(&tmp, sealed_path)
         .map_err(|e| AgentError::io("cannot rename", sealed_path, e))?;
-    Ok((stats, cipher_hash))
+    Ok((stats, cipher_hash, leaves))
 }
 
 /// The segment's per-second leaves (protocol's definition), stopping when the daemon stops.
@@ -416,8 +433,8 @@ pub fn prepare(
 
     let key = seal::SessionKey::generate();
     let sealed_path = dir.join("clip.sealed");
-    let (stats, cipher_hash) =
-        seal_once(path, &sealed_path, &key, video_hash, stop).map_err(|e| match e {
+    let (stats, cipher_hash, leaves) = seal_once(path, &sealed_path, &key, video_hash, stop)
+        .map_err(|e| match e {
             SealError::Changed => AgentError::OutboxState(format!(
                 "segment {} changed since it was hashed; cannot seal it",
                 segment.name
@@ -434,7 +451,7 @@ pub fn prepare(
     drop(key);
 
     let (thumb_first, thumb_last, first_jpg) = thumbnails(&dir, state_dir, segment, path, stop)?;
-    let (leaves_path, leaf_count, root) = write_leaves(&dir, path, stop)?;
+    let (leaves_path, leaf_count, root) = write_leaves(&dir, path, leaves, stop)?;
 
     let (latitude, longitude) = microdegrees(fix);
     if fix.is_none() {
@@ -488,14 +505,18 @@ fn thumbnails(
     Ok((thumb_first, thumb_last, first_jpg))
 }
 
-/// The per-second frame leaves of the segment at `path`, written to `dir/leaves.bin`: the file,
-/// the number of leaves and their root.
+/// The per-second frame leaves of the segment at `path` (`streamed`, made while sealing, or read
+/// again), written to `dir/leaves.bin`: the file, the number of leaves and their root.
 fn write_leaves(
     dir: &Path,
     path: &Path,
+    streamed: Option<Vec<B256>>,
     stop: &CancellationToken,
 ) -> Result<(PathBuf, usize, B256), AgentError> {
-    let leaves = leaves_of(path, stop)?;
+    let leaves = match streamed {
+        Some(leaves) => leaves,
+        None => leaves_of(path, stop)?,
+    };
     let root = frames_root(&leaves)?;
     let leaves_path = dir.join("leaves.bin");
     write_atomic(&leaves_path, &encode_leaves(&leaves))?;
@@ -531,18 +552,27 @@ impl<R: std::io::Seek> std::io::Seek for StopReader<'_, R> {
 struct HashingReader<'a, R> {
     inner: StopReader<'a, R>,
     hasher: Keccak256,
+    /// The frame leaves made from the same bytes; dropped if the stream gives up.
+    leaves: Option<LeafStream>,
 }
 
 impl<'a, R: std::io::Read> HashingReader<'a, R> {
-    fn new(inner: R, stop: &'a CancellationToken) -> Self {
+    fn new(inner: R, stop: &'a CancellationToken, leaves: Option<LeafStream>) -> Self {
         Self {
             inner: StopReader { inner, stop },
             hasher: Keccak256::new(),
+            leaves,
         }
     }
 
-    fn finish(self) -> B256 {
-        B256::from_slice(&self.hasher.finalize())
+    /// The Keccak-256 of what was read, and the leaves if the stream made them.
+    fn finish(self) -> (B256, Option<Vec<B256>>) {
+        let leaves = self.leaves.and_then(|l| {
+            l.finish()
+                .inspect_err(|e| tracing::debug!(error = %e, "single-pass leaves failed: a second read makes them"))
+                .ok()
+        });
+        (B256::from_slice(&self.hasher.finalize()), leaves)
     }
 }
 
@@ -550,6 +580,12 @@ impl<R: std::io::Read> std::io::Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        if let Some(l) = &mut self.leaves
+            && let Err(e) = l.update(&buf[..n])
+        {
+            tracing::debug!(error = %e, "single-pass leaves given up: a second read makes them");
+            self.leaves = None;
+        }
         Ok(n)
     }
 }
@@ -594,19 +630,44 @@ mod tests {
     fn hashing_reader_and_writer_match_keccak_of_the_bytes() {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let stop = CancellationToken::new();
-        let mut r = HashingReader::new(&data[..], &stop);
+        let mut r = HashingReader::new(&data[..], &stop, None);
         let mut w = HashingWriter::new(Vec::new());
         std::io::copy(&mut r, &mut w).unwrap();
         let (out, written) = w.finish();
         assert_eq!(out, data);
         assert_eq!(written, keccak256(&data));
-        assert_eq!(r.finish(), keccak256(&data));
+        assert_eq!(r.finish(), (keccak256(&data), None));
+    }
+
+    /// The seal's one pass gives the frame leaves too: the same as reading the file again; a
+    /// file that is no MP4 is still sealed (its leaves are then left to the second read).
+    #[test]
+    fn sealing_makes_the_frame_leaves_in_the_same_pass() {
+        let mp4 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/data/tiny.mp4");
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let key = seal::SessionKey::generate();
+        let hash = keccak256(std::fs::read(&mp4).unwrap()).0;
+        let out = dir.path().join("clip.sealed");
+        let Ok((_, _, leaves)) = seal_once(&mp4, &out, &key, hash, &stop) else {
+            panic!("sealing failed");
+        };
+        let want = dashledger_protocol::frames::frame_leaves_file(&mp4).unwrap();
+        assert_eq!(leaves, Some(want));
+
+        let other = dir.path().join("not.mp4");
+        std::fs::write(&other, vec![7u8; 5000]).unwrap();
+        let hash = keccak256(vec![7u8; 5000]).0;
+        let Ok((stats, _, leaves)) = seal_once(&other, &out, &key, hash, &stop) else {
+            panic!("sealing failed");
+        };
+        assert_eq!((stats.plaintext_len, leaves), (5000, None));
     }
 
     #[test]
     fn a_stopped_reader_fails_instead_of_reading() {
         let stop = CancellationToken::new();
-        let mut r = HashingReader::new(&[1u8, 2, 3][..], &stop);
+        let mut r = HashingReader::new(&[1u8, 2, 3][..], &stop, None);
         let mut b = [0u8; 2];
         assert_eq!(r.read(&mut b).unwrap(), 2);
         stop.cancel();

@@ -58,17 +58,7 @@ pub fn frame_leaves_file(path: impl AsRef<std::path::Path>) -> Result<Vec<B256>>
 
 fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Result<Vec<B256>> {
     let second = |t: &Track, dts: u64| dts / u64::from(t.timescale);
-    let max = tracks
-        .iter()
-        .filter_map(|t| t.samples.last().map(|s| second(t, s.dts)))
-        .max()
-        .ok_or_else(|| Error::Mp4("the file has no media samples".into()))?;
-    if max >= MAX_SECONDS {
-        return Err(Error::Mp4Unsupported(format!(
-            "segment spans {} seconds (max {MAX_SECONDS})",
-            max + 1
-        )));
-    }
+    let max = last_second(tracks)?;
     let mut cursors = vec![0usize; tracks.len()];
     let mut buf = vec![0u8; 64 * 1024];
     let mut leaves = Vec::with_capacity(max as usize + 1);
@@ -102,6 +92,197 @@ fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Resul
         leaves.push(B256::from(out));
     }
     Ok(leaves)
+}
+
+/// The per-second leaves computed from the segment's bytes as they stream past in file order: the
+/// sealer's one sequential pass gives them too, instead of a second read that seeks to every
+/// sample. The sample tables come first ([`read_tracks`] reads only the box headers and `moov`).
+///
+/// A sample that arrives before the ones it follows in its leaf (track order, then decode order)
+/// is held until they are hashed, up to `max_held` bytes. A file whose tracks are not interleaved
+/// by time needs more than that: [`LeafStream::update`] then fails and the caller uses
+/// [`frame_leaves`] (which seeks). Either way the leaves are the same bytes.
+#[derive(Debug)]
+pub struct LeafStream {
+    max_held: usize,
+    held: usize,
+    pos: u64,
+    /// Samples hashed into some leaf, sorted by offset: (offset, size, id).
+    by_offset: Vec<(u64, u32, usize)>,
+    next_start: usize,
+    /// Started, not yet complete: (offset, size, id, bytes so far).
+    active: Vec<(u64, u32, usize, Vec<u8>)>,
+    /// Per sample id: its second, track ID and size.
+    meta: Vec<(usize, u32, u32)>,
+    /// Complete samples not yet hashed, by id.
+    ready: Vec<Option<Vec<u8>>>,
+    /// Per second: sample ids in leaf order, how many are hashed, the leaf's hasher.
+    order: Vec<Vec<usize>>,
+    hashed: Vec<usize>,
+    hashers: Vec<Keccak256>,
+}
+
+impl LeafStream {
+    /// A stream over a file with these `tracks` (as [`read_tracks`] returns them), holding at
+    /// most `max_held` bytes of early samples.
+    pub fn new(tracks: &[Track], max_held: usize) -> Result<Self> {
+        let max = last_second(tracks)?;
+        let seconds = max as usize + 1;
+        let (mut meta, mut by_offset, mut order) =
+            (Vec::new(), Vec::new(), vec![Vec::new(); seconds]);
+        // The same walk as `leaves_from_tracks`: per second, each track's samples of that second.
+        let mut cursors = vec![0usize; tracks.len()];
+        for (sec, ids) in order.iter_mut().enumerate() {
+            for (t, cur) in tracks.iter().zip(cursors.iter_mut()) {
+                while let Some(s) = t.samples.get(*cur) {
+                    if s.dts / u64::from(t.timescale) != sec as u64 {
+                        break;
+                    }
+                    ids.push(meta.len());
+                    by_offset.push((s.offset, s.size, meta.len()));
+                    meta.push((sec, t.track_id, s.size));
+                    *cur += 1;
+                }
+            }
+        }
+        by_offset.sort_unstable();
+        let hashers = (0..seconds as u32)
+            .map(|sec| {
+                let mut k = Keccak256::new();
+                k.update(LEAF_TAG);
+                k.update(sec.to_be_bytes());
+                k
+            })
+            .collect();
+        Ok(Self {
+            max_held,
+            held: 0,
+            pos: 0,
+            ready: vec![None; meta.len()],
+            by_offset,
+            next_start: 0,
+            active: Vec::new(),
+            meta,
+            hashed: vec![0; seconds],
+            order,
+            hashers,
+        })
+    }
+
+    /// The next bytes of the file (the first call gets offset 0).
+    pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
+        let (start, end) = (self.pos, self.pos + bytes.len() as u64);
+        self.start_samples_before(end)?;
+        let mut i = 0;
+        while i < self.active.len() {
+            let (off, size, _, buf) = &mut self.active[i];
+            let (from, to) = ((*off).max(start), (*off + u64::from(*size)).min(end));
+            if from < to {
+                buf.extend_from_slice(&bytes[(from - start) as usize..(to - start) as usize]);
+            }
+            if buf.len() == *size as usize {
+                let (_, _, id, buf) = self.active.swap_remove(i);
+                self.complete(id, buf);
+            } else {
+                i += 1;
+            }
+        }
+        self.pos = end;
+        Ok(())
+    }
+
+    /// The leaves, once the whole file went through [`update`](Self::update).
+    pub fn finish(mut self) -> Result<Vec<B256>> {
+        // Empty samples at the very end of the file start (and complete) here.
+        self.start_samples_before(self.pos + 1)?;
+        let beyond = self
+            .active
+            .iter()
+            .map(|&(off, size, _, _)| (off, size))
+            .chain(
+                self.by_offset[self.next_start..]
+                    .iter()
+                    .map(|&(off, size, _)| (off, size)),
+            )
+            .min();
+        if let Some((off, size)) = beyond {
+            return Err(Error::Mp4(format!(
+                "a sample at offset {off} ({size} bytes) lies beyond the end of the file ({} bytes)",
+                self.pos
+            )));
+        }
+        Ok(self
+            .hashers
+            .into_iter()
+            .map(|k| {
+                let out: [u8; 32] = k.finalize().into();
+                B256::from(out)
+            })
+            .collect())
+    }
+
+    /// Starts every sample that begins before `end` (an empty one is complete at once); fails
+    /// before holding more than `max_held` bytes.
+    fn start_samples_before(&mut self, end: u64) -> Result<()> {
+        while let Some(&(off, size, id)) = self.by_offset.get(self.next_start) {
+            if off >= end {
+                break;
+            }
+            self.next_start += 1;
+            self.held += size as usize;
+            if self.held > self.max_held {
+                return Err(self.not_interleaved());
+            }
+            if size == 0 {
+                self.complete(id, Vec::new());
+            } else {
+                self.active.push((off, size, id, Vec::new()));
+            }
+        }
+        Ok(())
+    }
+
+    fn not_interleaved(&self) -> Error {
+        Error::Mp4Unsupported(format!(
+            "the tracks are not interleaved by time: more than {} bytes of samples arrive before \
+             the samples they follow",
+            self.max_held
+        ))
+    }
+
+    /// Hashes what of sample `id`'s leaf can be hashed now that it is complete.
+    fn complete(&mut self, id: usize, bytes: Vec<u8>) {
+        let sec = self.meta[id].0;
+        self.ready[id] = Some(bytes);
+        while let Some(&next) = self.order[sec].get(self.hashed[sec]) {
+            let Some(b) = self.ready[next].take() else {
+                break;
+            };
+            let (_, track_id, size) = self.meta[next];
+            let k = &mut self.hashers[sec];
+            k.update(track_id.to_be_bytes());
+            k.update(size.to_be_bytes());
+            k.update(&b);
+            self.held -= size as usize;
+            self.hashed[sec] += 1;
+        }
+    }
+}
+
+/// The last second any sample of `tracks` starts in (checked against [`MAX_SECONDS`]).
+fn last_second(tracks: &[Track]) -> Result<u64> {
+    let max = tracks
+        .iter()
+        .filter_map(|t| t.samples.last().map(|s| s.dts / u64::from(t.timescale)))
+        .max()
+        .ok_or_else(|| Error::Mp4("the file has no media samples".into()))?;
+    if max >= MAX_SECONDS {
+        return Err(Error::Mp4Unsupported(format!(
+            "segment spans {} seconds (max {MAX_SECONDS})",
+            max + 1
+        )));
+    }
+    Ok(max)
 }
 
 /// One level up a positional tree: neighbours paired (`keccak256(0x01 || l || r)`), an odd last
@@ -339,6 +520,55 @@ mod tests {
         );
         assert!(diff_leaves(&a, &a).is_empty());
         assert_eq!(decode_leaves(&encode_leaves(&a)).unwrap(), a);
+    }
+
+    /// The leaves of `f` through a [`LeafStream`] fed `chunk` bytes at a time.
+    fn streamed(f: &[u8], chunk: usize, max_held: usize) -> Result<Vec<B256>> {
+        let tracks = read_tracks(&mut std::io::Cursor::new(f))?;
+        let mut s = LeafStream::new(&tracks, max_held)?;
+        for c in f.chunks(chunk.max(1)) {
+            s.update(c)?;
+        }
+        s.finish()
+    }
+
+    proptest::proptest! {
+        /// Streamed in pieces of any size, in either storage order of the tracks, the leaves
+        /// are the seeking reader's.
+        #[test]
+        fn streamed_leaves_are_the_seeking_ones(
+            video in proptest::collection::vec(0u32..300, 1..12),
+            audio in proptest::collection::vec(0u32..200, 1..8),
+            chunk in 1usize..900,
+            audio_first in proptest::bool::ANY,
+        ) {
+            let (v, a) = ((1, 1000, video, 500), (2, 48_000, audio, 48_000));
+            let f = synthetic_mp4(&if audio_first { [a, v] } else { [v, a] });
+            let want = frame_leaves(std::io::Cursor::new(&f)).unwrap();
+            proptest::prop_assert_eq!(streamed(&f, chunk, usize::MAX).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn a_stream_holds_only_so_much_and_wants_the_whole_file() {
+        // Track 2 stored before track 1: its samples arrive before track 1's of the same second.
+        let f = synthetic_mp4(&[
+            (2, 48_000, vec![50, 50, 50], 48_000),
+            (1, 1000, vec![100, 100, 100, 100], 500),
+        ]);
+        let want = frame_leaves(std::io::Cursor::new(&f)).unwrap();
+        // Track 2's samples of seconds 0 and 1 wait for track 1's: 100 bytes held, plus what
+        // is being read. A cap below that fails by name; a roomier one gives the leaves.
+        assert_eq!(streamed(&f, 1, 1024).unwrap(), want);
+        assert_eq!(streamed(&f, 64, 1024).unwrap(), want);
+        let e = streamed(&f, 1, 99).unwrap_err().to_string();
+        assert!(e.contains("not interleaved by time"), "{e}");
+        // A file cut short: the samples past its end are named.
+        let tracks = read_tracks(&mut std::io::Cursor::new(&f)).unwrap();
+        let mut s = LeafStream::new(&tracks, usize::MAX).unwrap();
+        s.update(&f[..100]).unwrap();
+        let e = s.finish().unwrap_err().to_string();
+        assert!(e.contains("beyond the end of the file (100 bytes)"), "{e}");
     }
 
     #[test]

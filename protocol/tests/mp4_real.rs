@@ -81,3 +81,19 @@ fn leaves_localise_an_edit_to_its_second() {
     let err = frames::frame_leaves(Cursor::new(&file[..file.len() / 2])).unwrap_err();
     assert!(err.to_string().contains("MP4"), "{err}");
 }
+
+/// The sealer's single pass: the leaves streamed in the pieces a `BufReader` hands out equal the
+/// seeking reader's on a real interleaved file (moov at the end), holding little.
+#[test]
+fn streamed_leaves_match_on_a_real_file() {
+    let f = data("tiny.mp4");
+    let want = frames::frame_leaves(Cursor::new(&f)).unwrap();
+    let tracks = mp4::read_tracks(&mut Cursor::new(&f)).unwrap();
+    for (chunk, max_held) in [(8192, 256 * 1024), (1, 256 * 1024), (65_536, usize::MAX)] {
+        let mut s = frames::LeafStream::new(&tracks, max_held).unwrap();
+        for c in f.chunks(chunk) {
+            s.update(c).unwrap();
+        }
+        assert_eq!(s.finish().unwrap(), want, "pieces of {chunk} bytes");
+    }
+}
