@@ -463,7 +463,11 @@ fn respond_with_wrong_kfrag(
     );
     let signer = owner.kfrag_signer();
     let stranger = wrap::UmbralSecretKey::generate().public_key();
-    let kfrag = wrap::grant(&secrets.umbral_secret_key()?, &signer, &stranger);
+    let kfrag = wrap::grant(
+        &secrets.owner_seed().owner_umbral_key(index)?,
+        &signer,
+        &stranger,
+    );
     let owner_key = format!("0x{}", hex::encode(owner.signer().to_bytes()));
     devnet.fund(4, &owner.address().to_string(), ETH / 10)?;
     devnet.send(
