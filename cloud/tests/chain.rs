@@ -204,6 +204,34 @@ where
     panic!("timed out waiting for {what}");
 }
 
+/// `device` relays an EC for `a` (a fresh owner key signs it) and uploads its clip; the verifier
+/// must reject it with `reason`.
+async fn relayed_and_rejected(
+    s: &TestServer,
+    net: &Net,
+    device: &PrivateKeySigner,
+    a: &Accident,
+    reason: &str,
+) -> Address {
+    let r = relay(s, net, device, &PrivateKeySigner::random(), &a.evidence).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ec: Address = r.json::<Value>().await.unwrap()["ec_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upload(s, device, &format!("{ec:#x}"), a).await;
+    let contract = EvidenceContract::new(ec, &net.deployer);
+    wait_for(&format!("the EC to be rejected ({reason})"), || async {
+        contract.status().call().await.unwrap() == 2
+    })
+    .await;
+    let got = contract.rejectReason().call().await.unwrap();
+    assert_eq!(&got[..reason.len()], reason.as_bytes());
+    assert!(got[reason.len()..].iter().all(|b| *b == 0), "{got}");
+    ec
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifier_relayer_requests_download_dispute() {
     let net = net().await;
@@ -292,41 +320,11 @@ async fn verifier_relayer_requests_download_dispute() {
         .send()
         .await
         .unwrap();
-    let owner2 = PrivateKeySigner::random();
-    let r = relay(&s, &net, &dev.key, &owner2, &bad.evidence).await;
-    let ec_bad: Address = r.json::<Value>().await.unwrap()["ec_address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    upload(&s, &dev.key, &format!("{ec_bad:#x}"), &bad).await;
-    let bad_ec = EvidenceContract::new(ec_bad, &net.deployer);
-    wait_for("the bad EC to be rejected", || async {
-        bad_ec.status().call().await.unwrap() == 2
-    })
-    .await;
-    let reason = bad_ec.rejectReason().call().await.unwrap();
-    assert_eq!(&reason[..20], b"cipher-hash-mismatch");
+    relayed_and_rejected(&s, &net, &dev.key, &bad, "cipher-hash-mismatch").await;
 
     // --- An EC whose video was never announced in an evidence record → rejected.
     let unseen = accident("unseen", false);
-    let owner3 = PrivateKeySigner::random();
-    let r = relay(&s, &net, &dev.key, &owner3, &unseen.evidence).await;
-    let ec_unseen: Address = r.json::<Value>().await.unwrap()["ec_address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    upload(&s, &dev.key, &format!("{ec_unseen:#x}"), &unseen).await;
-    let unseen_ec = EvidenceContract::new(ec_unseen, &net.deployer);
-    wait_for("the unannounced EC to be rejected", || async {
-        unseen_ec.status().call().await.unwrap() == 2
-    })
-    .await;
-    assert_eq!(
-        &unseen_ec.rejectReason().call().await.unwrap()[..18],
-        b"video-hash-unknown"
-    );
+    relayed_and_rejected(&s, &net, &dev.key, &unseen, "video-hash-unknown").await;
 
     // --- Another approved device copies the good clip's hash into its own records (after the
     // camera that recorded it) and relays its own EC for it → rejected, the good one stays listed.
@@ -344,30 +342,7 @@ async fn verifier_relayer_requests_download_dispute() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let r = relay(
-        &s,
-        &net,
-        &copier.key,
-        &PrivateKeySigner::random(),
-        &copied.evidence,
-    )
-    .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let ec_copied: Address = r.json::<Value>().await.unwrap()["ec_address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    upload(&s, &copier.key, &format!("{ec_copied:#x}"), &copied).await;
-    let copied_ec = EvidenceContract::new(ec_copied, &net.deployer);
-    wait_for("the copied EC to be rejected", || async {
-        copied_ec.status().call().await.unwrap() == 2
-    })
-    .await;
-    assert_eq!(
-        &copied_ec.rejectReason().call().await.unwrap()[..20],
-        b"video-hash-not-first"
-    );
+    relayed_and_rejected(&s, &net, &copier.key, &copied, "video-hash-not-first").await;
     assert_eq!(
         EvidenceContract::new(ec_addr, &net.deployer)
             .status()
