@@ -243,16 +243,7 @@ async fn verifier_relayer_requests_download_dispute() {
     let good = accident("good", false);
     let rec = dev.next(&good.segment);
     let good_record = rec.encode().to_vec();
-    let r = s
-        .client
-        .post(s.u("/v1/evidence"))
-        .header("content-type", "application/octet-stream")
-        .body(rec.encode().to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+    send_record(&s, &rec).await;
     let owner = PrivateKeySigner::random();
     let r = relay(&s, &net, &dev.key, &owner, &good.evidence).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -313,13 +304,7 @@ async fn verifier_relayer_requests_download_dispute() {
     // --- An EC whose cipherHash does not match the upload → rejected with the reason.
     let bad = accident("bad", true);
     let rec = dev.next(&bad.segment);
-    s.client
-        .post(s.u("/v1/evidence"))
-        .header("content-type", "application/octet-stream")
-        .body(rec.encode().to_vec())
-        .send()
-        .await
-        .unwrap();
+    send_record(&s, &rec).await;
     relayed_and_rejected(&s, &net, &dev.key, &bad, "cipher-hash-mismatch").await;
 
     // --- An EC whose video was never announced in an evidence record → rejected.
@@ -333,15 +318,7 @@ async fn verifier_relayer_requests_download_dispute() {
     let mut copied = accident("copied", false);
     copied.evidence.videoHash = good.evidence.videoHash;
     let rec = copier.next(&good.segment);
-    let r = s
-        .client
-        .post(s.u("/v1/evidence"))
-        .header("content-type", "application/octet-stream")
-        .body(rec.encode().to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    send_record(&s, &rec).await;
     relayed_and_rejected(&s, &net, &copier.key, &copied, "video-hash-not-first").await;
     assert_eq!(
         EvidenceContract::new(ec_addr, &net.deployer)
@@ -1010,15 +987,7 @@ async fn owner_actions_are_relayed_after_the_relayers_checks() {
     s.approve_device(&dev.key).await;
     let good = accident("relayed-owner", false);
     let rec = dev.next(&good.segment);
-    let r = s
-        .client
-        .post(s.u("/v1/evidence"))
-        .header("content-type", "application/octet-stream")
-        .body(rec.encode().to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    send_record(&s, &rec).await;
     let owner = PrivateKeySigner::random();
     let r = relay(&s, &net, &dev.key, &owner, &good.evidence).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
