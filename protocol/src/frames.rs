@@ -19,7 +19,7 @@ use keccak_asm::{Digest, Keccak256};
 
 use crate::{
     error::{Error, Result},
-    mp4::{Track, read_tracks},
+    mp4::{Sample, Track, read_tracks},
 };
 
 /// Domain tag at the start of every leaf preimage.
@@ -57,21 +57,14 @@ pub fn frame_leaves_file(path: impl AsRef<std::path::Path>) -> Result<Vec<B256>>
 }
 
 fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Result<Vec<B256>> {
-    let second = |t: &Track, dts: u64| dts / u64::from(t.timescale);
-    let max = last_second(tracks)?;
-    let mut cursors = vec![0usize; tracks.len()];
     let mut buf = vec![0u8; 64 * 1024];
-    let mut leaves = Vec::with_capacity(max as usize + 1);
-    for sec in 0..=max {
-        let mut k = Keccak256::new();
-        k.update(LEAF_TAG);
-        k.update((sec as u32).to_be_bytes());
-        for (t, cur) in tracks.iter().zip(cursors.iter_mut()) {
-            while let Some(s) = t.samples.get(*cur) {
-                if second(t, s.dts) != sec {
-                    break;
-                }
-                k.update(t.track_id.to_be_bytes());
+    leaf_samples(tracks)?
+        .into_iter()
+        .enumerate()
+        .map(|(sec, samples)| {
+            let mut k = leaf_hasher(sec as u32);
+            for (track_id, s) in samples {
+                k.update(track_id.to_be_bytes());
                 k.update(s.size.to_be_bytes());
                 reader
                     .seek(SeekFrom::Start(s.offset))
@@ -85,13 +78,42 @@ fn leaves_from_tracks<R: Read + Seek>(reader: &mut R, tracks: &[Track]) -> Resul
                     k.update(&buf[..n]);
                     left -= n;
                 }
-                *cur += 1;
             }
-        }
-        let out: [u8; 32] = k.finalize().into();
-        leaves.push(B256::from(out));
-    }
-    Ok(leaves)
+            let out: [u8; 32] = k.finalize().into();
+            Ok(B256::from(out))
+        })
+        .collect()
+}
+
+/// The samples of every second's leaf, in leaf order: per second, each track's samples (tracks
+/// in the given order) whose decode time falls in that second, each track walked in decode
+/// order. Shared by the seeking reader and [`LeafStream`], so both hash the same samples.
+fn leaf_samples(tracks: &[Track]) -> Result<Vec<Vec<(u32, Sample)>>> {
+    let max = last_second(tracks)?;
+    let mut cursors = vec![0usize; tracks.len()];
+    Ok((0..=max)
+        .map(|sec| {
+            let mut out = Vec::new();
+            for (t, cur) in tracks.iter().zip(cursors.iter_mut()) {
+                while let Some(s) = t.samples.get(*cur) {
+                    if s.dts / u64::from(t.timescale) != sec {
+                        break;
+                    }
+                    out.push((t.track_id, *s));
+                    *cur += 1;
+                }
+            }
+            out
+        })
+        .collect())
+}
+
+/// The hasher of second `sec`'s leaf, its tag and index absorbed.
+fn leaf_hasher(sec: u32) -> Keccak256 {
+    let mut k = Keccak256::new();
+    k.update(LEAF_TAG);
+    k.update(sec.to_be_bytes());
+    k
 }
 
 /// The per-second leaves computed from the segment's bytes as they stream past in file order: the
@@ -126,34 +148,19 @@ impl LeafStream {
     /// A stream over a file with these `tracks` (as [`read_tracks`] returns them), holding at
     /// most `max_held` bytes of early samples.
     pub fn new(tracks: &[Track], max_held: usize) -> Result<Self> {
-        let max = last_second(tracks)?;
-        let seconds = max as usize + 1;
+        let per_second = leaf_samples(tracks)?;
+        let seconds = per_second.len();
         let (mut meta, mut by_offset, mut order) =
             (Vec::new(), Vec::new(), vec![Vec::new(); seconds]);
-        // The same walk as `leaves_from_tracks`: per second, each track's samples of that second.
-        let mut cursors = vec![0usize; tracks.len()];
-        for (sec, ids) in order.iter_mut().enumerate() {
-            for (t, cur) in tracks.iter().zip(cursors.iter_mut()) {
-                while let Some(s) = t.samples.get(*cur) {
-                    if s.dts / u64::from(t.timescale) != sec as u64 {
-                        break;
-                    }
-                    ids.push(meta.len());
-                    by_offset.push((s.offset, s.size, meta.len()));
-                    meta.push((sec, t.track_id, s.size));
-                    *cur += 1;
-                }
+        for (sec, (samples, ids)) in per_second.iter().zip(order.iter_mut()).enumerate() {
+            for &(track_id, s) in samples {
+                ids.push(meta.len());
+                by_offset.push((s.offset, s.size, meta.len()));
+                meta.push((sec, track_id, s.size));
             }
         }
         by_offset.sort_unstable();
-        let hashers = (0..seconds as u32)
-            .map(|sec| {
-                let mut k = Keccak256::new();
-                k.update(LEAF_TAG);
-                k.update(sec.to_be_bytes());
-                k
-            })
-            .collect();
+        let hashers = (0..seconds as u32).map(leaf_hasher).collect();
         Ok(Self {
             max_held,
             held: 0,
