@@ -333,7 +333,13 @@ impl MerkleLevels {
 }
 
 fn bind(count: u32, tree_root: &B256) -> B256 {
-    h(&[&[ROOT_PREFIX], &count.to_be_bytes(), tree_root.as_slice()])
+    bind_count(ROOT_PREFIX, count, tree_root)
+}
+
+/// `keccak256(prefix || u32 BE count || tree root)`: a root that binds its number of leaves
+/// (`framesRoot` with 0x02; the chunk commitment of [`crate::release`] with 0x03).
+pub(crate) fn bind_count(prefix: u8, count: u32, tree_root: &B256) -> B256 {
+    h(&[&[prefix], &count.to_be_bytes(), tree_root.as_slice()])
 }
 
 /// `framesRoot` of a list of leaves (at least one).

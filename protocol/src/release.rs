@@ -310,11 +310,7 @@ fn check_leaf_count(n: usize) -> Result<u32> {
 }
 
 fn bind(count: u32, tree_root: &B256) -> B256 {
-    let mut pre = Vec::with_capacity(37);
-    pre.push(CHUNKS_ROOT_PREFIX);
-    pre.extend_from_slice(&count.to_be_bytes());
-    pre.extend_from_slice(tree_root.as_slice());
-    keccak256(&pre)
+    frames::bind_count(CHUNKS_ROOT_PREFIX, count, tree_root)
 }
 
 /// `chunksRoot` of the chunk leaves (at least one).
