@@ -301,7 +301,7 @@ fn seal_once(
     stop: &CancellationToken,
 ) -> Result<(seal::SealStats, B256, Option<Vec<B256>>), SealError> {
     let tmp = sealed_path.with_extension("sealed.tmp");
-    let input =
+    let mut input =
         std::fs::File::open(path).map_err(|e| AgentError::io("cannot open segment", path, e))?;
     let leaves = dashledger_protocol::mp4::read_tracks(&mut std::io::BufReader::new(&input))
         .and_then(|tracks| LeafStream::new(&tracks, LEAF_STREAM_MAX_HELD))
@@ -309,7 +309,6 @@ fn seal_once(
             |e| tracing::debug!(error = %e, "no single-pass leaves: they take a second read"),
         )
         .ok();
-    let mut input = input;
     std::io::Seek::rewind(&mut input)
         .map_err(|e| AgentError::io("cannot rewind segment", path, e))?;
     let mut reader = HashingReader::new(std::io::BufReader::new(input), stop, leaves);
