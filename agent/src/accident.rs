@@ -81,6 +81,10 @@ pub struct Prepared {
     /// The open upload session, once opened.
     #[serde(default)]
     pub upload_id: Option<String>,
+    /// The C2PA sidecar (`clip.c2pa` in the accident's directory), once signed; `None` when the
+    /// device has no C2PA certificate (or it could not be made: logged, the clip goes without).
+    #[serde(default)]
+    pub c2pa_path: Option<PathBuf>,
 }
 
 fn b256(s: &str, what: &str) -> Result<B256, AgentError> {
@@ -240,6 +244,11 @@ pub async fn upload(
         let jpeg =
             std::fs::read(path).map_err(|e| AgentError::io("cannot read thumbnail", path, e))?;
         cloud.put_thumbnail(&id, which, jpeg).await?;
+    }
+    if let Some(path) = &prepared.c2pa_path {
+        let manifest =
+            std::fs::read(path).map_err(|e| AgentError::io("cannot read C2PA sidecar", path, e))?;
+        cloud.put_c2pa(&id, manifest).await?;
     }
     cloud.complete_upload(&id).await?;
     Ok(())
@@ -479,6 +488,7 @@ pub fn prepare(
         longitude,
         ec_address: None,
         upload_id: None,
+        c2pa_path: None,
     })
 }
 

@@ -395,6 +395,17 @@ impl CloudClient {
         .map(drop)
     }
 
+    /// `PUT /v1/uploads/{id}/c2pa`: the accident's C2PA sidecar.
+    pub async fn put_c2pa(&self, id: &str, manifest: Vec<u8>) -> Result<(), CloudError> {
+        self.put(
+            &format!("/v1/uploads/{id}/c2pa"),
+            "application/c2pa",
+            manifest,
+        )
+        .await
+        .map(drop)
+    }
+
     /// `POST /v1/uploads/{id}/complete`.
     pub async fn complete_upload(&self, id: &str) -> Result<(), CloudError> {
         let url = format!("{}/v1/uploads/{id}/complete", self.base);

@@ -58,6 +58,27 @@ pub struct Config {
     pub retry: RetryConfig,
     /// Owner-side policy.
     pub owner: OwnerConfig,
+    /// C2PA sidecar manifests on accident clips (off until a certificate is configured).
+    pub c2pa: C2paConfig,
+}
+
+/// C2PA signing (docs/formats.md "C2PA on the shared clip"): the device's P-256 key and the
+/// certificate chain the operator's device CA issued for it (`scripts/device-cert`). Both empty:
+/// no sidecar is made (the clip is shared without one).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct C2paConfig {
+    /// PEM: the device certificate, then the CA's.
+    pub cert_chain: PathBuf,
+    /// PEM (PKCS#8) file holding the device's P-256 signing key (a secret: mode 0600).
+    pub key: PathBuf,
+}
+
+impl C2paConfig {
+    /// Whether signing is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert_chain.as_os_str().is_empty() || !self.key.as_os_str().is_empty()
+    }
 }
 
 /// Cloud service settings.
@@ -210,6 +231,7 @@ impl Default for Config {
             motion: MotionConfig::default(),
             retry: RetryConfig::default(),
             owner: OwnerConfig::default(),
+            c2pa: C2paConfig::default(),
         }
     }
 }
@@ -361,6 +383,14 @@ impl Config {
         }
         if self.segment_extensions.is_empty() {
             return bad("segment_extensions must name at least one extension".into());
+        }
+        if self.c2pa.enabled()
+            && (self.c2pa.cert_chain.as_os_str().is_empty() || self.c2pa.key.as_os_str().is_empty())
+        {
+            return bad(
+                "c2pa: set both cert_chain and key (scripts/device-cert makes them), or neither"
+                    .into(),
+            );
         }
         if self.detect.fusion != "window"
             && let Err(e) = self.detect.fusion.parse::<dashledger_detect::Fusion>()
@@ -566,6 +596,11 @@ mod tests {
                 "DASHLEDGER_AGENT_CLOUD__UPLOAD_CHUNK_BYTES",
                 "10",
                 "cloud.upload_chunk_bytes",
+            ),
+            (
+                "DASHLEDGER_AGENT_C2PA__KEY",
+                "/etc/dashledger/c2pa.pem",
+                "c2pa",
             ),
         ] {
             let err = Config::load(None, &env(&[(var, value)]), &Overrides::default()).unwrap_err();

@@ -87,6 +87,8 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         .map_err(|e| AgentError::io("cannot create state directory", &config.state_dir, e))?;
     // Fail early on a broken outbox rather than in a worker.
     drop(Outbox::open(&config.outbox_path())?);
+    // An unusable C2PA key or certificate chain stops the start, naming it.
+    let c2pa = crate::provenance::signer(&config.c2pa)?.is_some();
     let handle = tokio::runtime::Handle::current();
     let (motion, location) = start_sensors(&config, &flags, &handle)?;
     tracing::info!(
@@ -94,6 +96,7 @@ pub async fn run(config: Config, secrets: Secrets) -> Result<(), AgentError> {
         outbox = %config.outbox_path().display(),
         cloud = %config.cloud.url,
         device = %device_key.address(),
+        c2pa,
         "agent running"
     );
 

@@ -119,6 +119,9 @@ pub enum AgentError {
     /// An owner command cannot be done (wrong status, not our EC, window still open, no funds).
     #[error("{0}")]
     Owner(#[from] OwnerError),
+    /// The C2PA sidecar could not be signed (the key, the certificate chain or the clip).
+    #[error("C2PA: {0}")]
+    C2pa(#[from] dashledger_provenance::Error),
     /// A thumbnail could not be encoded.
     #[error("JPEG encoding: {0}")]
     Jpeg(#[from] jpeg_encoder::EncodingError),

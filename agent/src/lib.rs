@@ -32,6 +32,7 @@ pub mod nmea;
 pub mod outbox;
 pub mod owner;
 pub mod pipeline;
+pub mod provenance;
 pub mod segments;
 pub mod watcher;
 

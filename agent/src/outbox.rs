@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+pub use dashledger_provenance::Detection;
+
 use crate::error::AgentError;
 
 /// 2: `segments.decision` (the decision's channels, cause and per-second motion features).
@@ -768,6 +770,32 @@ impl Outbox {
             .query_row("SELECT decision FROM segments WHERE id = ?1", [id], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// What the detector said about segment `id` and why it is an accident (`detector` or
+    /// `manual`; `None` if it is not one): the C2PA capture assertion's `detection`.
+    pub fn detection_of(&self, id: i64) -> Result<Option<Detection>, AgentError> {
+        let row = self.conn.query_row(
+            "SELECT a.cause, s.p_image, s.p_audio, s.p_fused, s.decision \
+             FROM accidents a JOIN segments s ON s.id = a.segment_id WHERE a.segment_id = ?1",
+            [id],
+            |r| {
+                Ok(Detection {
+                    cause: r.get(0)?,
+                    p_image: r.get::<_, Option<f64>>(1)?.map(|v| v as f32),
+                    p_audio: r.get::<_, Option<f64>>(2)?.map(|v| v as f32),
+                    p_fused: r.get::<_, Option<f64>>(3)?.map(|v| v as f32),
+                    detail: r
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            },
+        );
+        match row {
+            Ok(d) => Ok(Some(d)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Stores the detection outcome. An accident (or an earlier manual event) opens an accident.

@@ -225,6 +225,17 @@ fn network_stage(
         p.ec_address = Some(ec);
         return store(outbox, id, AccidentStage::EcCreated, p);
     }
+    if crate::provenance::ensure_sidecar(
+        config,
+        outbox,
+        &work.secrets,
+        id,
+        name,
+        deployment.chain_id,
+        p,
+    )? {
+        store(outbox, id, AccidentStage::EcCreated, p)?;
+    }
     let snapshot = p.clone();
     let result = work.until_stopped(crate::accident::upload(
         &snapshot,

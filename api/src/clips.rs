@@ -93,6 +93,17 @@ pub struct RecordsQuery {
     pub around: Option<u32>,
 }
 
+/// `GET /v1/clips/{ec}/c2pa` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct C2paQuery {
+    /// The Request Contract (Completed, opened by the signer for this EC).
+    #[cfg_attr(feature = "openapi", param(pattern = "^0[xX][0-9a-fA-F]{40}$"))]
+    pub reqc: String,
+}
+
 /// The device's signed evidence records around an EC's segment, as the cloud received them,
 /// and the device's standing: what an evidence bundle carries as `records.bin` and
 /// `device.json` (docs/formats.md).

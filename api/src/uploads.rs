@@ -93,6 +93,9 @@ pub struct Upload {
     pub max_chunk_bytes: u64,
     /// Thumbnails received.
     pub thumbnails: Thumbnails,
+    /// Whether the C2PA sidecar was received (`PUT /v1/uploads/{id}/c2pa`; optional).
+    #[serde(default)]
+    pub c2pa: bool,
 }
 
 /// `POST /v1/uploads/{id}/complete`.

@@ -107,6 +107,8 @@ pub struct UploadConfig {
     pub max_chunk_bytes: u64,
     /// Largest thumbnail, in bytes.
     pub max_thumbnail_bytes: u64,
+    /// Largest C2PA sidecar manifest store, in bytes.
+    pub max_c2pa_bytes: u64,
     /// Largest number of per-second leaves (one per second of video).
     pub max_leaves: u32,
     /// Directory where in-progress uploads are spooled. Empty: `<data_dir>/spool`.
@@ -253,6 +255,7 @@ impl Default for UploadConfig {
             max_clip_bytes: 1 << 30,
             max_chunk_bytes: 16 << 20,
             max_thumbnail_bytes: 1 << 20,
+            max_c2pa_bytes: 256 << 10,
             max_leaves: 3600,
             spool_dir: PathBuf::new(),
             max_open_per_device: 4,

@@ -42,6 +42,17 @@ pub fn thumb_spool_path(spool_dir: &Path, upload_id: &str, which: &str) -> PathB
     spool_dir.join(format!("{upload_id}.{which}.jpg"))
 }
 
+/// The spooled C2PA sidecar manifest store of an upload.
+pub fn c2pa_spool_path(spool_dir: &Path, upload_id: &str) -> PathBuf {
+    spool_dir.join(format!("{upload_id}.c2pa"))
+}
+
+/// The blob key of the C2PA sidecar an upload of an EC brought (per upload: a retired upload's
+/// sidecar is never served for the clip of another).
+pub fn c2pa_blob_key(ec: &str, upload_id: &str) -> String {
+    format!("c2pa/{ec}/{upload_id}.c2pa")
+}
+
 fn io(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> CloudError {
     let context = format!("{what} {}", path.display());
     move |source| CloudError::Io { context, source }

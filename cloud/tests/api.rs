@@ -324,6 +324,20 @@ fn sample_clip(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i.wrapping_mul(7919) >> 3) as u8).collect()
 }
 
+async fn c2pa_put(
+    s: &TestServer,
+    id: &str,
+    ct: &str,
+    data: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    s.client
+        .put(s.u(&format!("/v1/uploads/{id}/c2pa")))
+        .header("content-type", ct)
+        .body(data)
+        .send()
+        .await
+}
+
 async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
     let dev = DeviceChain::new();
     s.approve_device(&dev.key).await;
@@ -557,6 +571,52 @@ async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
             .status(),
         200
     );
+    // The C2PA sidecar (optional): application/c2pa, a JUMBF manifest store, capped.
+    let mut sidecar = vec![0, 0, 0, 0x40];
+    sidecar.extend_from_slice(
+        b"jumb\0\0\0\x38jumdc2pa\0\x11\0\x10\x80\0\0\xaa\0\x38\x9b\x71\x03c2pa\0",
+    );
+    sidecar.resize(200, 7);
+    expect_error(
+        c2pa_put(&s, &id, "image/jpeg", sidecar.clone())
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_error(
+        c2pa_put(&s, &id, "application/c2pa", jpeg("not c2pa"))
+            .await
+            .unwrap(),
+        422,
+        "not_c2pa",
+    )
+    .await;
+    expect_error(
+        c2pa_put(&s, &id, "application/c2pa", vec![0u8; 300 << 10])
+            .await
+            .unwrap(),
+        413,
+        "c2pa_too_large",
+    )
+    .await;
+    let st: Value = s
+        .client
+        .get(s.u(&format!("/v1/uploads/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["c2pa"], false, "{st}");
+    let up = c2pa_put(&s, &id, "application/c2pa", sidecar.clone())
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 200);
+    let st: Value = up.json().await.unwrap();
+    assert_eq!(st["c2pa"], true, "{st}");
     if s3.is_none() {
         // Simulate a crash after the clip reached blob storage (which consumes the spool file)
         // but before the database recorded it: completing after the restart still works.
@@ -601,6 +661,29 @@ async fn upload_flow(mut s: TestServer, s3: Option<&S3sFs>) {
     };
     assert_eq!(stored, clip, "stored clip equals the uploaded bytes");
     assert!(!spool.exists());
+    // The sidecar is kept per upload beside the clip, byte for byte; none can be added now.
+    let c2pa_key = format!("c2pa/{ec}/{id}.c2pa");
+    let stored_c2pa = match s3 {
+        None => common::read_all(&s.dir.path().join("blobs").join(&c2pa_key)),
+        Some(fs) => {
+            use dashledger_cloud::blob::BlobStore;
+            fs.blobs("uploads")
+                .get_bytes(&c2pa_key)
+                .await
+                .unwrap()
+                .unwrap()
+                .to_vec()
+        }
+    };
+    assert_eq!(stored_c2pa, sidecar);
+    expect_error(
+        c2pa_put(&s, &id, "application/c2pa", sidecar.clone())
+            .await
+            .unwrap(),
+        409,
+        "upload_complete",
+    )
+    .await;
     // A second session for the same EC is refused; chunks to a finished upload are refused.
     expect_error(
         s.signed(

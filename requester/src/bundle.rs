@@ -32,6 +32,9 @@ pub struct BundleRequest {
     pub records: Option<PathBuf>,
     /// The device as the cloud recorded it (JSON), if available.
     pub device: Option<PathBuf>,
+    /// The device's C2PA sidecar of the clip, if given (else asked from the cloud like the
+    /// records).
+    pub c2pa: Option<PathBuf>,
     /// The requester's key: without `records`, and for a Request Contract target, the records
     /// and the device's standing are asked from the cloud with it.
     pub signer: Option<alloy::signers::local::PrivateKeySigner>,
@@ -91,9 +94,11 @@ pub async fn bundle(chain: &Chain, cloud: Option<&Cloud>, req: &BundleRequest) -
         None => None,
     };
     let (records, device) = records_and_device(cloud, req, ec, request, dep.chain_id).await?;
+    let c2pa = c2pa_sidecar(cloud, req, ec, request, dep.chain_id).await?;
     let parts = Parts {
         clip,
         thumbnail,
+        c2pa,
         info: EvidenceInfo {
             chain_id: dep.chain_id,
             evidence_factory: dep.evidence_factory,
@@ -357,6 +362,33 @@ async fn records_and_device(
             (records, device)
         }
     })
+}
+
+/// The device's C2PA sidecar: from `--c2pa`, or (for a Request Contract, with the requester's
+/// key) from the cloud; none, with a note, when neither works.
+async fn c2pa_sidecar(
+    cloud: Option<&Cloud>,
+    req: &BundleRequest,
+    ec: Address,
+    request: Option<Address>,
+    chain_id: u64,
+) -> Result<Option<Vec<u8>>> {
+    if let Some(path) = &req.c2pa {
+        return read(path, "reading the C2PA sidecar").map(Some);
+    }
+    let (Some(cl), Some(reqc), Some(key)) = (cloud, request, &req.signer) else {
+        return Ok(None);
+    };
+    match cl.c2pa_sidecar(ec, reqc, chain_id, key).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) => {
+            tracing::warn!("no C2PA sidecar in the bundle: {e}");
+            eprintln!(
+                "note: no C2PA sidecar from the cloud ({e}); the bundle has none (give --c2pa)"
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn tx_ref(log: &alloy::rpc::types::Log, what: &str) -> Result<TxRef> {

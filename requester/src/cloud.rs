@@ -263,13 +263,50 @@ impl Cloud {
         signer: &PrivateKeySigner,
     ) -> Result<dashledger_api::clips::DeviceRecords> {
         let path = format!("/v1/clips/{ec:#x}/records?reqc={reqc:#x}");
-        let url = self.url(&path)?;
+        let resp = self
+            .signed_get(&path, chain_id, signer, "the device's records")
+            .await?;
+        resp.json().await.map_err(|e| Error::CloudHttp {
+            what: "the device's records".into(),
+            status: 200,
+            detail: format!(": unexpected answer: {e}"),
+        })
+    }
+
+    /// The device's C2PA sidecar of the clip (`GET /v1/clips/{ec}/c2pa`), signed by the
+    /// requester of the Completed request `reqc`.
+    pub async fn c2pa_sidecar(
+        &self,
+        ec: Address,
+        reqc: Address,
+        chain_id: u64,
+        signer: &PrivateKeySigner,
+    ) -> Result<Vec<u8>> {
+        let path = format!("/v1/clips/{ec:#x}/c2pa?reqc={reqc:#x}");
+        let what = "the C2PA sidecar";
+        let resp = self.signed_get(&path, chain_id, signer, what).await?;
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| self.down(error_chain(&e)))?
+            .to_vec())
+    }
+
+    /// A GET signed by the requester's key (docs/formats.md "Signed API requests"), checked.
+    async fn signed_get(
+        &self,
+        path: &str,
+        chain_id: u64,
+        signer: &PrivateKeySigner,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let url = self.url(path)?;
         let auth = sign_request(
             signer,
             &RequestParts {
                 chain_id,
                 method: "GET",
-                path: &path,
+                path,
                 body: &[],
             },
             now_secs() + 240,
@@ -279,11 +316,6 @@ impl Cloud {
             req = req.header(k, v);
         }
         let resp = req.send().await.map_err(|e| self.down(error_chain(&e)))?;
-        let resp = self.check("the device's records", resp).await?;
-        resp.json().await.map_err(|e| Error::CloudHttp {
-            what: "the device's records".into(),
-            status: 200,
-            detail: format!(": unexpected answer: {e}"),
-        })
+        self.check(what, resp).await
     }
 }

@@ -125,6 +125,11 @@ struct BundleArgs {
     /// The device as the cloud recorded it (JSON of `GET /v1/admin/devices/{address}`).
     #[arg(long)]
     device: Option<PathBuf>,
+    /// The device's C2PA sidecar of the clip (`application/c2pa`). Default, for a Request
+    /// Contract target: asked from the cloud (`GET /v1/clips/{ec}/c2pa`, signed with the
+    /// requester's key); none when the device has no C2PA certificate.
+    #[arg(long, value_name = "FILE")]
+    c2pa: Option<PathBuf>,
     /// Prove the EC's state at this block (default: the latest).
     #[arg(long)]
     block: Option<u64>,

@@ -124,6 +124,39 @@ max_ms = 2000
         Ok(())
     }
 
+    /// Gives the agent a C2PA signing certificate issued for its device by the test device CA
+    /// (`provenance/tests/data`, with `scripts/device-cert`); returns the CA's PEM path (call
+    /// before `start`).
+    pub fn use_c2pa(&self, chain_id: u64) -> anyhow::Result<PathBuf> {
+        let repo = crate::repo_root();
+        let ca = repo.join("provenance/tests/data/ca.pem");
+        let out = self.dir.join("c2pa");
+        let st = Command::new(repo.join("scripts/device-cert"))
+            .arg("--ca")
+            .arg(&ca)
+            .arg("--ca-key")
+            .arg(repo.join("provenance/tests/data/ca-key.pem"))
+            .args([
+                "--device",
+                &self.device,
+                "--chain-id",
+                &chain_id.to_string(),
+            ])
+            .arg("--out-dir")
+            .arg(&out)
+            .status()?;
+        anyhow::ensure!(st.success(), "scripts/device-cert failed");
+        let path = self.dir.join("agent.toml");
+        let mut config = std::fs::read_to_string(&path)?;
+        config.push_str(&format!(
+            "\n[c2pa]\ncert_chain = \"{}\"\nkey = \"{}\"\n",
+            out.join("device-chain.pem").display(),
+            out.join("device-key.pem").display()
+        ));
+        std::fs::write(path, config)?;
+        Ok(ca)
+    }
+
     /// Runs a one-shot command (`status`, `approve …`); returns stdout, fails with stderr.
     pub fn cmd(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self

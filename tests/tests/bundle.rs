@@ -8,7 +8,9 @@
 //! * fails, naming what broke, on every single-byte change of any file in it (a property test
 //!   over file, offset and bit pattern, each altered bundle re-zipped), a swapped clip (manifest
 //!   rewritten to match), a record from another device, and a state proof presented with the
-//!   header of another block.
+//!   header of another block;
+//! * checks the dashcam's C2PA sidecar (`clip.c2pa`) against the clip, trusting the test device
+//!   CA with `--c2pa-root` and not another CA, and fails it for the swapped clip.
 // A test reads as one story, step by step: its length is its steps.
 #![allow(clippy::too_many_lines)]
 
@@ -67,6 +69,8 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
     let feed = w.join("agent").join("imu.csv");
     media::write_motion_feed(&feed, start, 120, Some((start + 60) as f64 + 46.5))?;
     agent.use_motion_feed(&feed)?;
+    // The dashcam signs a C2PA sidecar of the clip with a certificate of the test device CA.
+    let c2pa_root = agent.use_c2pa(31_337)?;
     cloud.approve_device(&agent.device, "e2e bundle")?;
     agent.start()?;
     agent.deliver(normal)?;
@@ -168,12 +172,65 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
         "created-tx",
         "verified-tx",
         "records",
+        "c2pa",
     ] {
         assert!(names.contains(&n), "check {n} ran: {names:?}");
     }
     let not_checked = v["not_checked"].to_string();
     assert!(not_checked.contains("canonical"), "{not_checked}");
     assert!(not_checked.contains("--rpc"), "{not_checked}");
+    assert!(not_checked.contains("--c2pa-root"), "{not_checked}");
+
+    // With the operator's device CA the C2PA signer is trusted too; with another CA it is not.
+    let root_s = c2pa_root.to_str().context("utf-8 path")?;
+    let (code, trusted) = run_verify(&["--c2pa-root", root_s, zip_s])?;
+    assert_eq!(code, 0, "{trusted:#}");
+    let c2pa = trusted["checks"]
+        .as_array()
+        .context("checks")?
+        .iter()
+        .find(|c| c["name"] == "c2pa")
+        .context("c2pa check")?;
+    assert!(
+        c2pa["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("chaining to the given root")
+                && d.to_lowercase().contains(&agent.device.to_lowercase())),
+        "{c2pa}"
+    );
+    assert!(!trusted["not_checked"].to_string().contains("--c2pa-root"));
+    let other_root = w.join("other-ca.pem");
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=not the operator"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .arg("-keyout")
+        .arg(w.join("other-ca-key.pem"))
+        .arg("-out")
+        .arg(&other_root)
+        .status()?;
+    anyhow::ensure!(st.success(), "openssl failed");
+    let (code, other) = run_verify(&["--c2pa-root", other_root.to_str().context("utf-8")?, zip_s])?;
+    assert_eq!(code, 3, "{other:#}");
+    assert!(
+        other["checks"]
+            .as_array()
+            .context("checks")?
+            .iter()
+            .any(|c| c["name"] == "c2pa"
+                && c["ok"] == false
+                && c["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("--c2pa-root"))),
+        "{other:#}"
+    );
 
     // Live: the headers are anvil's blocks; nothing is left "not canonical".
     let (code, live) = run_verify(&["--rpc", &devnet.rpc_url, zip_s])?;
@@ -214,6 +271,7 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
         paths::EVIDENCE,
         paths::RECORDS,
         paths::DEVICE,
+        paths::C2PA,
         paths::STATE_PROOF,
         paths::REPORT_HTML,
         paths::REPORT_PDF,
@@ -296,6 +354,10 @@ fn bundle_verifies_offline_and_names_every_alteration() -> anyhow::Result<()> {
     assert!(
         s.contains("frames: the leaves in frames.json differ"),
         "{s}"
+    );
+    assert!(
+        s.contains("c2pa: clip.c2pa: the C2PA manifest does not validate"),
+        "the device's C2PA manifest does not bind the swapped clip: {s}"
     );
 
     // A record from another device: the normal segment's record re-signed by another key.

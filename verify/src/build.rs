@@ -20,6 +20,8 @@ pub struct Parts {
     pub clip: Vec<u8>,
     /// The front-frame thumbnail (JPEG), if the cloud served it.
     pub thumbnail: Option<Vec<u8>>,
+    /// The device's C2PA sidecar manifest store of the clip, if it made one.
+    pub c2pa: Option<Vec<u8>>,
     /// The EC's fields.
     pub info: EvidenceInfo,
     /// Account and storage proofs at one block.
@@ -75,6 +77,9 @@ pub fn build(parts: Parts) -> Result<(Bundle, Verdict)> {
     }
     if let Some(t) = &parts.thumbnail {
         files.insert(paths::THUMBNAIL.into(), t.clone());
+    }
+    if let Some(c) = &parts.c2pa {
+        files.insert(paths::C2PA.into(), c.clone());
     }
     let clip_bytes = parts.clip.len() as u64;
     files.insert(paths::CLIP.into(), parts.clip);

@@ -111,8 +111,20 @@ fn fail<T>(msg: impl Into<String>) -> std::result::Result<T, String> {
     Err(msg.into())
 }
 
+/// What a verification may take from outside the bundle.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// PEM roots the C2PA signer must chain to (the operator's device CA), if known.
+    pub c2pa_roots: Option<String>,
+}
+
 /// Verifies `bundle` without any network: see the crate documentation for the list of checks.
 pub fn verify(bundle: &Bundle) -> Verdict {
+    verify_with(bundle, &Options::default())
+}
+
+/// [`verify`] with [`Options`].
+pub fn verify_with(bundle: &Bundle, options: &Options) -> Verdict {
     let mut c = Checks::default();
     let mut not_checked = Vec::new();
     c.add("manifest", check_manifest(bundle));
@@ -120,6 +132,13 @@ pub fn verify(bundle: &Bundle) -> Verdict {
     let proof_block = info
         .as_ref()
         .and_then(|info| check_evidence(bundle, info, &mut c, &mut not_checked));
+    let roots = options.c2pa_roots.as_deref();
+    if let Some(info) = &info
+        && let Some(outcome) = crate::provenance::check(bundle, info, roots)
+    {
+        c.add("c2pa", outcome);
+    }
+    not_checked.extend(crate::provenance::not_checked(bundle, roots));
     not_checked.push(NotChecked {
         what: "that the device key of the records belongs to an approved dashcam".into(),
         how: format!(

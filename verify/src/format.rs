@@ -24,6 +24,8 @@ pub mod paths {
     pub const CLIP: &str = "clip.mp4";
     /// Per-second frame leaves and their Merkle proofs.
     pub const FRAMES: &str = "frames.json";
+    /// The device's C2PA sidecar manifest store of the clip (optional).
+    pub const C2PA: &str = "clip.c2pa";
     /// The front-frame thumbnail whose Keccak-256 is the EC's `frameHash` (optional).
     pub const THUMBNAIL: &str = "thumbnail.jpg";
     /// The Evidence Contract's fields and where it was created and verified.

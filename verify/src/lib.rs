@@ -29,6 +29,10 @@
 //!    `EvidenceCreated` event with these parameters and the `EvidenceVerified` event.
 //! 6. `records` — the device's signed evidence records: signatures, one device, an unbroken
 //!    hash chain, and the segment's record carrying `videoHash` and starting at `recordedAt`.
+//! 7. `c2pa` — when the bundle has the device's C2PA sidecar (`clip.c2pa`): it validates
+//!    against the clip (claim signature, BMFF hard binding of every byte) and its capture
+//!    assertion names the EC, chain, `videoHash`, `recordedAt` and the records' device; with
+//!    [`Options::c2pa_roots`] the signer chains to the operator's device CA.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -53,8 +57,9 @@ pub mod check;
 pub mod error;
 pub mod format;
 pub mod live;
+pub mod provenance;
 pub mod report;
 
-pub use check::{Check, NotChecked, Verdict, verify};
+pub use check::{Check, NotChecked, Options, Verdict, verify, verify_with};
 pub use error::{Error, Result};
 pub use format::Bundle;

@@ -1,4 +1,4 @@
-//! `dashledger-verify BUNDLE.zip [--rpc URL]`: verifies an evidence bundle. No network unless
+//! `dashledger-verify BUNDLE.zip [--rpc URL] [--c2pa-root CA.pem]`: verifies an evidence bundle. No network unless
 //! `--rpc` is given. stdout: one JSON object (the verdict); stderr: a readable summary.
 //! Exit codes: 0 verified, 3 a check failed, 1 the bundle or the node could not be read,
 //! 2 bad command line.
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dashledger_verify::{Bundle, live, verify};
+use dashledger_verify::{Bundle, Options, live, verify_with};
 
 /// Verify a dashledger evidence bundle, offline by default.
 #[derive(Debug, Parser)]
@@ -19,6 +19,10 @@ struct Cli {
     /// headers are its blocks, the EC's code and status now.
     #[arg(long, value_name = "URL")]
     rpc: Option<String>,
+    /// The operator's device CA (PEM): the C2PA signer of `clip.c2pa` must chain to it.
+    /// Without it the C2PA manifest is still validated, and its signer listed as not checked.
+    #[arg(long, value_name = "CA.pem")]
+    c2pa_root: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -34,7 +38,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut verdict = verify(&bundle);
+    let c2pa_roots = match cli
+        .c2pa_root
+        .as_deref()
+        .map(std::fs::read_to_string)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let path = cli.c2pa_root.as_deref().unwrap_or(std::path::Path::new(""));
+            eprintln!("error: cannot read --c2pa-root {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut verdict = verify_with(&bundle, &Options { c2pa_roots });
     if let Some(url) = &cli.rpc {
         let rt = match tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -14,6 +14,7 @@ mod downloads;
 pub(crate) mod evidence;
 mod onchain;
 mod owner;
+mod provenance;
 mod records;
 mod relay;
 mod search;
@@ -57,6 +58,7 @@ fn routes(config: &Config) -> OpenApiRouter<Shared> {
         .merge(owner::routes())
         .merge(downloads::routes())
         .merge(records::routes())
+        .merge(provenance::routes())
         .merge(relay::routes())
         .merge(disputes::routes())
 }

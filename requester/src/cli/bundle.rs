@@ -21,6 +21,7 @@ impl Ctx {
             clip: a.clip,
             records: a.records,
             device: a.device,
+            c2pa: a.c2pa,
             signer: self.signer()?,
             block: a.block,
             out: a.out,

@@ -53,38 +53,63 @@ pub(super) async fn thumbnail(
     }
     let row = load(&st, &id).await?;
     require_open(&row)?;
-    let max = st.config.upload.max_thumbnail_bytes;
-    let mut data = Vec::new();
-    let mut stream = body.into_data_stream();
-    while let Some(frame) = stream.next().await {
-        let b = frame.map_err(|e| ApiError::body_read(&e, "the thumbnail"))?;
-        if (data.len() + b.len()) as u64 > max {
-            return Err(ApiError::too_large(
-                "thumbnail_too_large",
-                format!("thumbnail exceeds {max} bytes"),
-            ));
-        }
-        data.extend_from_slice(&b);
-    }
+    let data = read_capped(
+        body,
+        st.config.upload.max_thumbnail_bytes,
+        "thumbnail_too_large",
+        "the thumbnail",
+    )
+    .await?;
     if data.len() < 4 || data[..3] != [0xFF, 0xD8, 0xFF] {
         return Err(ApiError::unprocessable(
             "not_jpeg",
             "the thumbnail is not a JPEG (no FF D8 FF start of image)",
         ));
     }
-    let spool = st.config.spool_dir();
-    tokio::fs::create_dir_all(&spool)
-        .await
-        .map_err(ApiError::internal)?;
-    let dest = upload::thumb_spool_path(&spool, &id, &which);
-    let tmp = dest.with_extension("tmp");
-    tokio::fs::write(&tmp, &data)
-        .await
-        .map_err(ApiError::internal)?;
-    tokio::fs::rename(&tmp, &dest)
-        .await
-        .map_err(ApiError::internal)?;
+    let dest = upload::thumb_spool_path(&st.config.spool_dir(), &id, &which);
+    spool_bytes(&st, &dest, &data).await?;
     Ok(Json(view(&st, &row).await?))
+}
+
+/// Reads a whole body of at most `max` bytes (413 `code` past it).
+pub(super) async fn read_capped(
+    body: Body,
+    max: u64,
+    code: &'static str,
+    what: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let mut data = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let b = frame.map_err(|e| ApiError::body_read(&e, what))?;
+        if (data.len() + b.len()) as u64 > max {
+            return Err(ApiError::too_large(
+                code,
+                format!("{what} exceeds {max} bytes"),
+            ));
+        }
+        data.extend_from_slice(&b);
+    }
+    Ok(data)
+}
+
+/// Writes `data` to the spool file `dest` atomically (temporary file, then rename).
+pub(super) async fn spool_bytes(
+    st: &AppState,
+    dest: &std::path::Path,
+    data: &[u8],
+) -> Result<(), ApiError> {
+    tokio::fs::create_dir_all(st.config.spool_dir())
+        .await
+        .map_err(ApiError::internal)?;
+    let tmp = dest.with_extension("tmp");
+    tokio::fs::write(&tmp, data)
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::fs::rename(&tmp, dest)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }
 
 /// Keccak-256 over a stored blob of `size` bytes.
@@ -133,12 +158,17 @@ pub(super) async fn complete(
     let hasher = clip_hasher(&st, &id, &row, &cur, &spooled).await?;
     let cipher_hash = upload::finish(hasher);
     let frame_hash = keccak256(&spooled.first_bytes);
-    let (first, last) = (spooled.first.clone(), spooled.last.clone());
+    let done = [
+        spooled.first.clone(),
+        spooled.last.clone(),
+        upload::c2pa_spool_path(&st.config.spool_dir(), &id),
+    ];
     store_clip(&st, &row, spooled, cipher_hash, frame_hash).await?;
     drop(cur);
     forget_cursor(&st, &id);
-    let _ = tokio::fs::remove_file(&first).await;
-    let _ = tokio::fs::remove_file(&last).await;
+    for p in done {
+        let _ = tokio::fs::remove_file(&p).await;
+    }
     st.metrics.uploads_completed.inc();
     let ec = row.ec_address.clone();
     tracing::info!(upload = %upload::log_id(&id), ec = %ec, cipher_hash = %cipher_hash, "upload complete");
@@ -173,6 +203,8 @@ struct Spooled {
     last: PathBuf,
     first_bytes: Vec<u8>,
     last_bytes: Option<Vec<u8>>,
+    /// The device's C2PA sidecar, if it sent one.
+    c2pa: Option<Vec<u8>>,
     /// Spool path of the clip.
     spool: PathBuf,
     clip_key: String,
@@ -198,6 +230,9 @@ impl Spooled {
             }
         };
         let last_bytes = tokio::fs::read(&last).await.ok();
+        let c2pa = tokio::fs::read(upload::c2pa_spool_path(&spool_dir, id))
+            .await
+            .ok();
         let spool = upload::spool_path(&spool_dir, id);
         let clip_key = format!("clips/{}.sealed", row.ec_address);
         // A crash after the clip went to blob storage (which consumes the spool file) but before
@@ -209,6 +244,7 @@ impl Spooled {
             last,
             first_bytes,
             last_bytes,
+            c2pa,
             spool,
             clip_key,
             already_stored,
@@ -240,7 +276,7 @@ async fn clip_hasher(
     })
 }
 
-/// Thumbnails first (small, idempotent), then the clip (atomic rename), then the database.
+/// Thumbnails and the C2PA sidecar first (small, idempotent), then the clip (atomic rename), then the database.
 async fn store_clip(
     st: &AppState,
     row: &UploadRow,
@@ -259,6 +295,11 @@ async fn store_clip(
     if let Some(l) = spooled.last_bytes {
         st.blobs
             .put_bytes(&format!("thumbs/{ec}/last.jpg"), Bytes::from(l))
+            .await?;
+    }
+    if let Some(c) = spooled.c2pa {
+        st.blobs
+            .put_bytes(&upload::c2pa_blob_key(ec, &row.id), Bytes::from(c))
             .await?;
     }
     if !spooled.already_stored {

@@ -3,7 +3,8 @@
 //! `POST /v1/uploads` (signed by the device) opens a session and returns an unguessable upload
 //! id, the capability for the other calls: `PUT /v1/uploads/{id}/chunks/{offset}` (bytes at
 //! exactly the acknowledged offset), `GET /v1/uploads/{id}` (status, for resuming),
-//! `PUT /v1/uploads/{id}/thumbnails/{first|last}` (JPEG), `POST /v1/uploads/{id}/complete`,
+//! `PUT /v1/uploads/{id}/thumbnails/{first|last}` (JPEG), `PUT /v1/uploads/{id}/c2pa` (the
+//! device's C2PA sidecar, optional), `POST /v1/uploads/{id}/complete`,
 //! `DELETE /v1/uploads/{id}`.
 
 use std::sync::Arc;
@@ -36,6 +37,9 @@ use crate::upload::{self, Cursor};
 mod chunks;
 mod complete;
 mod open;
+mod provenance;
+
+pub(crate) use provenance::C2PA_MEDIA_TYPE;
 
 pub(super) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -44,6 +48,7 @@ pub(super) fn routes() -> OpenApiRouter<Shared> {
         // Chunk and thumbnail bodies are size-checked while streaming, against the upload caps.
         .routes(routes!(chunks::chunk).layer(DefaultBodyLimit::disable()))
         .routes(routes!(complete::thumbnail).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(provenance::put_c2pa).layer(DefaultBodyLimit::disable()))
         .routes(routes!(complete::complete))
 }
 
@@ -89,6 +94,14 @@ async fn view(st: &AppState, row: &UploadRow) -> Result<UploadView, ApiError> {
             first: has("first"),
             last: has("last"),
         },
+        c2pa: if row.state == UploadState::Complete {
+            st.blobs
+                .size(&upload::c2pa_blob_key(&row.ec_address, &row.id))
+                .await?
+                .is_some()
+        } else {
+            upload::c2pa_spool_path(&spool, &row.id).exists()
+        },
     })
 }
 
@@ -120,6 +133,7 @@ async fn remove_spool(st: &AppState, id: &str) {
         upload::spool_path(&dir, id),
         upload::thumb_spool_path(&dir, id, "first"),
         upload::thumb_spool_path(&dir, id, "last"),
+        upload::c2pa_spool_path(&dir, id),
     ] {
         let _ = tokio::fs::remove_file(p).await;
     }
