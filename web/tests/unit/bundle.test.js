@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleZip, canonicalJson, framesFile, keccakHex, manifestOf, ownerOfSlot, reportPdf } from '../../src/bundle.js';
@@ -15,11 +15,10 @@ import { crc32, unzipStored, zipStored } from '../../src/zip.js';
 import { frameLeaves, framesRoot, proofRoot } from '../../src/frames.js';
 import { jpegSize } from '../../src/pdf.js';
 import { REPO } from '../support/devnet.js';
-import { targetDebug } from '../support/cloud.js';
+import { haveVerify, runVerify, verifyBin } from '../support/verify.js';
 
 const enc = new TextEncoder();
 const TINY = new Uint8Array(readFileSync(path.join(REPO, 'protocol/tests/data/tiny.mp4')));
-const verifyBin = path.join(targetDebug(), 'dashledger-verify');
 
 test('manifest.json of a bundle holding only a.txt = "hello" is the docs/formats.md vector byte for byte', () => {
   const docs = readFileSync(path.join(REPO, 'docs/formats.md'), 'utf8');
@@ -150,20 +149,9 @@ function tinyBundle(frames) {
   return bundleZip(new Map([['clip.mp4', TINY], ['frames.json', canonicalJson(frames)], ['evidence.json', canonicalJson(evidence)]]));
 }
 
-function runVerify(zip, t) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dl-verify-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'b.zip');
-  writeFileSync(file, zip);
-  const r = spawnSync(verifyBin, [file], { encoding: 'utf8' });
-  assert.ok(r.stdout, `dashledger-verify printed nothing: ${r.stderr}`);
-  return { status: r.status, verdict: JSON.parse(r.stdout), stderr: r.stderr };
-}
-
-test('the frame leaves of tiny.mp4 equal dashledger-protocol\'s (the Rust verifier recomputes them from the clip)', { skip: !existsSync(verifyBin) && `${verifyBin} is not built` }, (t) => {
+test('the frame leaves of tiny.mp4 equal dashledger-protocol\'s (the Rust verifier recomputes them from the clip)', { skip: !haveVerify() && `${verifyBin()} is not built` }, () => {
   const frames = framesFile(TINY);
-  const { verdict } = runVerify(tinyBundle(frames), t);
-  const byName = Object.fromEntries(verdict.checks.map((c) => [c.name, c]));
+  const { byName } = runVerify(tinyBundle(frames));
   assert.equal(byName.manifest.ok, true, byName.manifest.detail);
   assert.equal(byName.clip.ok, true, byName.clip.detail);
   // The verifier's leaves from the clip = ours, their framesRoot = ours, every proof verifies.
@@ -171,7 +159,7 @@ test('the frame leaves of tiny.mp4 equal dashledger-protocol\'s (the Rust verifi
   // And it does compare: one changed leaf is named by its second.
   const bent = structuredClone(frames);
   bent.leaves[2] = `0x${'ab'.repeat(32)}`;
-  const bad = runVerify(tinyBundle(bent), t).verdict.checks.find((c) => c.name === 'frames');
+  const bad = runVerify(tinyBundle(bent)).byName.frames;
   assert.equal(bad.ok, false);
   assert.match(bad.detail, /seconds changed \[2\]/);
 });
