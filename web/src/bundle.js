@@ -14,7 +14,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { getAddress } from 'viem';
 import { framesTree, frameLeaves, proofRoot } from './frames.js';
 import { pdfDocument } from './pdf.js';
-import { zipStored } from './zip.js';
+import { unzipStored, zipStored } from './zip.js';
 
 export const FORMAT = 'dashledger-bundle/1';
 export const PATHS = {
@@ -212,14 +212,19 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
       throw new BundleError(`the node refused ${method}${what ? ` (${what})` : ''}: ${e?.shortMessage ?? e?.message ?? e}`);
     }
   };
+  // Each step named, then a moment for the page to show it (the leaves are hashed on this thread).
+  const step = async (text) => {
+    progress(text);
+    await new Promise((r) => setTimeout(r, 0));
+  };
   const checks = [];
   const check = (name, ok, detail) => {
     checks.push({ name, ok, detail });
     if (!ok) throw new BundleError(`${name}: ${detail} — the bundle was not saved`);
   };
 
-  // The clip and its frames first: no network needed to refuse a wrong clip.
-  progress('Reading the EC from the chain…');
+  // The EC's fields first: the clip is checked against them.
+  await step('Reading the EC from the chain…');
   let created;
   let verifiedLogs;
   let evidenceHash;
@@ -263,7 +268,7 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
     ...(reqc ? { request: lower(reqc) } : {}),
   };
 
-  progress('Checking the clip and computing its per-second frame leaves…');
+  await step('Checking the clip and computing its per-second frame leaves…');
   const videoHash = keccakHex(clip);
   check('clip', videoHash === info.params.video_hash, videoHash === info.params.video_hash ? `Keccak-256 of clip.mp4 (${clip.length} bytes) = the EC's videoHash ${videoHash}` : `clip.mp4 has Keccak-256 ${videoHash}, but the EC's videoHash is ${info.params.video_hash}`);
   let frames;
@@ -276,7 +281,7 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   const proofsOk = rootOk && frames.proofs.every((p, i) => hex(proofRoot(hexBytes(frames.leaves[i]), { index: p.index, siblings: p.siblings.map(hexBytes) }, frames.leaves.length)) === frames.frames_root);
   check('frames', rootOk && proofsOk, rootOk ? `${frames.leaves.length} per-second leaves recomputed from the clip; their framesRoot = the EC's ${frames.frames_root}; every second's proof verifies` : `the clip's leaves give framesRoot ${frames.frames_root}, but the EC's framesRoot is ${info.params.frames_root}`);
 
-  progress('Fetching the state proofs (eth_getProof)…');
+  await step('Fetching the state proofs (eth_getProof)…');
   const numberHex = await rpc('eth_blockNumber', []);
   const number = Number(BigInt(numberHex));
   if (number < info.verified.block) throw new BundleError(`the node's latest block ${number} is before the verification in block ${info.verified.block}`);
@@ -293,7 +298,7 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   check('search-listing', listed === BigInt(info.owner), listed === BigInt(info.owner) ? `the SearchContract lists the EC with owner ${info.owner} in the node's proof` : `the SearchContract's ownerOf[ec] is 0x${listed.toString(16)}, not the owner ${info.owner}`);
   check('ec-code', keccakHex(hexBytes(state.ec_code)) === lower(ecAccount.codeHash), `Keccak-256 of the EC's code = the codeHash in the node's proof`);
 
-  progress('Fetching the creating and verifying blocks with every transaction and receipt…');
+  await step('Fetching the creating and verifying blocks with every transaction and receipt…');
   const blocks = new Map();
   for (const n of [info.created.block, info.verified.block]) {
     if (blocks.has(n)) continue;
@@ -318,7 +323,7 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   }
 
   const notes = [];
-  progress('Fetching the thumbnail from the cloud…');
+  await step('Fetching the thumbnail from the cloud…');
   let thumbnail = null;
   if (cloud) {
     try {
@@ -337,7 +342,7 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   notes.push(NO_RECORDS);
   notes.push(`Not checkable offline: that the block headers are chain ${info.chain_id}'s canonical chain (\`dashledger-verify --rpc URL\`), and that ${info.evidence_factory} is dashledger's EvidenceFactory on that chain (the operator's deployments/<chainId>.json).`);
 
-  progress('Writing the bundle…');
+  await step('Writing the bundle…');
   const proofBlock = { number, hash: lower(headBlock.hash) };
   const madeAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const files = new Map();
@@ -352,5 +357,10 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   files.set(PATHS.reportPdf, reportPdf(report));
   const zip = bundleZip(files);
   files.set(PATHS.manifest, manifestOf(files));
+  // The archive read back: every entry (CRC-32 checked) as the manifest lists it.
+  const back = new Map(unzipStored(zip));
+  const inManifest = JSON.parse(new TextDecoder().decode(back.get(PATHS.manifest))).files;
+  const same = back.size === files.size && inManifest.length === files.size - 1 && inManifest.every((e) => back.get(e.path)?.length === e.bytes && keccakHex(back.get(e.path)) === e.keccak256);
+  check('manifest', same, same ? `the zip read back: ${inManifest.length} files, each length and Keccak-256 as manifest.json lists` : 'the zip read back does not match its manifest');
   return { zip, fileName: `dashledger-bundle-${ec}.zip`, files, checks, notes };
 }
