@@ -5,10 +5,10 @@
 // `dashledger-requester bundle` writes, checked by `dashledger-verify`. Loaded on demand
 // (dynamic import from main.js), with frames.js, zip.js and pdf.js.
 //
-// Not included: records.bin and device.json (the cloud serves them only to a signed request of the
-// requester's key, which the CLI holds and this page does not); like the CLI when the cloud does
-// not serve them, the bundle leaves them out and `dashledger-verify` lists the records as not
-// checked.
+// records.bin and device.json come from the cloud's `GET /v1/clips/{ec}/records`, signed by the
+// requester's wallet like the download (one more signature). When that fails (declined, the
+// cloud down or refusing, records that do not hold together), the bundle leaves them out as the
+// CLI does, says so, and `dashledger-verify` lists the records as not checked.
 
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { getAddress } from 'viem';
@@ -26,6 +26,8 @@ export const PATHS = {
   stateProof: 'chain/state-proof.json',
   reportHtml: 'report.html',
   reportPdf: 'report.pdf',
+  records: 'records.bin',
+  device: 'device.json',
   block: (n) => `chain/block-${n}.json`,
 };
 /** The SearchContract's `_ownerOf` mapping slot, and the EC's `_status` slot. */
@@ -117,8 +119,34 @@ const b64 = (bytes) => {
 
 export const RECHECK =
   'Re-check: `dashledger-verify BUNDLE.zip` (offline: exit 0 and "result": "verified"), then `dashledger-verify --rpc URL BUNDLE.zip` against a node you trust, which also confirms the block headers are on the chain.';
-export const NO_RECORDS =
-  "This bundle was made by the web page, which cannot fetch the device's signed evidence records (records.bin) or the cloud's device entry (device.json): `dashledger-verify` lists the records as not checked. `dashledger-requester bundle` with the requester's key adds them.";
+export const RECORD_LEN = 161;
+
+/**
+ * The page's checks of records.bin (the signatures are dashledger-verify's): whole 161-byte
+ * records of one device, consecutive `seq` with each `prevHash` = the previous `segmentHash`, and
+ * a record of this segment (segmentHash = videoHash, start = recordedAt). Returns what held, or
+ * throws naming what did not.
+ */
+export function checkRecords(raw, videoHash, recordedAt) {
+  if (!raw.length || raw.length % RECORD_LEN) throw new Error(`${raw.length} bytes, not a sequence of ${RECORD_LEN}-byte signed records`);
+  const n = raw.length / RECORD_LEN;
+  const recs = [];
+  for (let i = 0; i < n; i++) {
+    const r = raw.subarray(i * RECORD_LEN, i * RECORD_LEN + 96);
+    const dv = new DataView(r.buffer, r.byteOffset, 96);
+    const start = Date.UTC(dv.getUint16(25), r[27] - 1, r[28], r[29], r[30], r[31]) / 1000;
+    recs.push({ seq: dv.getUint32(0), device: hex(r.subarray(4, 25)), prev: hex(r.subarray(32, 64)), seg: hex(r.subarray(64, 96)), start });
+  }
+  recs.forEach((r, i) => {
+    if (r.device !== recs[0].device) throw new Error(`record ${i} is of another device`);
+    if (i && r.seq !== recs[i - 1].seq + 1) throw new Error(`record ${i} has seq ${r.seq} after ${recs[i - 1].seq}`);
+    if (i && r.prev !== recs[i - 1].seg) throw new Error(`the hash chain breaks at seq ${r.seq}`);
+  });
+  const mine = recs.find((r) => r.seg === videoHash);
+  if (!mine) throw new Error("no record carries the clip's videoHash");
+  if (mine.start !== recordedAt) throw new Error(`the segment's record starts at ${mine.start}, the EC's recordedAt is ${recordedAt}`);
+  return `${n} records of one device (seq ${recs[0].seq}..=${recs[n - 1].seq}), hash chain unbroken; seq ${mine.seq} carries the clip's videoHash and starts at recordedAt (signatures: dashledger-verify)`;
+}
 
 function facts(info, proofBlock, clipBytes, madeAt) {
   const p = info.params;
@@ -192,12 +220,14 @@ function headerOf(block) {
 /**
  * Gathers and makes the bundle of EC `ec` (obtained through Request Contract `reqc`) from the
  * verified plaintext `clip` (Uint8Array). `chain` is the page's Chain (chain.js), `abis` its ABIs
- * (chain.js `abis`), `cloud` its Cloud (cloud.js; may be null), `progress(text)` is told each step. Runs the page's checks
+ * (chain.js `abis`), `cloud` its Cloud (cloud.js; may be null), `fetchRecords()` resolves to the
+ * cloud's { records, device } (cloud.js deviceRecords, signed by the wallet; null: none),
+ * `progress(text)` is told each step. Runs the page's checks
  * (clip hash = videoHash, framesRoot = the EC's, thumbnail = frameHash, the proven slots) before
  * returning; throws BundleError naming what failed. Resolves to
  * { zip: Uint8Array, fileName, files: Map, checks, notes }.
  */
-export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, progress = () => {} }) {
+export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, fetchRecords = null, progress = () => {} }) {
   const pub = chain.public;
   const cfg = chain.config;
   const factory = getAddress(cfg.contracts.evidenceFactory);
@@ -339,7 +369,20 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
       notes.push(`The thumbnail could not be fetched from the cloud (${e.message}): the bundle has none (dashledger-verify lists it as not checked).`);
     }
   } else notes.push('No cloud configured: the bundle has no thumbnail (dashledger-verify lists it as not checked).');
-  notes.push(NO_RECORDS);
+  let records = null;
+  if (fetchRecords) {
+    await step("Sign the request for the device's evidence records in your wallet…");
+    try {
+      const r = await fetchRecords();
+      const detail = checkRecords(r.records, info.params.video_hash, info.params.recorded_at);
+      records = r;
+      checks.push({ name: 'records', ok: true, detail });
+    } catch (e) {
+      const why = e?.code === 4001 || e?.cause?.code === 4001 || e?.name === 'UserRejectedRequestError' ? 'the request was not signed in the wallet' : e?.message ?? String(e);
+      notes.push(`The device's evidence records (records.bin, device.json) are not in this bundle (${why}): dashledger-verify lists them as not checked.`);
+    }
+  } else notes.push("The device's evidence records (records.bin, device.json) are not in this bundle (no cloud to ask): dashledger-verify lists them as not checked.");
+  if (records) notes.push(`device.json is the cloud's statement about the device (${records.device.status ?? 'status unknown'}), not signed: the operator can confirm that the device is an approved dashcam.`);
   notes.push(`Not checkable offline: that the block headers are chain ${info.chain_id}'s canonical chain (\`dashledger-verify --rpc URL\`), and that ${info.evidence_factory} is dashledger's EvidenceFactory on that chain (the operator's deployments/<chainId>.json).`);
 
   await step('Writing the bundle…');
@@ -349,6 +392,10 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   files.set(PATHS.clip, clip);
   files.set(PATHS.frames, canonicalJson(frames));
   if (thumbnail) files.set(PATHS.thumbnail, thumbnail);
+  if (records) {
+    files.set(PATHS.records, records.records);
+    files.set(PATHS.device, canonicalJson(records.device));
+  }
   files.set(PATHS.evidence, canonicalJson(info));
   files.set(PATHS.stateProof, canonicalJson(state));
   for (const [n, b] of blocks) files.set(PATHS.block(n), canonicalJson(b));
@@ -362,5 +409,5 @@ export async function makeBundle({ chain, abis, cloud, ec, reqc = null, clip, pr
   const inManifest = JSON.parse(new TextDecoder().decode(back.get(PATHS.manifest))).files;
   const same = back.size === files.size && inManifest.length === files.size - 1 && inManifest.every((e) => back.get(e.path)?.length === e.bytes && keccakHex(back.get(e.path)) === e.keccak256);
   check('manifest', same, same ? `the zip read back: ${inManifest.length} files, each length and Keccak-256 as manifest.json lists` : 'the zip read back does not match its manifest');
-  return { zip, fileName: `dashledger-bundle-${ec}.zip`, files, checks, notes };
+  return { zip, fileName: `dashledger-bundle-${ec}.zip`, files, checks, notes, hasRecords: Boolean(records) };
 }

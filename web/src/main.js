@@ -898,7 +898,12 @@ function bundleOffer(blob, evidence, reqc) {
     try {
       const { makeBundle } = await import('./bundle.js');
       const clip = new Uint8Array(await blob.arrayBuffer());
-      const b = await makeBundle({ chain: state.chain, abis, cloud: state.cloud, ec: evidence.ec, reqc, clip, progress: (t) => setStatus(status, t) });
+      // The device's records: from the cloud, signed by the wallet like the download.
+      const fetchRecords =
+        state.cloud && reqc && state.account
+          ? () => state.cloud.deviceRecords({ ec: evidence.ec, reqc, account: state.account, chainId: state.config.chainId, sign: (m) => state.chain.signMessage(m) })
+          : null;
+      const b = await makeBundle({ chain: state.chain, abis, cloud: state.cloud, ec: evidence.ec, reqc, clip, fetchRecords, progress: (t) => setStatus(status, t) });
       const zipUrl = URL.createObjectURL(new Blob([b.zip], { type: 'application/zip' }));
       const a = h('a', { href: zipUrl, download: b.fileName, hidden: true });
       document.body.append(a);
@@ -907,7 +912,7 @@ function bundleOffer(blob, evidence, reqc) {
       setTimeout(() => URL.revokeObjectURL(zipUrl), 60_000);
       setStatus(
         status,
-        `Saved ${b.fileName} (${b.files.size} files, ${(b.zip.length / 1048576).toFixed(2)} MiB). The page's checks held: ${b.checks.map((c) => c.name).join(', ')}. Anyone can check it offline with dashledger-verify ${b.fileName}; it has no device records (records.bin), which dashledger-verify lists as not checked.`,
+        `Saved ${b.fileName} (${b.files.size} files, ${(b.zip.length / 1048576).toFixed(2)} MiB). The page's checks held: ${b.checks.map((c) => c.name).join(', ')}. Anyone can check it offline with dashledger-verify ${b.fileName}.${b.hasRecords ? '' : " It has no device records (records.bin): dashledger-verify lists them as not checked."}`,
         'ok',
       );
     } catch (e) {
@@ -920,7 +925,7 @@ function bundleOffer(blob, evidence, reqc) {
   return h(
     'div',
     { class: 'bundle-offer', testid: 'bundle-offer' },
-    h('p', { class: 'hint', id: hintId }, 'The evidence bundle is one zip file for a lawyer, insurer or court: this clip, its per-second frame proofs, the Evidence Contract and the chain proofs it was created and verified, and a report (HTML and PDF). Anyone can check it with dashledger-verify, without trusting this page or the cloud.'),
+    h('p', { class: 'hint', id: hintId }, 'The evidence bundle is one zip file for a lawyer, insurer or court: this clip, its per-second frame proofs, the Evidence Contract and the chain proofs it was created and verified, the dashcam\'s signed records (your wallet signs the request for them), and a report (HTML and PDF). Anyone can check it with dashledger-verify, without trusting this page or the cloud.'),
     h('div', { class: 'actions' }, button, status),
   );
 }

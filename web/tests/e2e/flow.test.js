@@ -133,6 +133,26 @@ test('a node that refuses eth_getProof: the bundle names it, and nothing is save
   await snap(p, 'bundle-refused');
 });
 
+test('the records request declined in the wallet: the bundle is saved without records.bin, which dashledger-verify lists as not checked', async () => {
+  const p = requesterPage;
+  const card = p.locator(`[data-reqc="${reqc}"]`);
+  // The bundle's only wallet request is the signature for the device's records.
+  await p.evaluate(() => window.__testWallet.rejectNext());
+  const signsBefore = await p.evaluate(() => window.__testWallet.signatures());
+  const { zip } = await saveBundle(p, reqc);
+  assert.equal(await p.evaluate(() => window.__testWallet.signatures()), signsBefore + 1);
+  assert.match(await card.getByTestId('bundle-status').textContent(), /It has no device records \(records\.bin\): dashledger-verify lists them as not checked/);
+  const names = unzipStored(new Uint8Array(zip)).map(([n]) => n);
+  assert.ok(!names.includes('records.bin') && !names.includes('device.json'), names.join(', '));
+  const html = Buffer.from(unzipStored(new Uint8Array(zip)).find(([n]) => n === 'report.html')[1]).toString();
+  assert.match(html, /not in this bundle \(the request was not signed in the wallet\): dashledger-verify lists them as not checked/);
+  const v = runVerify(zip);
+  assert.equal(v.status, 0, v.stderr);
+  assert.equal(v.verdict.result, 'verified');
+  assert.equal(v.byName.records, undefined);
+  assert.ok(v.verdict.not_checked.some((n) => /evidence records/.test(n.what)), JSON.stringify(v.verdict.not_checked));
+});
+
 test('the evidence bundle saved from the page: dashledger-verify says verified (offline and against the node); a flipped byte of clip.mp4 fails, named', async () => {
   const p = requesterPage;
   const card = p.locator(`[data-reqc="${reqc}"]`);
@@ -143,7 +163,7 @@ test('the evidence bundle saved from the page: dashledger-verify says verified (
   const entries = unzipStored(new Uint8Array(zip));
   const names = entries.map(([n]) => n);
   assert.equal(names[0], 'manifest.json');
-  for (const f of ['clip.mp4', 'frames.json', 'thumbnail.jpg', 'evidence.json', 'chain/state-proof.json', 'report.html', 'report.pdf']) assert.ok(names.includes(f), `${f} in ${names}`);
+  for (const f of ['clip.mp4', 'frames.json', 'thumbnail.jpg', 'evidence.json', 'records.bin', 'device.json', 'chain/state-proof.json', 'report.html', 'report.pdf']) assert.ok(names.includes(f), `${f} in ${names}`);
   assert.ok(names.some((n) => /^chain\/block-\d+\.json$/.test(n)), names.join(', '));
   assert.ok(Buffer.from(entries.find(([n]) => n === 'clip.mp4')[1]).equals(clipBytes), 'clip.mp4 is the recorded clip');
   assert.match(await card.getByTestId('bundle-status').textContent(), /checks held: clip, frames, .*dashledger-verify/);
@@ -153,11 +173,10 @@ test('the evidence bundle saved from the page: dashledger-verify says verified (
   assert.equal(offline.status, 0, offline.stderr);
   assert.equal(offline.verdict.result, 'verified');
   assert.equal(offline.verdict.ec.toLowerCase(), acc.ec.toLowerCase());
-  for (const name of ['manifest', 'clip', 'frames', 'thumbnail', 'evidence-hash', 'state-proof-header', 'ec-code', 'ec-account-proof', 'ec-status-proof', 'search-account-proof', 'search-listing-proof', 'created-tx', 'verified-tx']) {
+  for (const name of ['manifest', 'clip', 'frames', 'thumbnail', 'evidence-hash', 'state-proof-header', 'ec-code', 'ec-account-proof', 'ec-status-proof', 'search-account-proof', 'search-listing-proof', 'created-tx', 'verified-tx', 'records']) {
     assert.equal(offline.byName[name]?.ok, true, `${name}: ${offline.byName[name]?.detail}`);
   }
-  // What the page cannot fetch is listed as not checked, as the page said.
-  assert.ok(offline.verdict.not_checked.some((n) => /evidence records/.test(n.what)), JSON.stringify(offline.verdict.not_checked));
+  assert.ok(!offline.verdict.not_checked.some((n) => /evidence records/.test(n.what)), JSON.stringify(offline.verdict.not_checked));
   const live = runVerify(zip, ['--rpc', anvil.url]);
   assert.equal(live.status, 0, live.stderr);
   assert.equal(live.verdict.result, 'verified');

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bundleZip, canonicalJson, framesFile, keccakHex, manifestOf, ownerOfSlot, reportPdf } from '../../src/bundle.js';
+import { bundleZip, canonicalJson, checkRecords, framesFile, keccakHex, manifestOf, ownerOfSlot, reportPdf } from '../../src/bundle.js';
 import { crc32, unzipStored, zipStored } from '../../src/zip.js';
 import { frameLeaves, framesRoot, proofRoot } from '../../src/frames.js';
 import { jpegSize } from '../../src/pdf.js';
@@ -162,4 +162,30 @@ test('the frame leaves of tiny.mp4 equal dashledger-protocol\'s (the Rust verifi
   const bad = runVerify(tinyBundle(bent)).byName.frames;
   assert.equal(bad.ok, false);
   assert.match(bad.detail, /seconds changed \[2\]/);
+});
+
+test("the page's records checks: one device, consecutive seq, the hash chain, the segment's record (signatures are dashledger-verify's)", () => {
+  const rec = (seq, prev, seg, device = 0x22) => {
+    const b = new Uint8Array(161);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, seq);
+    b[4] = 1;
+    b.fill(device, 5, 25);
+    dv.setUint16(25, 2023);
+    b.set([11, 14, 22, 13, 20 + seq], 27);
+    b.set(prev, 32);
+    b.set(seg, 64);
+    return b;
+  };
+  const h = (i) => new Uint8Array(32).fill(i);
+  const hx = (i) => `0x${Buffer.from(h(i)).toString('hex')}`;
+  const cat = (...r) => Uint8Array.from(Buffer.concat(r));
+  const good = cat(rec(4, h(3), h(4)), rec(5, h(4), h(5)), rec(6, h(5), h(6)));
+  assert.match(checkRecords(good, hx(5), 1700000005), /3 records of one device \(seq 4\.\.=6\).*seq 5 carries/);
+  assert.throws(() => checkRecords(good.subarray(0, 200), hx(5), 1700000005), /200 bytes, not a sequence of 161-byte/);
+  assert.throws(() => checkRecords(cat(rec(4, h(3), h(4)), rec(5, h(9), h(5))), hx(5), 1700000005), /hash chain breaks at seq 5/);
+  assert.throws(() => checkRecords(cat(rec(4, h(3), h(4)), rec(6, h(4), h(5))), hx(5), 1700000005), /seq 6 after 4/);
+  assert.throws(() => checkRecords(cat(rec(4, h(3), h(4)), rec(5, h(4), h(5), 0x33)), hx(5), 1700000005), /another device/);
+  assert.throws(() => checkRecords(good, hx(8), 1700000005), /no record carries/);
+  assert.throws(() => checkRecords(good, hx(5), 1700000002), /starts at 1700000005, the EC's recordedAt is 1700000002/);
 });
