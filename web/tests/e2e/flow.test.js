@@ -16,12 +16,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseEther } from 'viem';
 import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
 import { launch } from '../support/browser.js';
 import { makeClip, reportAccident, startCloud } from '../support/cloud.js';
-import { assertAccessible, cloudSite, DIST, openPage, screenshots } from '../support/page.js';
+import { assertAccessible, cloudSite, DIST, openPage, screenshots, WEB } from '../support/page.js';
 import { agentApproves, assertNoSecretFields, bundleRefused, downloadVerifySave, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, saveBundle, searchCloud } from '../support/steps.js';
 import { rewriteEntry, runVerify } from '../support/verify.js';
 import { unzipStored } from '../../src/zip.js';
@@ -168,6 +169,8 @@ test('the evidence bundle saved from the page: dashledger-verify says verified (
   assert.ok(Buffer.from(entries.find(([n]) => n === 'clip.mp4')[1]).equals(clipBytes), 'clip.mp4 is the recorded clip');
   assert.match(await card.getByTestId('bundle-status').textContent(), /checks held: clip, frames, .*dashledger-verify/);
   await snap(p, 'bundle-saved');
+  // Kept for a look: web/test-results/flow-bundle.zip.
+  writeFileSync(path.join(WEB, 'test-results', 'flow-bundle.zip'), zip);
 
   const offline = runVerify(zip);
   assert.equal(offline.status, 0, offline.stderr);
