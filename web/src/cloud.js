@@ -35,6 +35,15 @@ export const ENDPOINTS = {
   thumbnail: { method: 'GET', path: '/v1/clips/{ec}/thumbnails/{which}', reads: [] },
   // The sealed clip, streamed (its length from Content-Length).
   download: { method: 'GET', path: '/v1/clips/{ec}/download', query: ['reqc'], headers: ['Range'], signed: true, reads: [] },
+  // The device's signed records around the EC's segment and its standing, for the evidence
+  // bundle's records.bin and device.json (signed like the download).
+  records: {
+    method: 'GET',
+    path: '/v1/clips/{ec}/records',
+    query: ['reqc'],
+    signed: true,
+    reads: ['records', 'device', 'device.address', 'device.status', 'device.registered_at', 'device.status_since', 'device.source'],
+  },
 };
 
 /** The fields of an error answer the page shows (`{ error, message }`). */
@@ -210,6 +219,35 @@ export class Cloud {
     const resp = await this.callAbsolute(url.href, { method, headers });
     const len = Number(resp.headers.get('content-length') ?? 0) || null;
     return { response: resp, totalBytes: len };
+  }
+
+  /**
+   * The device's signed evidence records around the EC's segment and the device's standing, for
+   * a Completed request (signed by the requester's wallet), from `GET /v1/clips/{ec}/records`:
+   * { records: Uint8Array (161 bytes each), device: { address, status, registered_at,
+   * status_since, source } } as the cloud recorded it.
+   */
+  async deviceRecords({ ec, reqc, account, chainId, sign }) {
+    const { method } = ENDPOINTS.records;
+    const signed = target('records', { ec }, { reqc });
+    const url = new URL(`${this.base}${signed}`, typeof location !== 'undefined' ? location.origin : undefined);
+    const headers = await this.authHeaders({ sign, account, chainId, method, target: signed, body: new Uint8Array() });
+    let body;
+    try {
+      body = await (await this.callAbsolute(url.href, { method, headers })).json();
+    } catch (e) {
+      if (e instanceof CloudError) throw e;
+      throw new CloudError('format', "the cloud's answer with the device's records is not JSON");
+    }
+    const hex = body?.records;
+    const d = body?.device;
+    if (typeof hex !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(hex) || !d || typeof d !== 'object') {
+      throw new CloudError('format', "the cloud sent the device's records in an unexpected shape");
+    }
+    const records = new Uint8Array((hex.length - 2) / 2);
+    for (let i = 0; i < records.length; i++) records[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
+    const device = { address: d.address, status: d.status, registered_at: d.registered_at, status_since: d.status_since, source: d.source };
+    return { records, device };
   }
 
   async callAbsolute(url, init) {

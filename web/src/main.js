@@ -3,7 +3,7 @@
 import './style.css';
 import { formatEther, parseEther } from 'viem';
 import wasmUrl from '@nucypher/umbral-pre/pkg-bundler/umbral_pre_wasm_bg.wasm?url';
-import { Chain, WrongNetworkError } from './chain.js';
+import { abis, Chain, WrongNetworkError } from './chain.js';
 import { Cloud, CloudError } from './cloud.js';
 import { loadConfig } from './config.js';
 import { describeError } from './errors.js';
@@ -868,6 +868,7 @@ async function verifyStream(source, totalBytes, key, evidence, out, msg, reqc) {
     h('div', { class: 'verdict ok', testid: 'verdict' }, `Verified: Keccak-256 ${result.videoHash} matches the Evidence Contract's videoHash (${result.chunks} chunks, ${result.plaintextLength} bytes).`),
     h('video', { src: url, controls: true, preload: 'metadata', class: 'player', testid: 'player', 'aria-label': `The verified footage recorded ${fmtTime(evidence.recordedAt)}` }),
     h('a', { href: url, download: `dashledger-${evidence.ec}.mp4`, class: 'file-button', testid: 'save' }, 'Save video'),
+    bundleOffer(blob, evidence, reqc),
   );
   setStatus(msg, '');
   if (reqc) {
@@ -876,6 +877,57 @@ async function verifyStream(source, totalBytes, key, evidence, out, msg, reqc) {
     card?.querySelector('.stepper-wrap')?.replaceWith(stepBar('Completed', reqc));
   }
   return result;
+}
+
+let bundleIds = 0;
+/**
+ * "Save evidence bundle": the verified clip with the chain's proofs and a report in one zip
+ * (`dashledger-bundle/1`, the file `dashledger-requester bundle` writes), made in the browser by
+ * bundle.js, loaded only when pressed. The page's own checks run before the file is offered;
+ * on any failure nothing is saved and the message names what failed.
+ */
+function bundleOffer(blob, evidence, reqc) {
+  const id = `bundle-status-${++bundleIds}`;
+  const hintId = `${id}-hint`;
+  const status = h('span', { class: 'status', role: 'status', id, testid: 'bundle-status' });
+  const button = h('button', { type: 'button', testid: 'save-bundle', 'aria-describedby': `${hintId} ${id}` }, 'Save evidence bundle');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    setStatus(status, 'Loading the bundle maker…');
+    try {
+      const { makeBundle } = await import('./bundle.js');
+      const clip = new Uint8Array(await blob.arrayBuffer());
+      // The device's records: from the cloud, signed by the wallet like the download.
+      const fetchRecords =
+        state.cloud && reqc && state.account
+          ? () => state.cloud.deviceRecords({ ec: evidence.ec, reqc, account: state.account, chainId: state.config.chainId, sign: (m) => state.chain.signMessage(m) })
+          : null;
+      const b = await makeBundle({ chain: state.chain, abis, cloud: state.cloud, ec: evidence.ec, reqc, clip, fetchRecords, progress: (t) => setStatus(status, t) });
+      const zipUrl = URL.createObjectURL(new Blob([b.zip], { type: 'application/zip' }));
+      const a = h('a', { href: zipUrl, download: b.fileName, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(zipUrl), 60_000);
+      setStatus(
+        status,
+        `Saved ${b.fileName} (${b.files.size} files, ${(b.zip.length / 1048576).toFixed(2)} MiB). The page's checks held: ${b.checks.map((c) => c.name).join(', ')}. Anyone can check it offline with dashledger-verify ${b.fileName}.${b.hasRecords ? '' : " It has no device records (records.bin): dashledger-verify lists them as not checked."}`,
+        'ok',
+      );
+    } catch (e) {
+      setStatus(status, `No bundle saved: ${e?.name === 'BundleError' ? e.message : describeError(e)}`, 'error');
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  });
+  return h(
+    'div',
+    { class: 'bundle-offer', testid: 'bundle-offer' },
+    h('p', { class: 'hint', id: hintId }, 'The evidence bundle is one zip file for a lawyer, insurer or court: this clip, its per-second frame proofs, the Evidence Contract and the chain proofs it was created and verified, the dashcam\'s signed records (your wallet signs the request for them), and a report (HTML and PDF). Anyone can check it with dashledger-verify, without trusting this page or the cloud.'),
+    h('div', { class: 'actions' }, button, status),
+  );
 }
 
 /** The owner's download link from the response, offered when the cloud cannot serve the clip. */

@@ -9,18 +9,23 @@
 // search (cloud, thumbnail) → request (Umbral key made in the browser, reward) → the owner
 // approves as the agent does (kfrag made outside any page; no page asks for a secret key) → the requester's page recovers the key,
 // confirms → downloads from the cloud (signed by the wallet) → opens chunk by chunk → "verified"
-// → saves the video (byte-identical) → the owner withdraws. Then the cloud goes down: search
+// → saves the video (byte-identical) → saves the evidence bundle, which the real `dashledger-verify`
+// verifies (offline and against anvil; a flipped byte of its clip fails, named; a node refusing
+// eth_getProof is named and nothing is saved) → the owner withdraws. Then the cloud goes down: search
 // and download say so. Screenshots of every step: web/test-results/flow-*.png.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseEther } from 'viem';
 import { artifact, deploy, devAccount, startAnvil } from '../support/devnet.js';
 import { launch } from '../support/browser.js';
 import { makeClip, reportAccident, startCloud } from '../support/cloud.js';
-import { cloudSite, DIST, openPage, screenshots } from '../support/page.js';
-import { agentApproves, assertNoSecretFields, downloadVerifySave, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, searchCloud } from '../support/steps.js';
+import { assertAccessible, cloudSite, DIST, openPage, screenshots, WEB } from '../support/page.js';
+import { agentApproves, assertNoSecretFields, bundleRefused, downloadVerifySave, ownerViewOpen, ownerWithdraws, recoverAndConfirm, requestFootage, saveBundle, searchCloud } from '../support/steps.js';
+import { rewriteEntry, runVerify } from '../support/verify.js';
+import { unzipStored } from '../../src/zip.js';
 
 const snap = screenshots('flow-');
 
@@ -115,6 +120,86 @@ test('download from the cloud (signed by the wallet), open chunk by chunk, verif
     },
   });
   assert.equal(download.suggestedFilename(), `dashledger-${acc.ec}.mp4`);
+});
+
+test('a node that refuses eth_getProof: the bundle names it, and nothing is saved', async () => {
+  const p = requesterPage;
+  await p.evaluate(() => window.__testWallet.refuse('eth_getProof'));
+  try {
+    const text = await bundleRefused(p, reqc);
+    assert.match(text, /^No bundle saved: the node refused eth_getProof \(the EC\)/, text);
+  } finally {
+    await p.evaluate(() => window.__testWallet.allow('eth_getProof'));
+  }
+  await snap(p, 'bundle-refused');
+});
+
+test('the records request declined in the wallet: the bundle is saved without records.bin, which dashledger-verify lists as not checked', async () => {
+  const p = requesterPage;
+  const card = p.locator(`[data-reqc="${reqc}"]`);
+  // The bundle's only wallet request is the signature for the device's records.
+  await p.evaluate(() => window.__testWallet.rejectNext());
+  const signsBefore = await p.evaluate(() => window.__testWallet.signatures());
+  const { zip } = await saveBundle(p, reqc);
+  assert.equal(await p.evaluate(() => window.__testWallet.signatures()), signsBefore + 1);
+  assert.match(await card.getByTestId('bundle-status').textContent(), /It has no device records \(records\.bin\): dashledger-verify lists them as not checked/);
+  const names = unzipStored(new Uint8Array(zip)).map(([n]) => n);
+  assert.ok(!names.includes('records.bin') && !names.includes('device.json'), names.join(', '));
+  const html = Buffer.from(unzipStored(new Uint8Array(zip)).find(([n]) => n === 'report.html')[1]).toString();
+  assert.match(html, /not in this bundle \(the request was not signed in the wallet\): dashledger-verify lists them as not checked/);
+  const v = runVerify(zip);
+  assert.equal(v.status, 0, v.stderr);
+  assert.equal(v.verdict.result, 'verified');
+  assert.equal(v.byName.records, undefined);
+  assert.ok(v.verdict.not_checked.some((n) => /evidence records/.test(n.what)), JSON.stringify(v.verdict.not_checked));
+});
+
+test('the evidence bundle saved from the page: dashledger-verify says verified (offline and against the node); a flipped byte of clip.mp4 fails, named', async () => {
+  const p = requesterPage;
+  const card = p.locator(`[data-reqc="${reqc}"]`);
+  // Found by its accessible name, and pressed from the keyboard.
+  assert.equal(await card.getByRole('button', { name: 'Save evidence bundle' }).count(), 1);
+  const { zip, download } = await saveBundle(p, reqc, { keyboard: true });
+  assert.equal(download.suggestedFilename(), `dashledger-bundle-${acc.ec}.zip`);
+  const entries = unzipStored(new Uint8Array(zip));
+  const names = entries.map(([n]) => n);
+  assert.equal(names[0], 'manifest.json');
+  for (const f of ['clip.mp4', 'frames.json', 'thumbnail.jpg', 'evidence.json', 'records.bin', 'device.json', 'chain/state-proof.json', 'report.html', 'report.pdf']) assert.ok(names.includes(f), `${f} in ${names}`);
+  assert.ok(names.some((n) => /^chain\/block-\d+\.json$/.test(n)), names.join(', '));
+  assert.ok(Buffer.from(entries.find(([n]) => n === 'clip.mp4')[1]).equals(clipBytes), 'clip.mp4 is the recorded clip');
+  assert.match(await card.getByTestId('bundle-status').textContent(), /checks held: clip, frames, .*dashledger-verify/);
+  await snap(p, 'bundle-saved');
+  // Kept for a look: web/test-results/flow-bundle.zip.
+  writeFileSync(path.join(WEB, 'test-results', 'flow-bundle.zip'), zip);
+
+  const offline = runVerify(zip);
+  assert.equal(offline.status, 0, offline.stderr);
+  assert.equal(offline.verdict.result, 'verified');
+  assert.equal(offline.verdict.ec.toLowerCase(), acc.ec.toLowerCase());
+  for (const name of ['manifest', 'clip', 'frames', 'thumbnail', 'evidence-hash', 'state-proof-header', 'ec-code', 'ec-account-proof', 'ec-status-proof', 'search-account-proof', 'search-listing-proof', 'created-tx', 'verified-tx', 'records']) {
+    assert.equal(offline.byName[name]?.ok, true, `${name}: ${offline.byName[name]?.detail}`);
+  }
+  assert.ok(!offline.verdict.not_checked.some((n) => /evidence records/.test(n.what)), JSON.stringify(offline.verdict.not_checked));
+  const live = runVerify(zip, ['--rpc', anvil.url]);
+  assert.equal(live.status, 0, live.stderr);
+  assert.equal(live.verdict.result, 'verified');
+  assert.equal(live.byName['live-header']?.ok, true, JSON.stringify(live.verdict.checks));
+
+  // One byte of the clip flipped inside the zip (the entry rewritten, the manifest left).
+  const bent = rewriteEntry(zip, 'clip.mp4', (b) => {
+    b[b.length >> 1] ^= 0x01;
+    return b;
+  });
+  const bad = runVerify(bent);
+  assert.equal(bad.status, 3, bad.stderr);
+  assert.equal(bad.verdict.result, 'failed');
+  assert.equal(bad.byName.clip.ok, false);
+  assert.match(bad.byName.clip.detail, /clip\.mp4 has Keccak-256 0x[0-9a-f]{64}, but the EC's videoHash is/);
+  assert.equal(bad.byName.manifest.ok, false);
+  assert.match(bad.byName.manifest.detail, /clip\.mp4 has Keccak-256/);
+
+  // The verified card with the bundle offered and its status: no serious or critical axe finding.
+  await assertAccessible(p, 'my requests: a verified clip with the evidence bundle saved');
 });
 
 test('the owner withdraws reward + deposit', async () => {

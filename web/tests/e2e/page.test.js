@@ -27,7 +27,7 @@ import { launch } from '../support/browser.js';
 import { freePort } from '../support/cloud.js';
 import { serveDist } from '../support/server.js';
 import { DIST, localInput, openPage, pageConfig, requestStatus, screenshots } from '../support/page.js';
-import { agentApproves, assertNoSecretFields, ownerViewOpen, ownerWithdraws, requestFootage } from '../support/steps.js';
+import { agentApproves, assertNoSecretFields, bundleRefused, ownerViewOpen, ownerWithdraws, requestFootage } from '../support/steps.js';
 
 const snap = screenshots();
 const reqcAbi = artifact('RequestContract').abi;
@@ -221,6 +221,10 @@ test('the sealed clip opens chunk by chunk, its Keccak-256 matches videoHash, an
   const saved = readFileSync(await download.path());
   assert.ok(Buffer.from(acc.clip).equals(saved), 'the saved video is the original clip');
   assert.equal(download.suggestedFilename(), `dashledger-${acc.ec}.mp4`);
+  // The evidence bundle needs the clip's frame leaves: this test clip is not an MP4, so the page
+  // says so and saves nothing.
+  const text = await bundleRefused(p, reqc);
+  assert.match(text, /^No bundle saved: cannot read the frame leaves of the clip: MP4: /, text);
 });
 
 test('owner withdraws reward + deposit', async () => {

@@ -33,7 +33,7 @@ export async function launch() {
 /**
  * A new page whose window.ethereum is a test wallet for `account`, forwarding JSON-RPC to
  * anvil. `window.__testWallet` lets a test switch accounts, make the next request fail with a
- * user rejection (4001), or report another chain id.
+ * user rejection (4001), refuse a JSON-RPC method, or report another chain id.
  */
 export async function walletPage(browser, anvilUrl, account, { chainIdOverride = null, contextOptions = {} } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, ...contextOptions });
@@ -52,7 +52,7 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
   await page.addInitScript(
     ({ account, chainIdOverride }) => {
       const listeners = {};
-      const wallet = { account, connected: false, rejectNext: false, chainId: chainIdOverride, signatures: 0 };
+      const wallet = { account, connected: false, rejectNext: false, chainId: chainIdOverride, signatures: 0, refused: new Set() };
       const emit = (ev, arg) => (listeners[ev] ?? []).forEach((f) => f(arg));
       const fail = (code, message) => Object.assign(new Error(message), { code });
       window.__testWallet = {
@@ -66,6 +66,13 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
         /** How many personal_sign requests the page made. */
         signatures() {
           return wallet.signatures;
+        },
+        /** The wallet's node refuses JSON-RPC `method` (as a node without it does: -32601) until allowed again. */
+        refuse(method) {
+          wallet.refused.add(method);
+        },
+        allow(method) {
+          wallet.refused.delete(method);
         },
         setChainId(id) {
           wallet.chainId = id;
@@ -81,6 +88,7 @@ export async function walletPage(browser, anvilUrl, account, { chainIdOverride =
           listeners[ev] = (listeners[ev] ?? []).filter((g) => g !== f);
         },
         async request({ method, params = [] }) {
+          if (wallet.refused.has(method)) throw fail(-32601, `the method ${method} does not exist/is not available`);
           switch (method) {
             case 'eth_requestAccounts':
               wallet.connected = true;

@@ -169,3 +169,40 @@ export async function ownerWithdraws(page, reqc, { d, owner, more, snap, check =
   await check();
   await snap(page, 'owner-withdrawn');
 }
+
+/**
+ * "Save evidence bundle" on the verified card of `reqc` (clicked, or with `keyboard` focused and
+ * Enter pressed): waits for the download and its "Saved …" status; returns the zip's bytes (Buffer) and the Playwright download.
+ */
+export async function saveBundle(page, reqc, { keyboard = false } = {}) {
+  const card = page.locator(`[data-reqc="${reqc}"]`);
+  const button = card.getByTestId('save-bundle');
+  // From the keyboard: focused, then Enter (a native button).
+  const press = keyboard ? button.press('Enter') : button.click();
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), press]);
+  await card.getByTestId('bundle-status').filter({ hasText: /^Saved / }).waitFor();
+  return { zip: readFileSync(await download.path()), download };
+}
+
+/**
+ * Clicks "Save evidence bundle" on the card of `reqc` where it must fail: waits for the status
+ * "No bundle saved: …", checks no download started, returns the status text.
+ */
+export async function bundleRefused(page, reqc) {
+  const card = page.locator(`[data-reqc="${reqc}"]`);
+  let downloads = 0;
+  const count = () => (downloads += 1);
+  page.on('download', count);
+  try {
+    await card.getByTestId('save-bundle').click();
+    const status = card.getByTestId('bundle-status');
+    await status.filter({ hasText: /^No bundle saved: / }).waitFor({ timeout: 60000 });
+    // Give a stray download a moment to show up.
+    await page.waitForTimeout(300);
+    assert.equal(downloads, 0, 'nothing is saved when the bundle fails');
+    assert.equal(await card.getByTestId('save-bundle').isEnabled(), true, 'the button is offered again');
+    return await status.textContent();
+  } finally {
+    page.off('download', count);
+  }
+}

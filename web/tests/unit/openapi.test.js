@@ -352,6 +352,10 @@ const SAMPLES = {
   },
   configTiles: { status: 200, json: { ...CONFIG_BASE, map: { tiles: ['https://tiles.example/{z}/{x}/{y}.png'], attribution: '© tiles' } } },
   download: { status: 200, bytes: new Uint8Array(64), headers: { 'content-length': '64', 'content-type': 'application/octet-stream' } },
+  records: {
+    status: 200,
+    json: { device: { address: EC.toLowerCase(), status: 'approved', registered_at: 1764760000, status_since: 1764760000, source: 'the operator of this cloud' }, segment_seq: 0, records: `0x${'ab'.repeat(161)}` },
+  },
   downloadRange: { status: 206, bytes: new Uint8Array(32), headers: { 'content-length': '32', 'content-type': 'application/octet-stream' } },
 };
 const SAMPLE_CALL = { health: 'health', searchFirst: 'search', searchLast: 'search', searchRefused: 'search', configStyle: 'config', configTiles: 'config' };
@@ -373,6 +377,7 @@ async function recordAll() {
   await run('search', () => SAMPLES.searchRefused, () => assert.rejects(cloud.search({ from: 1, to: 2, lat: 0, lon: 0, radiusM: 1 }), (e) => e instanceof CloudError && /longer than 31 days/.test(e.message)));
   await run('download', () => SAMPLES.download, async () => assert.equal((await cloud.download({ ec: EC, reqc: REQC, account: EC, chainId: 31337, sign })).totalBytes, 64));
   await run('download', () => SAMPLES.downloadRange, () => cloud.download({ ec: EC, reqc: REQC, account: EC, chainId: 31337, sign, offset: 32 }));
+  await run('records', () => SAMPLES.records, async () => assert.equal((await cloud.deviceRecords({ ec: EC, reqc: REQC, account: EC, chainId: 31337, sign })).records.length, 161));
   await run('config', () => SAMPLES.configStyle, async () => assert.equal((await loadConfig()).map.style, 'https://tiles.example/style.json'));
   await run('config', () => SAMPLES.configTiles, async () => assert.equal((await loadConfig()).map.tiles.length, 1));
   // The thumbnails are <img> sources: requested by the browser, not by fetch.
