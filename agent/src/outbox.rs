@@ -283,7 +283,11 @@ impl Outbox {
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        // Another process may be creating or migrating the file at this moment (the daemon's
+        // tasks, a `status`): the WAL switch and the migration wait for it instead of failing.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)))
+                .map_err(Busy::into_agent)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(AgentError::OutboxState(format!(
                 "could not switch {} to WAL (got {mode})",
@@ -291,88 +295,42 @@ impl Outbox {
             )));
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut outbox = Self { conn };
+        retry_busy(|| outbox.migrate(path)).map_err(Busy::into_agent)?;
+        Ok(outbox)
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`] in one IMMEDIATE transaction (so two processes
+    /// opening at once take turns): tables, the version 1 `decision` column, the version 2 meta
+    /// keys. Nothing is written when it is current.
+    fn migrate(&mut self, path: &Path) -> Result<(), AgentError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(AgentError::OutboxState(format!(
                 "{} has schema version {version}, newer than this agent's {SCHEMA_VERSION}",
                 path.display()
             )));
         }
-        conn.execute_batch(SCHEMA)?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        tx.execute_batch(SCHEMA)?;
         // Version 1 outboxes: add the decision column in place (nothing else changed).
-        let has_decision: bool = conn.query_row(
+        let has_decision: bool = tx.query_row(
             "SELECT count(*) FROM pragma_table_info('segments') WHERE name = 'decision'",
             [],
             |r| r.get::<_, i64>(0),
         )? > 0;
         if !has_decision {
-            conn.execute_batch("ALTER TABLE segments ADD COLUMN decision TEXT")?;
+            tx.execute_batch("ALTER TABLE segments ADD COLUMN decision TEXT")?;
         }
-        let mut outbox = Self { conn };
         if version < 3 {
-            outbox.upgrade_meta_keys()?;
+            upgrade_meta_keys(&tx)?;
         }
-        outbox
-            .conn
-            .execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
-        Ok(outbox)
-    }
-
-    /// Version 2 and older kept owner key indices as `owner_index:<segment id>` meta keys (and
-    /// the next free one as `next_owner_index`) and waiting manual events as a JSON list: move
-    /// them into their tables, in one transaction. A list that does not parse is kept as a gap
-    /// (with its text) instead of being dropped.
-    fn upgrade_meta_keys(&mut self) -> Result<(), AgentError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let pairs: Vec<(String, String)> = {
-            let mut st =
-                tx.prepare("SELECT key, value FROM meta WHERE key LIKE 'owner_index:%'")?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        for (key, value) in pairs {
-            let id: i64 = key["owner_index:".len()..].parse().map_err(|_| {
-                AgentError::OutboxState(format!("meta key `{key}` does not name a segment"))
-            })?;
-            let index: u32 = value.parse().map_err(|_| {
-                AgentError::OutboxState(format!("meta `{key}` = `{value}` is not an index"))
-            })?;
-            tx.execute(
-                "INSERT OR IGNORE INTO owner_keys (segment_id, owner_index) VALUES (?1, ?2)",
-                params![id, index],
-            )?;
-        }
-        let pending: Option<String> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'pending_manual_events'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(raw) = pending {
-            match serde_json::from_str::<Vec<String>>(&raw) {
-                Ok(names) => {
-                    for name in names {
-                        tx.execute(
-                            "INSERT OR IGNORE INTO pending_events (name, noted_at) VALUES (?1, ?2)",
-                            params![name, now_ms()],
-                        )?;
-                    }
-                }
-                Err(e) => {
-                    tx.execute(
-                        "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, 'manual_events_unreadable', '', ?2)",
-                        params![now_ms(), format!("{e}: {raw}")],
-                    )?;
-                }
-            }
-        }
-        tx.execute(
-            "DELETE FROM meta WHERE key LIKE 'owner_index:%' OR key IN ('next_owner_index', 'pending_manual_events')",
-            [],
-        )?;
+        tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())
     }
@@ -1003,6 +961,110 @@ impl Outbox {
     }
 }
 
+/// Version 2 and older kept owner key indices as `owner_index:<segment id>` meta keys (and the
+/// next free one as `next_owner_index`) and waiting manual events as a JSON list: move them into
+/// their tables (inside the migration's transaction). A list that does not parse is kept as a
+/// gap (with its text) instead of being dropped.
+fn upgrade_meta_keys(tx: &rusqlite::Transaction<'_>) -> Result<(), AgentError> {
+    let pairs: Vec<(String, String)> = {
+        let mut st = tx.prepare("SELECT key, value FROM meta WHERE key LIKE 'owner_index:%'")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (key, value) in pairs {
+        let id: i64 = key["owner_index:".len()..].parse().map_err(|_| {
+            AgentError::OutboxState(format!("meta key `{key}` does not name a segment"))
+        })?;
+        let index: u32 = value.parse().map_err(|_| {
+            AgentError::OutboxState(format!("meta `{key}` = `{value}` is not an index"))
+        })?;
+        tx.execute(
+            "INSERT OR IGNORE INTO owner_keys (segment_id, owner_index) VALUES (?1, ?2)",
+            params![id, index],
+        )?;
+    }
+    let pending: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'pending_manual_events'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(raw) = pending {
+        match serde_json::from_str::<Vec<String>>(&raw) {
+            Ok(names) => {
+                for name in names {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO pending_events (name, noted_at) VALUES (?1, ?2)",
+                        params![name, now_ms()],
+                    )?;
+                }
+            }
+            Err(e) => {
+                tx.execute(
+                        "INSERT INTO gaps (noted_at, kind, segment_name, detail) VALUES (?1, 'manual_events_unreadable', '', ?2)",
+                        params![now_ms(), format!("{e}: {raw}")],
+                    )?;
+            }
+        }
+    }
+    tx.execute(
+            "DELETE FROM meta WHERE key LIKE 'owner_index:%' OR key IN ('next_owner_index', 'pending_manual_events')",
+            [],
+        )?;
+    Ok(())
+}
+
+/// A step that may meet `SQLITE_BUSY` without SQLite's busy handler being asked (a WAL switch or
+/// a first schema write racing another process), or fail otherwise.
+#[derive(Debug)]
+enum Busy {
+    Sqlite(rusqlite::Error),
+    Agent(AgentError),
+}
+
+impl From<rusqlite::Error> for Busy {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<AgentError> for Busy {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Outbox(e) => Self::Sqlite(e),
+            e => Self::Agent(e),
+        }
+    }
+}
+
+impl Busy {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+
+    fn into_agent(self) -> AgentError {
+        match self {
+            Self::Sqlite(e) => e.into(),
+            Self::Agent(e) => e,
+        }
+    }
+}
+
+/// Runs `step` again while it fails busy, for up to 10 s (then returns that error).
+fn retry_busy<T, E: Into<Busy>>(mut step: impl FnMut() -> Result<T, E>) -> Result<T, Busy> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match step().map_err(Into::into) {
+            Err(e) if e.is_busy() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1011,6 +1073,32 @@ mod tests {
         let mut r = seg.video_hash.unwrap().to_vec();
         r.extend_from_slice(&prev.map_or(0, |(s, _)| s).to_be_bytes());
         Ok((r, vec![7; 65]))
+    }
+
+    #[test]
+    fn processes_opening_one_outbox_at_once_all_succeed() {
+        // The daemon's tasks and `status` polls open the same outbox while it is created and
+        // written: none may fail with "database is locked".
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("outbox-{round}.db"));
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..15 {
+                            let mut o = Outbox::open(&path)
+                                .unwrap_or_else(|e| panic!("thread {t} open {i}: {e}"));
+                            o.set_meta(&format!("t{t}"), &i.to_string())
+                                .unwrap_or_else(|e| panic!("thread {t} write {i}: {e}"));
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
     }
 
     #[test]
