@@ -178,15 +178,18 @@ impl DeviceSigner {
     }
 }
 
-/// A context that neither fetches anything nor checks trust unless given anchors.
+/// A context that neither fetches anything nor checks trust unless given anchors, and makes no
+/// thumbnail (the EC has its own; the crate is built without the image codecs).
 fn context(trust_anchors: Option<&str>) -> Result<Context> {
     let settings = match trust_anchors {
         Some(pem) => serde_json::json!({
             "verify": { "verify_trust": true, "remote_manifest_fetch": false, "ocsp_fetch": false },
             "trust": { "user_anchors": pem },
+            "builder": { "thumbnail": { "enabled": false } },
         }),
         None => serde_json::json!({
             "verify": { "verify_trust": false, "remote_manifest_fetch": false, "ocsp_fetch": false },
+            "builder": { "thumbnail": { "enabled": false } },
         }),
     };
     Context::new()
