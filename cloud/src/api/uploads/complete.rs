@@ -34,23 +34,7 @@ pub(super) async fn thumbnail(
             "thumbnails are 'first' or 'last'",
         ));
     }
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("image/jpeg")
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "thumbnails must be image/jpeg",
-        ));
-    }
+    require_media_type(&headers, "image/jpeg", "thumbnails must be image/jpeg")?;
     let row = load(&st, &id).await?;
     require_open(&row)?;
     let data = read_capped(
@@ -69,6 +53,27 @@ pub(super) async fn thumbnail(
     let dest = upload::thumb_spool_path(&st.config.spool_dir(), &id, &which);
     spool_bytes(&st, &dest, &data).await?;
     Ok(Json(view(&st, &row).await?))
+}
+
+/// 415 `unsupported_media_type` (with `message`) unless the body is declared as `expected`.
+pub(super) fn require_media_type(
+    headers: &HeaderMap,
+    expected: &str,
+    message: &'static str,
+) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case(expected) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        message,
+    ))
 }
 
 /// Reads a whole body of at most `max` bytes (413 `code` past it).

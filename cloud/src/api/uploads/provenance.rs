@@ -3,7 +3,7 @@
 //! to the paid requester (`GET /v1/clips/{ec}/c2pa`). The cloud cannot check it (it has no
 //! plaintext to bind it to); it checks that it is a JUMBF manifest store and keeps it as sent.
 
-use super::complete::{read_capped, spool_bytes};
+use super::complete::{read_capped, require_media_type, spool_bytes};
 use super::*;
 
 /// The media type of a C2PA manifest store.
@@ -38,23 +38,11 @@ pub(super) async fn put_c2pa(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UploadView>, ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case(C2PA_MEDIA_TYPE)
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the C2PA sidecar must be sent as application/c2pa",
-        ));
-    }
+    require_media_type(
+        &headers,
+        C2PA_MEDIA_TYPE,
+        "the C2PA sidecar must be sent as application/c2pa",
+    )?;
     let row = load(&st, &id).await?;
     require_open(&row)?;
     let data = read_capped(
