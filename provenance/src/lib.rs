@@ -67,6 +67,9 @@ use serde::{Deserialize, Serialize};
 /// The label of the capture assertion.
 pub const CAPTURE_LABEL: &str = "org.dashledger.capture";
 
+/// The largest sidecar [`verify_sidecar`] reads (the cloud accepts at most 256 KiB).
+pub const MAX_SIDECAR_BYTES: usize = 1 << 20;
+
 /// The media type the manifest binds.
 pub const CLIP_FORMAT: &str = "video/mp4";
 
@@ -249,9 +252,26 @@ pub fn verify_sidecar<R: Read + Seek + Send>(
     manifest: &[u8],
     trust_anchors: Option<&str>,
 ) -> Result<Checked> {
-    let reader = Reader::from_context(context(trust_anchors)?)
-        .with_manifest_data_and_stream(manifest, CLIP_FORMAT, clip)
-        .map_err(|e| Error::Unreadable(e.to_string()))?;
+    if manifest.len() > MAX_SIDECAR_BYTES {
+        return Err(Error::Unreadable(format!(
+            "{} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar may have",
+            manifest.len()
+        )));
+    }
+    let context = context(trust_anchors)?;
+    // The store and the clip come from whoever hands over the bundle: a reader panic on crafted
+    // input is a failed check, not a crash of the verifier.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Reader::from_context(context).with_manifest_data_and_stream(manifest, CLIP_FORMAT, clip)
+    }));
+    let reader = match read {
+        Ok(r) => r.map_err(|e| Error::Unreadable(e.to_string()))?,
+        Err(_) => {
+            return Err(Error::Unreadable(
+                "the C2PA reader failed on this input (it panicked)".into(),
+            ));
+        }
+    };
     let state = reader.validation_state();
     let failures: Vec<String> = reader
         .validation_results()

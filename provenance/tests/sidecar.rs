@@ -238,3 +238,75 @@ fn unusable_keys_are_named() {
     let s = format!("{:?}", test_signer());
     assert!(!s.contains("PRIVATE"), "{s}");
 }
+
+#[test]
+fn every_signed_byte_of_the_sidecar_matters_and_none_crashes_the_reader() {
+    let clip = tiny();
+    let sidecar = sign(&clip);
+    let good = verify_sidecar(&mut Cursor::new(&clip), &sidecar, Some(&root())).unwrap();
+    // What C2PA leaves unsigned: the zero padding the signature box reserves for the signature
+    // (COSE unprotected `pad`, most of the store: C2PA sizes the box before signing) and the
+    // outer box's length field. A change there validates saying exactly the same; the
+    // bundle's manifest check covers those bytes too (clip.c2pa's Keccak-256).
+    let pad = longest_zero_run(&sidecar);
+    assert!(pad.len() > 1024, "padding {pad:?} of {}", sidecar.len());
+    // 150 positions over the store, three kinds of change each, a deterministic walk.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut refused, mut unsigned) = (0, 0);
+    for _ in 0..150 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let at = (x % sidecar.len() as u64) as usize;
+        for change in [0x01u8, 0x80, 0xff] {
+            let mut bad = sidecar.clone();
+            bad[at] ^= change;
+            let r = verify_sidecar(&mut Cursor::new(&clip), &bad, Some(&root()));
+            if pad.contains(&at) || at < 4 {
+                if let Ok(c) = r {
+                    assert_eq!(
+                        c, good,
+                        "unsigned byte {at} ^ {change:#x} changed the meaning"
+                    );
+                }
+                unsigned += 1;
+            } else {
+                assert!(
+                    r.is_err(),
+                    "signed byte {at} ^ {change:#x} of {} validated",
+                    sidecar.len()
+                );
+                refused += 1;
+            }
+        }
+    }
+    eprintln!("signed bytes changed: {refused} refused; unsigned padding/length: {unsigned}");
+    assert!(refused >= 30, "the walk reached the signed part: {refused}");
+    // Cut short anywhere: refused.
+    for len in [0, 8, pad.start / 2, sidecar.len() - 1] {
+        assert!(verify_sidecar(&mut Cursor::new(&clip), &sidecar[..len], None).is_err());
+    }
+    let huge = vec![0u8; dashledger_provenance::MAX_SIDECAR_BYTES + 1];
+    assert!(matches!(
+        verify_sidecar(&mut Cursor::new(&clip), &huge, None),
+        Err(Error::Unreadable(_))
+    ));
+}
+
+/// The longest run of zero bytes in `b`.
+fn longest_zero_run(b: &[u8]) -> std::ops::Range<usize> {
+    let (mut best, mut start) = (0..0, None);
+    for (i, &v) in b.iter().chain(std::iter::once(&1)).enumerate() {
+        match (v, start) {
+            (0, None) => start = Some(i),
+            (0, Some(_)) | (_, None) => {}
+            (_, Some(s)) => {
+                if i - s > best.len() {
+                    best = s..i;
+                }
+                start = None;
+            }
+        }
+    }
+    best
+}
