@@ -85,6 +85,11 @@ pub struct Prepared {
     /// device has no C2PA certificate (or it could not be made: logged, the clip goes without).
     #[serde(default)]
     pub c2pa_path: Option<PathBuf>,
+    /// Why the accident goes without a C2PA sidecar, once that is decided (the segment gone or
+    /// changed, or a format C2PA cannot bind): it is not tried again, and never holds up the
+    /// upload.
+    #[serde(default)]
+    pub c2pa_skipped: Option<String>,
 }
 
 fn b256(s: &str, what: &str) -> Result<B256, AgentError> {
@@ -489,6 +494,7 @@ pub fn prepare(
         ec_address: None,
         upload_id: None,
         c2pa_path: None,
+        c2pa_skipped: None,
     })
 }
 
