@@ -253,7 +253,17 @@ pub async fn upload(
     if let Some(path) = &prepared.c2pa_path {
         let manifest =
             std::fs::read(path).map_err(|e| AgentError::io("cannot read C2PA sidecar", path, e))?;
-        cloud.put_c2pa(&id, manifest).await?;
+        match cloud.put_c2pa(&id, manifest).await {
+            Ok(()) => {}
+            // A cloud without the route (older than the sidecar) answers 404/405 with no API
+            // error code: the clip goes without the sidecar rather than never.
+            Err(CloudError::Refused {
+                status, code: None, ..
+            }) if matches!(status.as_u16(), 404 | 405) => {
+                tracing::warn!(status = %status, "the cloud takes no C2PA sidecar; the clip is uploaded without it");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     cloud.complete_upload(&id).await?;
     Ok(())
