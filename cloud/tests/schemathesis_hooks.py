@@ -16,9 +16,22 @@ import time
 
 import requests
 import schemathesis
+from hypothesis import strategies as st
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
+
+# C2PA sidecars (`PUT /v1/uploads/{id}/c2pa`, `application/c2pa`): bytes shaped like a JUMBF
+# manifest store (a `jumb` superbox whose description box names `c2pa`, then anything), and
+# arbitrary bytes, which the cloud refuses with 422 `not_c2pa`.
+_JUMBF_HEAD = b"\x00\x00\x00\x40jumb\x00\x00\x00\x38jumdc2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71\x03c2pa\x00"
+schemathesis.openapi.media_type(
+    "application/c2pa",
+    st.one_of(
+        st.binary(min_size=0, max_size=256).map(lambda tail: _JUMBF_HEAD + tail),
+        st.binary(max_size=64),
+    ),
+)
 
 MARKER = "sign-me"
 ADMIN = os.environ["DASHLEDGER_FUZZ_ADMIN_TOKEN"]
