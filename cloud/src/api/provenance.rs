@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Signed;
-use super::downloads::completed_request_of;
 use super::onchain::chain;
+use super::records::paid_clip;
 use super::uploads::C2PA_MEDIA_TYPE;
 use super::{ApiPath, Shared, addr_key, parse_address};
 use crate::error::ApiError;
@@ -51,12 +51,8 @@ async fn c2pa_sidecar(
     let q: C2paQuery = axum::extract::Query::try_from_uri(&uri)
         .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?
         .0;
-    let reqc = parse_address(&q.reqc, "reqc")?;
-    completed_request_of(chain, ec, reqc, requester, "the C2PA sidecar").await?;
+    let clip = paid_clip(&st, chain, ec, &q.reqc, requester, "the C2PA sidecar").await?;
     let key = addr_key(&ec);
-    let clip = st.store.clip(&key).await?.ok_or_else(|| {
-        ApiError::not_found("no_clip", format!("no clip was uploaded for EC {ec}"))
-    })?;
     let bytes = st
         .blobs
         .get_bytes(&crate::upload::c2pa_blob_key(&key, &clip.upload_id))

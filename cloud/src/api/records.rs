@@ -30,6 +30,24 @@ pub(super) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new().routes(routes!(device_records))
 }
 
+/// The clip of `ec`, for `requester` of the Completed request `reqc` (what `what` is asked
+/// for): the gate of every route that gives a paid requester more than the clip itself.
+pub(super) async fn paid_clip(
+    st: &Shared,
+    chain: &crate::chain::Chain,
+    ec: alloy::primitives::Address,
+    reqc: &str,
+    requester: alloy::primitives::Address,
+    what: &str,
+) -> Result<crate::store::clips::ClipRow, ApiError> {
+    let reqc = parse_address(reqc, "reqc")?;
+    completed_request_of(chain, ec, reqc, requester, what).await?;
+    st.store
+        .clip(&addr_key(&ec))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no_clip", format!("no clip was uploaded for EC {ec}")))
+}
+
 /// The signed evidence records of the device behind the EC around its segment, and the
 /// device's standing: signed by the requester of a Completed request contract for this EC.
 #[utoipa::path(get, path = "/v1/clips/{ec}/records", tag = "requests", security(("signedRequest" = [])),
@@ -66,11 +84,7 @@ async fn device_records(
             format!("around must be at most {AROUND_MAX}, got {around}"),
         ));
     }
-    let reqc = parse_address(&q.reqc, "reqc")?;
-    completed_request_of(chain, ec, reqc, requester, "records").await?;
-    let clip = st.store.clip(&addr_key(&ec)).await?.ok_or_else(|| {
-        ApiError::not_found("no_clip", format!("no clip was uploaded for EC {ec}"))
-    })?;
+    let clip = paid_clip(&st, chain, ec, &q.reqc, requester, "records").await?;
     let video_hash = crate::chain::verifier::evidence_created(chain, ec)
         .await
         .map_err(chain_down)?
